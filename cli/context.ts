@@ -1,0 +1,27 @@
+/** What every command needs: paths from global flags, and error reporting. */
+import { SysctrError } from '../lib/errors.js';
+import { resolvePaths, type Paths } from '../lib/paths.js';
+
+export interface GlobalArgs {
+  root?: string;
+  debug?: boolean;
+  'unit-dir'?: string;
+  'tmpfiles-dir'?: string;
+  user?: boolean;
+}
+
+export function pathsFrom(args: GlobalArgs): Paths {
+  return resolvePaths({ root: args.root, unitDir: args['unit-dir'], tmpfilesDir: args['tmpfiles-dir'], user: args.user });
+}
+
+/** Prints an error for a user; returns the exit status. Bugs get a stack trace. */
+export function reportError(err: unknown, debug: boolean): number {
+  if (err instanceof SysctrError) {
+    process.stderr.write(`sysctr: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    if (debug && err.stack) process.stderr.write(err.stack + '\n');
+    return err.code;
+  }
+  process.stderr.write(`sysctr: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}

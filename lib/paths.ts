@@ -1,0 +1,48 @@
+import path from 'node:path';
+import os from 'node:os';
+
+/**
+ * Every location sysctr reads or writes, built once from flags and environment and passed down.
+ * No other module reads process.env for paths.
+ */
+export interface Paths {
+  /** state root: the store and the deployments NAME.0 / NAME.1 and the NAME links */
+  root: string;
+  /** the content-addressed store, inside root */
+  store: string;
+  /** where units are written (system: /etc/systemd/system) */
+  unitDir: string;
+  /** where tmpfiles confs are written (system: /etc/tmpfiles.d) */
+  tmpfilesDir: string;
+  /** user mode (systemctl --user) instead of system mode */
+  user: boolean;
+}
+
+export interface PathOptions {
+  root?: string;
+  unitDir?: string;
+  tmpfilesDir?: string;
+  user?: boolean;
+}
+
+export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = process.env): Paths {
+  const user = opts.user ?? false;
+  const home = env.HOME ?? os.homedir();
+  const defaultRoot = user
+    ? path.join(env.XDG_DATA_HOME ?? path.join(home, '.local/share'), 'containers/sysctr')
+    : '/var/lib/containers/sysctr';
+  const root = path.resolve(opts.root ?? env.SYSCTR_ROOT ?? defaultRoot);
+  const defaultUnitDir = user
+    ? path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'systemd/user')
+    : '/etc/systemd/system';
+  const defaultTmpfilesDir = user
+    ? path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'user-tmpfiles.d')
+    : '/etc/tmpfiles.d';
+  return {
+    root,
+    store: path.join(root, 'store'),
+    unitDir: path.resolve(opts.unitDir ?? env.SYSCTR_UNIT_DIR ?? defaultUnitDir),
+    tmpfilesDir: path.resolve(opts.tmpfilesDir ?? env.SYSCTR_TMPFILES_DIR ?? defaultTmpfilesDir),
+    user,
+  };
+}

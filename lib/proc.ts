@@ -1,0 +1,86 @@
+import { execa } from 'execa';
+import { SysctrError } from './errors.js';
+
+/** The result of running a host program. */
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** do not throw on a non-zero exit; the caller inspects exitCode */
+  allowFailure?: boolean;
+  input?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/**
+ * How sysctr runs host programs (systemctl, systemd-tmpfiles, runc, ...). One interface so that
+ * `--dry-run` prints instead of running, and pure sequencing can be unit-tested by recording calls.
+ */
+export interface Runner {
+  run(file: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+}
+
+export function quoteArg(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export function commandLine(file: string, args: string[]): string {
+  return [file, ...args].map(quoteArg).join(' ');
+}
+
+/** Runs programs for real, through execa. */
+export class HostRunner implements Runner {
+  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    let r;
+    try {
+      r = await execa(file, args, {
+        reject: false,
+        input: opts.input,
+        env: opts.env,
+        timeout: opts.timeoutMs,
+        stripFinalNewline: true,
+      });
+    } catch (err) {
+      throw new SysctrError(`cannot run ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    if (r.failed && r.exitCode === undefined) {
+      const why = (r as { code?: string }).code === 'ENOENT' ? 'not found' : r.shortMessage;
+      throw new SysctrError(`cannot run ${file}: ${why}`);
+    }
+    const res = { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    if (res.exitCode !== 0 && !opts.allowFailure) {
+      const detail = (res.stderr || res.stdout).trim().split('\n').slice(-3).join(' / ');
+      throw new SysctrError(`${commandLine(file, args)} failed (exit ${res.exitCode})${detail ? `: ${detail}` : ''}`);
+    }
+    return res;
+  }
+}
+
+/** Prints each command instead of running it (--dry-run); reports success. */
+export class DryRunner implements Runner {
+  readonly lines: string[] = [];
+  constructor(private readonly out: (line: string) => void = (l) => process.stdout.write(l + '\n')) {}
+  async run(file: string, args: string[]): Promise<RunResult> {
+    const line = commandLine(file, args);
+    this.lines.push(line);
+    this.out(`would run: ${line}`);
+    return { exitCode: 0, stdout: '', stderr: '' };
+  }
+}
+
+/** Records calls and answers from a table: for unit tests of pure sequencing only. */
+export class RecordingRunner implements Runner {
+  readonly calls: string[][] = [];
+  constructor(private readonly answer: (file: string, args: string[]) => Partial<RunResult> = () => ({})) {}
+  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    this.calls.push([file, ...args]);
+    const a = this.answer(file, args);
+    const res = { exitCode: a.exitCode ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
+    if (res.exitCode !== 0 && !opts.allowFailure) throw new SysctrError(`${commandLine(file, args)} failed (exit ${res.exitCode})`);
+    return res;
+  }
+}

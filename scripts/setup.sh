@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what sysctr, its demo and its tests need on a Debian 12 machine (as root), then the npm
+# dependencies, and builds. Safe to run again: it installs only what is missing and says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(runc systemd-container busybox-static docker-registry skopeo umoci zstd ostree hyperfine
+      apache2-utils util-linux iproute2 curl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+echo "setup: npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+echo "setup: done"
