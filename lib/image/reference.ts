@@ -22,8 +22,11 @@ const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
 
 export function parseReference(input: string, defaultRegistry = DEFAULT_REGISTRY): ImageReference {
-  const bad = (why: string) => usageError(`invalid image reference "${input}": ${why}`);
+  const bad = (why: string) =>
+    usageError(`invalid image reference "${input}": ${why}`, 'write [REGISTRY[:PORT]/]REPOSITORY[:TAG][@sha256:DIGEST], e.g. quay.io/coreos/etcd:v3.5.0');
   if (!input) throw bad('empty');
+  if (/\s/.test(input)) throw bad('contains white space');
+  if (input.includes('://')) throw bad('a transport or URL scheme is not part of a reference (docker:// is handled before)');
   let rest = input;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -59,7 +62,7 @@ export function parseReference(input: string, defaultRegistry = DEFAULT_REGISTRY
   let repository = parts.join('/');
   if (registry === 'index.docker.io') registry = DEFAULT_REGISTRY;
   if (registry === DEFAULT_REGISTRY && parts.length === 1) repository = `library/${repository}`;
-  if (repository.length > 255) throw bad('repository name longer than 255 characters');
+  if (registry.length + 1 + repository.length > 255) throw bad('name longer than 255 characters');
   return { registry, repository, tag, digest };
 }
 
@@ -80,4 +83,15 @@ export function normalizeName(input: string): string {
 /** Short display form: docker.io/library/ and docker.io/ dropped, like docker does. */
 export function familiarName(name: string): string {
   return name.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '');
+}
+
+/**
+ * Atomic's `http:` prefix (`http:localhost:5000/etcd`, also `http://...`): the registry is spoken
+ * to over plain HTTP. Returns the reference without it. `http:5000/x` (a host named "http" with a
+ * port) is a reference, not the prefix.
+ */
+export function stripHttpPrefix(input: string): { reference: string; insecureHttp: boolean } {
+  const m = /^http:(?:\/\/)?(.*)$/.exec(input);
+  if (!m || /^\d+\//.test(m[1])) return { reference: input, insecureHttp: false };
+  return { reference: m[1], insecureHttp: true };
 }
