@@ -1,0 +1,227 @@
+/**
+ * Rendering a deployment: config.json, the unit and the tmpfiles conf, from an image's /exports
+ * files and the variable values. THE one code path for `sysctr render`, `install` and `update`:
+ * everything is checked here, before anything is written, and errors point at file:line:col.
+ */
+import { SysctrError } from '../errors.js';
+import type { ImageConfig } from '../image/types.js';
+import { execCommands } from '../runtime/commands.js';
+import {
+  invalidError,
+  parseTemplate,
+  positionAt,
+  renderTokens,
+  sourcePosition,
+  undefinedError,
+  undefinedVariables,
+  type ParsedTemplate,
+  type RenderedText,
+  type UndefinedUse,
+} from '../template/engine.js';
+import { JsonSyntaxError, locatePointer, parseJsonWithLocations, type JsonDocument } from '../template/json-locate.js';
+import { pointerToPath, validateAgainst } from '../template/schemas.js';
+import { defaultConfigText } from './default-config.js';
+import { defaultUnit } from './default-unit.js';
+import { resolveValues } from './values.js';
+
+export interface ExportsFiles {
+  [file: string]: Buffer;
+}
+
+export interface RenderInput {
+  name: string;
+  destdir: string;
+  exports: ExportsFiles;
+  image?: { name: string; id: string; config?: ImageConfig };
+  /** --set values (already parsed) */
+  set: Record<string, string>;
+  /** values kept from a previous deployment (UUID) */
+  keep?: Record<string, string>;
+  runtime: string;
+  user: boolean;
+  hostUid: number;
+  hostGid: number;
+  /** environment for user-mode directories (XDG_*, HOME); default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Rendered {
+  /** rendered config.json text (valid JSON, root.readonly true, root.path 'rootfs', the schema) */
+  configJson: string;
+  /** rendered unit text (the image's service.template, or the default unit) */
+  unit: string;
+  /** '' when none or it renders empty */
+  tmpfiles: string;
+  /** every variable's final value */
+  values: Record<string, string>;
+  /** the unit uses PIDFILE and EXEC_STOPPOST: the detached runc form (SPEC §4) */
+  detached: boolean;
+  manifest: { defaultValues: Record<string, string>; noContainerService?: boolean; [k: string]: unknown };
+}
+
+export const EXPORT_FILES = ['config.json.template', 'config.json', 'manifest.json', 'service.template', 'tmpfiles.template'] as const;
+
+const TEMPLATE_FILES = ['config.json.template', 'service.template', 'tmpfiles.template'] as const;
+
+/** Parses and schema-checks manifest.json (absent: no defaults). */
+export function readManifest(exportsFiles: ExportsFiles): Rendered['manifest'] {
+  const buf = exportsFiles['manifest.json'];
+  if (!buf) return { defaultValues: {} };
+  const text = buf.toString('utf8');
+  let doc: JsonDocument;
+  try {
+    doc = parseJsonWithLocations(text);
+  } catch (err) {
+    if (!(err instanceof JsonSyntaxError)) throw err;
+    const p = positionAt(text, err.offset);
+    throw new SysctrError(`manifest.json:${p.line}:${p.col}: not valid JSON: ${err.message}`, { hint: 'fix the JSON syntax in the image\'s manifest.json' });
+  }
+  const violations = validateAgainst('manifest', doc.value);
+  if (violations.length) {
+    const v = violations[0];
+    const p = positionAt(text, locatePointer(doc, v.pointer, v.member ? 'key' : 'value'));
+    throw new SysctrError(`manifest.json:${p.line}:${p.col}: ${pointerToPath(v.pointer)} ${v.message}`, {
+      hint: 'defaultValues must map variable names to strings (write numbers and booleans in quotes)',
+    });
+  }
+  const m = doc.value as Record<string, unknown>;
+  return { ...m, defaultValues: (m.defaultValues as Record<string, string> | undefined) ?? {} };
+}
+
+/** The unit template uses PIDFILE and EXEC_STOPPOST ($X or ${X}): run runc detached. */
+export function usesDetachedForm(serviceTemplate: ParsedTemplate | undefined): boolean {
+  if (!serviceTemplate) return false;
+  const names = new Set(serviceTemplate.tokens.flatMap((t) => (t.kind === 'var' ? [t.name] : [])));
+  return names.has('PIDFILE') && names.has('EXEC_STOPPOST');
+}
+
+/** The parsed templates present in an image's exports. */
+export function parseTemplates(exportsFiles: ExportsFiles): Map<string, { text: string; parsed: ParsedTemplate }> {
+  const out = new Map<string, { text: string; parsed: ParsedTemplate }>();
+  for (const f of TEMPLATE_FILES) {
+    const buf = exportsFiles[f];
+    if (buf) {
+      const text = buf.toString('utf8');
+      out.set(f, { text, parsed: parseTemplate(text) });
+    }
+  }
+  return out;
+}
+
+export interface ConfigCheck {
+  /** where the problem is in the file the user edits */
+  line: number;
+  col: number;
+  message: string;
+}
+
+/**
+ * Checks rendered config.json text: valid JSON, then what sysctr requires (read-only root at
+ * `rootfs`, no terminal), then the schema. Positions are mapped back through `source` when the
+ * text was rendered from a template.
+ */
+export function checkConfigJson(text: string, source?: RenderedText): { doc?: JsonDocument; problems: ConfigCheck[] } {
+  const at = (offset: number) => (source ? sourcePosition(source, offset) : positionAt(text, offset));
+  let doc: JsonDocument;
+  try {
+    doc = parseJsonWithLocations(text);
+  } catch (err) {
+    if (!(err instanceof JsonSyntaxError)) throw err;
+    return { problems: [{ ...at(err.offset), message: `not valid JSON${source ? ' after rendering' : ''}: ${err.message}` }] };
+  }
+  const problems: ConfigCheck[] = [];
+  const cfg = doc.value as { root?: { path?: unknown; readonly?: unknown }; process?: { terminal?: unknown } };
+  const where = (ptr: string, prefer: 'key' | 'value' = 'value') => at(locatePointer(doc, ptr, prefer));
+  if (cfg && typeof cfg === 'object' && cfg.root && typeof cfg.root === 'object') {
+    if (cfg.root.readonly !== true) {
+      problems.push({ ...where('/root/readonly'), message: 'root.readonly must be true: sysctr runs the image read-only (set "readonly": true)' });
+    }
+    if (cfg.root.path !== 'rootfs') {
+      problems.push({ ...where('/root/path'), message: 'root.path must be "rootfs": the deployment keeps the image there (set "path": "rootfs")' });
+    }
+  }
+  if (cfg?.process && typeof cfg.process === 'object' && cfg.process.terminal === true) {
+    problems.push({ ...where('/process/terminal'), message: 'process.terminal must be false: a service has no terminal (set "terminal": false)' });
+  }
+  for (const v of validateAgainst('runtime-config', doc.value)) {
+    const p = where(v.pointer, v.member ? 'key' : 'value');
+    problems.push({ ...p, message: `${pointerToPath(v.pointer)} ${v.message}` });
+  }
+  return { doc, problems };
+}
+
+/** Renders everything install writes; throws SysctrError (file:line:col) on any problem. */
+export function renderDeployment(input: RenderInput): Rendered {
+  const manifest = readManifest(input.exports);
+  const templates = parseTemplates(input.exports);
+  for (const [file, t] of templates) if (t.parsed.invalid.length) throw invalidError(file, t.parsed.invalid);
+
+  const service = templates.get('service.template');
+  const detached = usesDetachedForm(service?.parsed);
+  const values = resolveValues({
+    name: input.name,
+    destdir: input.destdir,
+    user: input.user,
+    hostUid: input.hostUid,
+    hostGid: input.hostGid,
+    runtime: input.runtime,
+    env: input.env,
+    imageName: input.image?.name ?? '',
+    imageId: input.image?.id ?? '',
+    set: input.set,
+    manifestDefaults: manifest.defaultValues,
+    keep: input.keep,
+  });
+  Object.assign(
+    values,
+    execCommands({ name: input.name, runtime: values.RUNTIME, destdir: input.destdir, detached, pidfile: values.PIDFILE }),
+  );
+
+  const missing: UndefinedUse[] = [];
+  for (const [file, t] of templates) missing.push(...undefinedVariables(file, t.parsed, values));
+  if (missing.length) throw undefinedError(missing);
+
+  const configJson = renderConfig(input, templates, values);
+  const unit = service ? renderTokens('service.template', service.parsed, values).text : defaultUnit(values, { user: input.user });
+  const tmpl = templates.get('tmpfiles.template');
+  const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values).text : '';
+  const tmpfiles = tmpfilesText.trim() === '' ? '' : tmpfilesText;
+  return { configJson, unit, tmpfiles, values, detached, manifest };
+}
+
+function renderConfig(
+  input: RenderInput,
+  templates: Map<string, { text: string; parsed: ParsedTemplate }>,
+  values: Record<string, string>,
+): string {
+  const t = templates.get('config.json.template');
+  let text: string;
+  let file: string;
+  let source: RenderedText | undefined;
+  if (t) {
+    file = 'config.json.template';
+    source = renderTokens(file, t.parsed, values);
+    text = source.text;
+  } else if (input.exports['config.json']) {
+    file = 'config.json';
+    text = input.exports['config.json'].toString('utf8');
+  } else {
+    return defaultConfigText({ name: input.name, image: input.image?.config });
+  }
+  const { problems } = checkConfigJson(text, source);
+  if (problems.length) {
+    const p = problems[0];
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}; sysctr lint lists them all)` : '';
+    throw new SysctrError(`${file}:${p.line}:${p.col}: config.json: ${p.message}${more}`, {
+      hint: source ? substitutedHint(source, p) : undefined,
+    });
+  }
+  return text;
+}
+
+/** When the problem sits on a placeholder, the value put there is the likely cause. */
+function substitutedHint(source: RenderedText, p: ConfigCheck): string | undefined {
+  const seg = source.segments.find((s) => s.token.kind === 'var' && s.token.line === p.line && s.token.col === p.col);
+  if (seg && seg.token.kind === 'var') return `the value substituted for ${seg.token.raw} there breaks config.json; check --set ${seg.token.name}=... or the default`;
+  return undefined;
+}
