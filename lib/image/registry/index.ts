@@ -76,7 +76,7 @@ class RegistryImageSource implements ImageSource {
     const res = await this.client.get(`manifests/${tagOrDigest}`, { Accept: MANIFEST_ACCEPT }, what);
     if (!res.ok) {
       const body = await readLimited(res, 64 << 10, what).catch(() => Buffer.alloc(0));
-      throw httpError(res.status, body.toString('utf8'), `${what} (registry ${this.ref.registry})`);
+      throw httpError(res.status, body.toString('utf8'), what);
     }
     const bytes = await readLimited(res, this.opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES, what);
     const computed = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
@@ -102,7 +102,7 @@ class RegistryImageSource implements ImageSource {
   }
 
   async getBlob(desc: Descriptor, opts: BlobOptions = {}): Promise<Readable> {
-    const what = `blob ${desc.digest} of ${this.name} (registry ${this.ref.registry})`;
+    const what = `blob ${desc.digest} of ${this.name}`;
     const path = `blobs/${desc.digest}`;
     const open = (offset: number) => this.client.get(path, offset > 0 ? { Range: `bytes=${offset}-` } : {}, what);
     const first = await open(0);

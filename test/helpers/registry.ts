@@ -1,0 +1,454 @@
+/**
+ * A real registry on loopback for tests: Debian's `docker-registry` (distribution 2.8) with its
+ * own config and storage, optionally behind htpasswd (bcrypt) or token auth with a JWT issuer run
+ * here. Small OCI layouts are built at run time and pushed with skopeo. Only 127.0.0.1 is used.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { createHash, createPrivateKey, sign as cryptoSign, X509Certificate, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+
+/** The host programs these tests drive; the missing ones, if any. */
+export async function missingTools(tools = ['docker-registry', 'skopeo', 'htpasswd', 'openssl', 'tar']): Promise<string[]> {
+  const missing: string[] = [];
+  for (const t of tools) {
+    const r = await execa('sh', ['-c', `command -v ${t}`], { reject: false });
+    if (r.exitCode !== 0) missing.push(t);
+  }
+  return missing;
+}
+
+/**
+ * What a test file does when a prerequisite is missing: under CI it is a failure; elsewhere a loud
+ * skip with the reason. Returns true when the tests can run.
+ */
+export async function registryTestsCanRun(t: { fail(m: string): unknown; skip(m: string): unknown }, tools?: string[]): Promise<boolean> {
+  const missing = await missingTools(tools);
+  if (missing.length === 0) return true;
+  const why = `registry tests need ${missing.join(', ')} (apt-get install -y docker-registry skopeo apache2-utils openssl)`;
+  if (process.env.CI) t.fail(why);
+  else {
+    process.stderr.write(`\n*** SKIPPING: ${why} ***\n\n`);
+    t.skip(why);
+  }
+  return false;
+}
+
+export function tempDir(prefix = 'sysctr-reg-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TokenIssuer {
+  url: string;
+  port: number;
+  /** every token request: the scope asked for and whether Basic credentials came with it */
+  requests: { scope: string | null; service: string | null; authorized: boolean }[];
+  stop(): Promise<void>;
+}
+
+export interface RegistryStartOptions {
+  /** reuse a storage dir (e.g. images pushed by an earlier registry) */
+  storageDir?: string;
+  /** htpasswd (bcrypt) basic auth with this user */
+  basic?: { user: string; pass: string };
+  /** token auth: the issuer signs with RS256 (x5c header) or ES256 (libtrust kid header) */
+  token?: { user: string; pass: string; alg?: 'RS256' | 'ES256'; anonymousPull?: boolean };
+}
+
+export interface Registry {
+  port: number;
+  /** 127.0.0.1:PORT */
+  host: string;
+  storageDir: string;
+  issuer?: TokenIssuer;
+  stop(): Promise<void>;
+  /** SIGKILL, for "the registry died" tests */
+  kill(): void;
+}
+
+/** libtrust's key ID: the first 240 bits of sha256(SPKI DER), base32, in 4-character groups. */
+export function libtrustKeyId(spkiDer: Buffer): string {
+  const bytes = createHash('sha256').update(spkiDer).digest().subarray(0, 30);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out.match(/.{4}/g)!.join(':');
+}
+
+const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+async function startTokenIssuer(dir: string, o: NonNullable<RegistryStartOptions['token']>, service: string, issuer: string): Promise<{ issuer: TokenIssuer; certFile: string }> {
+  const alg = o.alg ?? 'RS256';
+  const keyFile = path.join(dir, 'token.key');
+  const certFile = path.join(dir, 'token.crt');
+  const newkey = alg === 'RS256' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+  await execa('openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=sysctr-test-token-issuer']);
+  const key = createPrivateKey(fs.readFileSync(keyFile));
+  const cert = new X509Certificate(fs.readFileSync(certFile));
+  const header =
+    alg === 'RS256'
+      ? { typ: 'JWT', alg, x5c: [cert.raw.toString('base64')] }
+      : { typ: 'JWT', alg, kid: libtrustKeyId(cert.publicKey.export({ type: 'spki', format: 'der' })) };
+  const requests: TokenIssuer['requests'] = [];
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const scope = u.searchParams.get('scope');
+    const auth = req.headers.authorization ?? '';
+    const given = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : undefined;
+    requests.push({ scope, service: u.searchParams.get('service'), authorized: given !== undefined });
+    if (given !== undefined && given !== `${o.user}:${o.pass}`) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad user name or password' }] }));
+      return;
+    }
+    if (given === undefined && !o.anonymousPull) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'this registry needs credentials' }] }));
+      return;
+    }
+    // scope: repository:NAME:pull,push (possibly several, space separated)
+    const access = (scope ?? '')
+      .split(' ')
+      .filter(Boolean)
+      .map((s) => {
+        const [type, ...rest] = s.split(':');
+        const actions = rest.pop()!.split(',');
+        return { type, name: rest.join(':'), actions: given === undefined ? actions.filter((a) => a === 'pull') : actions };
+      });
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: issuer, sub: given ? o.user : '', aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access };
+    const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const signature =
+      alg === 'RS256'
+        ? cryptoSign('sha256', Buffer.from(signingInput), key)
+        : cryptoSign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ token: `${signingInput}.${b64url(signature)}`, expires_in: 300 }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const stop = () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+  return { issuer: { url: `http://127.0.0.1:${port}/token`, port, requests, stop }, certFile };
+}
+
+/** Starts `docker-registry serve` on 127.0.0.1:free-port and waits until /v2/ answers. */
+export async function startRegistry(o: RegistryStartOptions = {}): Promise<Registry> {
+  const dir = tempDir();
+  const storageDir = o.storageDir ?? path.join(dir, 'storage');
+  fs.mkdirSync(storageDir, { recursive: true });
+  const port = await freePort();
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${storageDir}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+  ];
+  let issuer: TokenIssuer | undefined;
+  if (o.basic) {
+    const r = await execa('htpasswd', ['-nbB', o.basic.user, o.basic.pass]);
+    fs.writeFileSync(path.join(dir, 'htpasswd'), r.stdout.trim() + '\n');
+    lines.push('auth:', '  htpasswd:', '    realm: sysctr-test', `    path: ${path.join(dir, 'htpasswd')}`);
+  } else if (o.token) {
+    const service = 'sysctr-test-registry';
+    const iss = 'sysctr-test-issuer';
+    const t = await startTokenIssuer(dir, o.token, service, iss);
+    issuer = t.issuer;
+    lines.push('auth:', '  token:', `    realm: ${issuer.url}`, `    service: ${service}`, `    issuer: ${iss}`, `    rootcertbundle: ${t.certFile}`);
+  }
+  fs.writeFileSync(path.join(dir, 'config.yml'), lines.join('\n') + '\n');
+  const proc: ResultPromise = execa('docker-registry', ['serve', path.join(dir, 'config.yml')], { reject: false, all: true, buffer: true });
+  let exited = false;
+  void proc.then(() => (exited = true));
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+      await res.body?.cancel();
+      break;
+    } catch {
+      if (exited || Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        const out = await proc;
+        await issuer?.stop();
+        throw new Error(`docker-registry did not start on 127.0.0.1:${port}: ${String(out.all ?? '').slice(-2000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const stop = async () => {
+    if (!exited) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await proc;
+      clearTimeout(timer);
+    }
+    await issuer?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { port, host: `127.0.0.1:${port}`, storageDir, issuer, stop, kill: () => void proc.kill('SIGKILL') };
+}
+
+/** skopeo copy oci:LAYOUT:TAG docker://127.0.0.1:PORT/REPO:TAG (--all for an index). */
+export async function pushLayout(layout: string, tag: string, dest: string, o: { all?: boolean; creds?: string } = {}): Promise<void> {
+  const args = ['copy', '--quiet', '--dest-tls-verify=false'];
+  if (o.all) args.push('--all');
+  if (o.creds) args.push('--dest-creds', o.creds);
+  args.push(`oci:${layout}:${tag}`, `docker://${dest}`);
+  await execa('skopeo', args);
+}
+
+export interface LayerSpec {
+  /** path -> content */
+  files: Record<string, string | Buffer>;
+}
+
+export interface ImageSpec {
+  layers: LayerSpec[];
+  platform?: { os: string; architecture: string; variant?: string };
+  labels?: Record<string, string>;
+}
+
+export interface BuiltImage {
+  manifestDigest: string;
+  configDigest: string;
+  /** compressed layer blobs: digest and size */
+  layers: { digest: string; size: number; diffId: string }[];
+}
+
+function writeBlob(layout: string, data: Buffer): { digest: string; size: number } {
+  const hex = createHash('sha256').update(data).digest('hex');
+  fs.writeFileSync(path.join(layout, 'blobs/sha256', hex), data);
+  return { digest: `sha256:${hex}`, size: data.length };
+}
+
+/** A reproducible tar of `files` (GNU tar), gzipped. */
+async function layerTarGz(files: Record<string, string | Buffer>): Promise<{ tar: Buffer; gz: Buffer }> {
+  const dir = tempDir('sysctr-layer-');
+  try {
+    for (const [p, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
+      fs.writeFileSync(path.join(dir, p), content);
+    }
+    const r = await execa('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', dir, '-cf', '-', '.'], {
+      encoding: 'buffer',
+    });
+    const tar = Buffer.from(r.stdout);
+    return { tar, gz: zlib.gzipSync(tar, { level: 1 }) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function initLayout(layout: string): void {
+  fs.mkdirSync(path.join(layout, 'blobs/sha256'), { recursive: true });
+  fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+}
+
+async function writeImage(layout: string, spec: ImageSpec): Promise<BuiltImage & { manifestSize: number }> {
+  const layers: BuiltImage['layers'] = [];
+  for (const l of spec.layers) {
+    const { tar, gz } = await layerTarGz(l.files);
+    const b = writeBlob(layout, gz);
+    layers.push({ ...b, diffId: 'sha256:' + createHash('sha256').update(tar).digest('hex') });
+  }
+  const p = spec.platform ?? { os: 'linux', architecture: 'amd64' };
+  const config = {
+    created: '2024-01-01T00:00:00Z',
+    ...p,
+    config: { Cmd: ['/bin/sh'], Labels: spec.labels ?? {} },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+  };
+  const c = writeBlob(layout, Buffer.from(JSON.stringify(config)));
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...c },
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
+  };
+  const m = writeBlob(layout, Buffer.from(JSON.stringify(manifest)));
+  return { manifestDigest: m.digest, manifestSize: m.size, configDigest: c.digest, layers };
+}
+
+function writeIndexJson(layout: string, entry: object): void {
+  fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry] }));
+}
+
+/** An OCI layout at `layout` holding one image under `tag`. */
+export async function buildImageLayout(layout: string, tag: string, spec: ImageSpec): Promise<BuiltImage> {
+  initLayout(layout);
+  const img = await writeImage(layout, spec);
+  writeIndexJson(layout, {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: img.manifestDigest,
+    size: img.manifestSize,
+    annotations: { 'org.opencontainers.image.ref.name': tag },
+  });
+  return img;
+}
+
+/** An OCI layout whose `tag` is a multi-platform index (push it with { all: true }). */
+export async function buildIndexLayout(layout: string, tag: string, specs: ImageSpec[]): Promise<{ indexDigest: string; images: BuiltImage[] }> {
+  initLayout(layout);
+  const images: (BuiltImage & { manifestSize: number })[] = [];
+  for (const s of specs) images.push(await writeImage(layout, s));
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: images.map((img, i) => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: img.manifestDigest,
+      size: img.manifestSize,
+      platform: specs[i].platform,
+    })),
+  };
+  const ix = writeBlob(layout, Buffer.from(JSON.stringify(index)));
+  writeIndexJson(layout, { mediaType: 'application/vnd.oci.image.index.v1+json', ...ix, annotations: { 'org.opencontainers.image.ref.name': tag } });
+  return { indexDigest: ix.digest, images };
+}
+
+export interface ProxyRequest {
+  method: string;
+  url: string;
+  range?: string;
+  authorization?: string;
+}
+
+export interface ProxyOptions {
+  /** the registry's port on 127.0.0.1 */
+  target: number;
+  /** for the Nth (1-based) blob GET: cut the body after `cutAfter` bytes, or flip the byte at `corruptAt` */
+  blobFault?: (n: number, req: ProxyRequest) => { cutAfter?: number; corruptAt?: number } | undefined;
+  /**
+   * Answer blob GETs with 307 to a second loopback server (another origin, as blob storage is),
+   * which fetches the blob from the registry with `storageAuth` and records what it was sent.
+   */
+  redirectBlobs?: { storageAuth?: string };
+}
+
+export interface Proxy {
+  port: number;
+  host: string;
+  requests: ProxyRequest[];
+  /** requests the redirect target (blob storage) received */
+  storageRequests: ProxyRequest[];
+  /** body bytes of blob responses passed on */
+  blobBytes: number;
+  stop(): Promise<void>;
+}
+
+const isBlobGet = (req: http.IncomingMessage) => req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '');
+
+function record(req: http.IncomingMessage): ProxyRequest {
+  return { method: req.method ?? '', url: req.url ?? '', range: req.headers.range, authorization: req.headers.authorization };
+}
+
+async function listen(server: http.Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as net.AddressInfo).port;
+}
+
+const closeServer = (s: http.Server) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); });
+
+/** A loopback reverse proxy in front of a registry, counting requests and injecting faults. */
+export async function startProxy(o: ProxyOptions): Promise<Proxy> {
+  const requests: ProxyRequest[] = [];
+  const storageRequests: ProxyRequest[] = [];
+  let blobGets = 0;
+  const state = { blobBytes: 0 };
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, headers: http.OutgoingHttpHeaders, fault?: { cutAfter?: number; corruptAt?: number }) => {
+    const up = http.request({ host: '127.0.0.1', port: o.target, method: req.method, path: req.url, headers: { ...headers, host: `127.0.0.1:${o.target}` } }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      let sent = 0;
+      upRes.on('data', (chunk: Buffer) => {
+        if (fault?.corruptAt !== undefined && fault.corruptAt >= sent && fault.corruptAt < sent + chunk.length) {
+          chunk = Buffer.from(chunk);
+          chunk[fault.corruptAt - sent] ^= 0xff;
+        }
+        if (fault?.cutAfter !== undefined && sent + chunk.length >= fault.cutAfter) {
+          const part = chunk.subarray(0, fault.cutAfter - sent);
+          if (isBlobGet(req)) state.blobBytes += part.length;
+          res.write(part, () => res.socket?.destroy());
+          upRes.destroy();
+          return;
+        }
+        sent += chunk.length;
+        if (isBlobGet(req)) state.blobBytes += chunk.length;
+        res.write(chunk);
+      });
+      upRes.on('end', () => res.end());
+    });
+    up.on('error', () => res.socket?.destroy());
+    req.pipe(up);
+  };
+
+  let storage: http.Server | undefined;
+  let storagePort = 0;
+  if (o.redirectBlobs) {
+    storage = http.createServer((req, res) => {
+      storageRequests.push(record(req));
+      const headers: http.OutgoingHttpHeaders = {};
+      if (o.redirectBlobs!.storageAuth) headers.authorization = o.redirectBlobs!.storageAuth;
+      if (req.headers.range) headers.range = req.headers.range;
+      forward(req, res, headers);
+    });
+    storagePort = await listen(storage);
+  }
+
+  const server = http.createServer((req, res) => {
+    const r = record(req);
+    requests.push(r);
+    if (isBlobGet(req) && storage) {
+      res.writeHead(307, { location: `http://127.0.0.1:${storagePort}${req.url}` });
+      res.end();
+      return;
+    }
+    const fault = isBlobGet(req) ? o.blobFault?.(++blobGets, r) : undefined;
+    forward(req, res, req.headers, fault);
+  });
+  const port = await listen(server);
+  return {
+    port,
+    host: `127.0.0.1:${port}`,
+    requests,
+    storageRequests,
+    get blobBytes() {
+      return state.blobBytes;
+    },
+    stop: async () => {
+      await closeServer(server);
+      if (storage) await closeServer(storage);
+    },
+  };
+}
