@@ -348,8 +348,11 @@ export interface ProxyRequest {
 export interface ProxyOptions {
   /** the registry's port on 127.0.0.1 */
   target: number;
-  /** for the Nth (1-based) blob GET: cut the body after `cutAfter` bytes, or flip the byte at `corruptAt` */
-  blobFault?: (n: number, req: ProxyRequest) => { cutAfter?: number; corruptAt?: number } | undefined;
+  /**
+   * For the Nth (1-based) blob GET: cut the body after `cutAfter` bytes, flip the byte at
+   * `corruptAt`, or answer `status` (e.g. 503) without asking the registry.
+   */
+  blobFault?: (n: number, req: ProxyRequest) => { cutAfter?: number; corruptAt?: number; status?: number } | undefined;
   /**
    * Answer blob GETs with 307 to a second loopback server (another origin, as blob storage is),
    * which fetches the blob from the registry with `storageAuth` and records what it was sent.
@@ -435,6 +438,11 @@ export async function startProxy(o: ProxyOptions): Promise<Proxy> {
       return;
     }
     const fault = isBlobGet(req) ? o.blobFault?.(++blobGets, r) : undefined;
+    if (fault?.status) {
+      res.writeHead(fault.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected by the test proxy' }] }));
+      return;
+    }
     forward(req, res, req.headers, fault);
   });
   const port = await listen(server);
