@@ -1,11 +1,85 @@
 import type { CommandModule } from 'yargs';
 import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
+
+export const hostOptions = {
+  system: { type: 'boolean', describe: 'system mode: systemctl, /etc/systemd/system (the default)', conflicts: 'user' },
+  user: { type: 'boolean', describe: 'user mode: systemctl --user, ~/.config/systemd/user' },
+  'unit-dir': { type: 'string', describe: 'where units are written; env SYSCTR_UNIT_DIR' },
+  'tmpfiles-dir': { type: 'string', describe: 'where tmpfiles confs are written; env SYSCTR_TMPFILES_DIR' },
+} as const;
+
+interface ListArgs extends GlobalArgs {
+  all?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  'no-trunc'?: boolean;
+  filter?: string[];
+}
+
+const FILTER_KEYS = ['name', 'image', 'state', 'runtime'];
+
+const list: CommandModule<object, ListArgs> = {
+  command: 'list',
+  aliases: ['ls'],
+  describe: 'list installed containers (running ones; --all for every one)',
+  builder: (y) =>
+    y
+      .options(hostOptions)
+      .option('all', { alias: 'a', type: 'boolean', describe: 'also inactive and failed ones' })
+      .option('json', { type: 'boolean', describe: 'JSON output' })
+      .option('quiet', { alias: 'q', type: 'boolean', describe: 'names only' })
+      .option('no-trunc', { type: 'boolean', describe: 'do not shorten ids and commands' })
+      .option('filter', { alias: 'f', type: 'string', describe: `KEY=VALUE (${FILTER_KEYS.join(', ')}; * globs)` }) as never,
+  handler: async (args) => {
+    const [{ listContainers }, { HostRunner }, out] = await Promise.all([
+      import('../../lib/deploy/list.js'),
+      import('../../lib/proc.js'),
+      import('../output.js'),
+    ]);
+    const filters = out.parseFilters(args.filter, FILTER_KEYS);
+    let rows = await listContainers(pathsFrom(args), new HostRunner());
+    const explicitState = filters.some(([k]) => k === 'state');
+    if (!args.all && !explicitState) rows = rows.filter((r) => r.state === 'running');
+    rows = rows.filter((r) => filters.every(([k, v]) => out.filterMatches((r as unknown as Record<string, string>)[k], v)));
+    if (args.quiet) {
+      if (rows.length) process.stdout.write(rows.map((r) => r.name).join('\n') + '\n');
+    } else if (args.json) {
+      out.printJson(rows);
+    } else {
+      const noTrunc = args['no-trunc'];
+      out.printTable(rows, [
+        { header: 'NAME', value: (r) => r.name },
+        { header: 'IMAGE', value: (r) => r.image, trunc: 40 },
+        { header: 'IMAGE ID', value: (r) => (r.imageId ? out.shortId(r.imageId, noTrunc) : '') },
+        { header: 'COMMAND', value: (r) => r.command, trunc: 30 },
+        { header: 'CREATED', value: (r) => out.ago(r.created) },
+        { header: 'STATE', value: (r) => r.state },
+        { header: 'RUNTIME', value: (r) => r.runtime },
+        { header: 'DEPLOYMENT', value: (r) => r.deployment },
+      ], { noTrunc });
+    }
+  },
+};
+
+/** Placeholders until issue #5 lands update and rollback. */
+const notYet = (command: string, describe: string): CommandModule => ({
+  command,
+  describe,
+  handler: () => {
+    throw new SysctrError(`containers ${command.split(' ')[0]}: not implemented yet`);
+  },
+});
 
 const cmd: CommandModule = {
-  command: 'containers',
+  command: 'containers <command>',
   describe: 'list, update and roll back installed containers',
-  handler: () => {
-    throw new SysctrError('containers: not implemented yet');
-  },
+  builder: (y) =>
+    y
+      .command(list)
+      .command(notYet('update <name>', 'deploy a new image or new values beside the live deployment and switch'))
+      .command(notYet('rollback <name>', 'switch back to the other deployment'))
+      .demandCommand(1, 'name a containers command: list, update, rollback') as never,
+  handler: () => {},
 };
 export default cmd;

@@ -1,11 +1,40 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
+import { hostOptions } from './containers.js';
 
-const cmd: CommandModule = {
+interface Args extends GlobalArgs {
+  image: string;
+  name?: string;
+  set?: string[];
+  rootfs?: string;
+  runtime?: string;
+  now?: boolean;
+  'dry-run'?: boolean;
+}
+
+const cmd: CommandModule<object, Args> = {
   command: 'install <image>',
-  describe: 'install an image as a system container',
-  handler: () => {
-    throw new SysctrError('install <image>: not implemented yet');
+  describe: 'install an image as a system container (pulls it when missing)',
+  builder: (y) =>
+    y
+      .positional('image', { type: 'string', demandOption: true, describe: 'image in the store, or a source (oci:DIR:TAG, docker://...)' })
+      .options(hostOptions)
+      .option('name', { type: 'string', describe: 'container name (default: the image repository name)' })
+      .option('set', { type: 'string', describe: 'template variable NAME=VALUE (repeatable)' })
+      .option('rootfs', { type: 'string', describe: 'run this existing root filesystem instead of a checkout' })
+      .option('runtime', { type: 'string', describe: 'OCI runtime path (default: runc from PATH)' })
+      .option('now', { type: 'boolean', describe: 'start it as well' })
+      .option('dry-run', { type: 'boolean', describe: 'print the files and commands, change nothing' })
+      .example('$0 install --name web --set PORT=8080 --now web:1', '') as never,
+  handler: async (args) => {
+    const [{ install }, { HostRunner, DryRunner }] = await Promise.all([import('../../lib/deploy/install.js'), import('../../lib/proc.js')]);
+    const dryRun = Boolean(args['dry-run']);
+    const out = (l: string) => process.stdout.write(l + '\n');
+    const r = await install(
+      { paths: pathsFrom(args), runner: dryRun ? new DryRunner() : new HostRunner(), dryRun, out },
+      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now },
+    );
+    if (r.status === 'installed' && !dryRun) out(`installed ${r.name} from ${r.image} in ${r.deployment}${args.now ? ' and started it' : ` (start it: sysctr start ${r.name})`}`);
   },
 };
 export default cmd;

@@ -1,11 +1,27 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
+import { hostOptions } from './containers.js';
 
-const cmd: CommandModule = {
+interface Args extends GlobalArgs {
+  name: string;
+  cmd?: string[];
+}
+
+const cmd: CommandModule<object, Args> = {
   command: 'run <name> [cmd..]',
-  describe: 'run a command in a container',
-  handler: () => {
-    throw new SysctrError('run <name> [cmd..]: not implemented yet');
+  describe: 'run a command in a container (runc exec when running, a one-off runc run otherwise)',
+  builder: (y) =>
+    y
+      .positional('name', { type: 'string', demandOption: true })
+      .positional('cmd', { type: 'string', array: true, describe: 'command and arguments (after --)' })
+      .options(hostOptions)
+      .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true })
+      .example('$0 run web -- cat /etc/os-release', '') as never,
+  handler: async (args) => {
+    const [{ runInContainer }, { HostRunner }] = await Promise.all([import('../../lib/deploy/run.js'), import('../../lib/proc.js')]);
+    const out = (l: string) => process.stdout.write(l + '\n');
+    const code = await runInContainer({ paths: pathsFrom(args), runner: new HostRunner(), dryRun: false, out }, String(args.name), (args.cmd ?? []).map(String));
+    process.exitCode = code;
   },
 };
 export default cmd;

@@ -1,17 +1,23 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
+import { hostOptions } from './containers.js';
 
-export const start: CommandModule = {
-  command: 'start <name>',
-  describe: 'start an installed container (systemctl start)',
-  handler: () => {
-    throw new SysctrError('start: not implemented yet');
-  },
-};
-export const stop: CommandModule = {
-  command: 'stop <name>',
-  describe: 'stop an installed container (systemctl stop)',
-  handler: () => {
-    throw new SysctrError('stop: not implemented yet');
-  },
-};
+interface Args extends GlobalArgs {
+  name: string;
+}
+
+function startStop(verb: 'start' | 'stop'): CommandModule<object, Args> {
+  return {
+    command: `${verb} <name>`,
+    describe: `${verb} an installed container (systemctl ${verb})`,
+    builder: (y) => y.positional('name', { type: 'string', demandOption: true }).options(hostOptions) as never,
+    handler: async (args) => {
+      const { startStopContainer } = await import('../../lib/deploy/service.js');
+      const state = await startStopContainer(pathsFrom(args), String(args.name), verb);
+      process.stdout.write(`${args.name}: ${state}\n`);
+    },
+  };
+}
+
+export const start = startStop('start');
+export const stop = startStop('stop');

@@ -1,11 +1,26 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
+import { hostOptions } from './containers.js';
 
-const cmd: CommandModule = {
+interface Args extends GlobalArgs {
+  name: string;
+  'dry-run'?: boolean;
+}
+
+const cmd: CommandModule<object, Args> = {
   command: 'uninstall <name>',
-  describe: 'remove an installed container',
-  handler: () => {
-    throw new SysctrError('uninstall <name>: not implemented yet');
+  describe: 'stop and remove an installed container (also finishes a half-done install or uninstall)',
+  builder: (y) =>
+    y
+      .positional('name', { type: 'string', demandOption: true })
+      .options(hostOptions)
+      .option('dry-run', { type: 'boolean', describe: 'print what would be removed, change nothing' }) as never,
+  handler: async (args) => {
+    const [{ uninstall }, { HostRunner, DryRunner }] = await Promise.all([import('../../lib/deploy/uninstall.js'), import('../../lib/proc.js')]);
+    const dryRun = Boolean(args['dry-run']);
+    const out = (l: string) => process.stdout.write(l + '\n');
+    const r = await uninstall({ paths: pathsFrom(args), runner: dryRun ? new DryRunner() : new HostRunner(), dryRun, out }, String(args.name));
+    if (r.removed && !dryRun) out(`uninstalled ${r.name}`);
   },
 };
 export default cmd;

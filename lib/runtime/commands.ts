@@ -1,7 +1,15 @@
 /**
- * STUB (to be implemented by the runtime/systemd work): the EXEC_* values a unit runs.
- * Signature is fixed; render code calls it.
+ * The EXEC_* values a unit runs (SPEC §4). Render code calls execCommands(); the signature is fixed.
+ *
+ * Stopping: a PID-namespace init only receives the signals it has handlers for (SIGKILL aside), so
+ * `runc kill NAME` (SIGTERM) does not stop busybox `httpd -f`, `sh` or `sleep` as PID 1. EXEC_STOP is
+ * therefore a small shell script: SIGTERM, wait up to SYSCTR_STOP_TIMEOUT seconds (default 10) while
+ * the container is alive, then SIGKILL, and wait for it to go. It exits 0 when the container is
+ * already gone, so a service that ended on its own does not fail in ExecStop. The drop-in written
+ * beside every unit (lib/systemd/dropin.ts) makes the SIGKILL exit statuses clean and deletes the
+ * runc state; docs/runtime.md has the measurements behind this.
  */
+
 export interface ExecCommands {
   EXEC_START: string;
   EXEC_STOP: string;
@@ -20,11 +28,41 @@ export interface ExecOptions {
   pidfile: string;
 }
 
+/** Seconds a container gets between SIGTERM and SIGKILL unless SYSCTR_STOP_TIMEOUT says otherwise. */
+export const DEFAULT_STOP_TIMEOUT = 10;
+
+/**
+ * The stop script, written for a systemd Exec line: `$$` is how a unit spells a literal `$`, so the
+ * shell sees `$r`, `${SYSCTR_STOP_TIMEOUT:-10}` and so on. Runtime and name come in as $1 and $2.
+ * `runc kill NAME 0` succeeds only while the container's init is alive: the liveness probe.
+ */
+const STOP_SCRIPT = [
+  'r=$$1 n=$$2 t=$${SYSCTR_STOP_TIMEOUT:-' + DEFAULT_STOP_TIMEOUT + '} i=0',
+  '$$r kill $$n TERM 2>/dev/null || exit 0',
+  'while [ $$i -lt $$((t*5)) ] && $$r kill $$n 0 2>/dev/null; do sleep 0.2; i=$$((i+1)); done',
+  '$$r kill $$n 0 2>/dev/null || exit 0',
+  'echo "$$n ignored SIGTERM for $${t}s: sending SIGKILL" >&2',
+  '$$r kill $$n KILL 2>/dev/null; i=0',
+  'while [ $$i -lt 50 ] && $$r kill $$n 0 2>/dev/null; do sleep 0.1; i=$$((i+1)); done',
+  'exit 0',
+].join('; ');
+
+/** The stop command line (unit syntax): TERM, grace period, KILL; 0 when the container is gone. */
+export function stopCommand(runtime: string, name: string): string {
+  return `/bin/sh -c '${STOP_SCRIPT}' sysctr-stop ${runtime} ${name}`;
+}
+
+/** The same script for running directly (no unit `$$` escaping), e.g. by `sysctr stop` fallbacks and tests. */
+export function stopScriptForShell(): string {
+  return STOP_SCRIPT.replaceAll('$$', '$');
+}
+
 export function execCommands(o: ExecOptions): ExecCommands {
   return {
     EXEC_START: o.detached ? `${o.runtime} run -d --pid-file ${o.pidfile} ${o.name}` : `${o.runtime} run ${o.name}`,
-    EXEC_STOP: o.detached ? '' : `${o.runtime} kill ${o.name}`,
-    EXEC_STARTPRE: '',
+    EXEC_STOP: stopCommand(o.runtime, o.name),
+    // a container left from a crash or a reboot without /run cleanup would make `runc run` refuse
+    EXEC_STARTPRE: `${o.runtime} delete -f ${o.name}`,
     EXEC_STOPPOST: `${o.runtime} delete -f ${o.name}`,
   };
 }

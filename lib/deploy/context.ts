@@ -1,0 +1,14 @@
+/** What a deployment operation needs from its caller: where things live, how to run programs, where to print. */
+import type { Paths } from '../paths.js';
+import type { Runner } from '../proc.js';
+
+export interface DeployContext {
+  paths: Paths;
+  /** HostRunner, or DryRunner for --dry-run */
+  runner: Runner;
+  /** --dry-run: print files and commands, write nothing */
+  dryRun: boolean;
+  /** progress and dry-run output (stdout) */
+  out: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}

@@ -1,0 +1,229 @@
+/**
+ * install (SPEC §4): pull if missing → render and check everything (nothing written yet) →
+ * journal → check out NAME.0 (into a temp dir, renamed when complete) → unit, drop-in, tmpfiles
+ * conf → info → ROOT/NAME symlink → daemon-reload → tmpfiles --create → enable (→ start).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SysctrError } from '../errors.js';
+import type { ImageConfig } from '../image/types.js';
+import { writeTree } from '../layer/checkout.js';
+import type { MergedTree } from '../layer/tree.js';
+import { resolveRuntime } from '../runtime/check.js';
+import { renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
+import { assertUnitIsOurs, unitFilesFor, unitOwner, withHeader, writeAtomic, writeUnitFiles } from '../systemd/files.js';
+import { Systemd } from '../systemd/systemctl.js';
+import type { Store } from '../store/store.js';
+import type { ImageRecord } from '../store/types.js';
+import type { DeployContext } from './context.js';
+import { nameFromImage, validateName } from './names.js';
+import { EXPORT_FILES, renderDeployment, type ExportsFiles, type Rendered } from './render.js';
+import { containerPaths, liveDeployment, readInfo, readJournal, writeJournal, type DeploymentInfo } from './state.js';
+import { StepRunner } from './steps.js';
+import { uninstall } from './uninstall.js';
+import { parseSetArgs } from './values.js';
+
+export interface InstallOptions {
+  /** image reference in the store, or a pull source (oci:DIR:TAG, docker://..., ...) */
+  image: string;
+  name?: string;
+  /** raw --set arguments */
+  set?: string[];
+  /** run an existing rootfs instead of a checkout */
+  rootfs?: string;
+  runtime?: string;
+  now?: boolean;
+}
+
+export interface InstallResult {
+  name: string;
+  status: 'installed' | 'already-installed';
+  deployment: string;
+  image: string;
+  imageId: string;
+}
+
+/** Checks --rootfs DIR: a directory with something in it. */
+export function checkRootfsDir(dir: string): string {
+  const abs = path.resolve(dir);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    throw new SysctrError(`--rootfs ${dir}: no such directory`, { hint: 'give the path of an unpacked root filesystem (e.g. from sysctr checkout)' });
+  }
+  if (!st.isDirectory()) throw new SysctrError(`--rootfs ${dir}: not a directory`, { hint: 'give the path of an unpacked root filesystem' });
+  if (fs.readdirSync(abs).length === 0) throw new SysctrError(`--rootfs ${dir}: the directory is empty, there is no rootfs in it`, { hint: 'give the path of an unpacked root filesystem' });
+  return abs;
+}
+
+function readExportsDir(dir: string): ExportsFiles {
+  const out: ExportsFiles = {};
+  for (const f of EXPORT_FILES) {
+    try {
+      out[f] = fs.readFileSync(path.join(dir, f));
+    } catch {
+      /* absent */
+    }
+  }
+  return out;
+}
+
+async function readImageExports(store: Store, rec: ImageRecord, tree: MergedTree): Promise<ExportsFiles> {
+  const out: ExportsFiles = {};
+  for (const f of EXPORT_FILES) {
+    const buf = await store.readImageFile(rec, `exports/${f}`, tree);
+    if (buf) out[f] = buf;
+  }
+  return out;
+}
+
+/** The image from the store, pulled first when it is not there (a source like oci:DIR:TAG). */
+async function findOrPull(store: Store, ref: string, out: (l: string) => void, dryRun: boolean): Promise<ImageRecord> {
+  const found = await store.findImage(ref).catch(() => undefined);
+  if (found) return found;
+  if (dryRun) throw new SysctrError(`image ${ref} is not in the store; --dry-run does not pull`, { hint: `pull it first: sysctr pull ${ref}` });
+  out(`pulling ${ref}`);
+  const { pullImage } = await import('../image/pull.js');
+  const { image } = await pullImage(store, ref);
+  return image;
+}
+
+export async function install(ctx: DeployContext, o: InstallOptions): Promise<InstallResult> {
+  const { paths, out } = ctx;
+  // cheap checks first: nothing is read or written if the command line is wrong
+  const set = parseSetArgs(o.set ?? []);
+  if (o.name !== undefined) validateName(o.name);
+  const runtime = resolveRuntime(o.runtime);
+  const rootfs = o.rootfs !== undefined ? checkRootfsDir(o.rootfs) : undefined;
+
+  const { Store } = await import('../store/store.js');
+  const store = await Store.open(paths.store);
+  const rec = await findOrPull(store, o.image, out, ctx.dryRun);
+  const name = validateName(o.name ?? nameFromImage(rec.name));
+  const c = containerPaths(paths, name);
+  const f = unitFilesFor(paths, name);
+  assertUnitIsOurs(f, name);
+
+  const journal = readJournal(c);
+  const live = liveDeployment(c);
+  const info = live ? readInfo(live) : undefined;
+  if (info && !journal) {
+    if (info.imageId === rec.id) {
+      out(`${name} is already installed from ${info.image}`);
+      return { name, status: 'already-installed', deployment: live!, image: info.image, imageId: info.imageId };
+    }
+    throw new SysctrError(`${name} is already installed from another image (${info.image}, ${info.imageId.slice(7, 19)})`, {
+      hint: `to move it to ${rec.name}: sysctr containers update --rebase ${o.image} ${name}; or choose another --name`,
+    });
+  }
+
+  // render everything before touching the host
+  const destdir = c.deployment(0);
+  const tree = rootfs ? undefined : await store.mergedTree(rec);
+  const exportsFiles = rootfs ? readExportsDir(path.join(rootfs, 'exports')) : await readImageExports(store, rec, tree!);
+  const config: ImageConfig = await store.imageConfig(rec);
+  const rendered = renderDeployment({
+    name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
+    set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
+  });
+  assertReadOnly(rendered);
+  const unitText = withHeader(name, rendered.unit);
+  const dropIn = renderDropIn({
+    name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
+    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
+  });
+
+  if (ctx.dryRun) {
+    printPlan(ctx, { name, destdir, rendered, unitText, dropIn, f, link: c.link, rootfs });
+  } else if (journal || live || fs.existsSync(destdir) || unitOwner(f) === 'sysctr') {
+    out(`${name}: finishing a half-done ${journal?.op ?? 'install'} first (removing what it left)`);
+    await uninstall({ ...ctx, out: () => {} }, name);
+  }
+
+  const systemd = new Systemd(ctx.runner, paths.user);
+  const steps = new StepRunner('install', ctx.env);
+  const write = (fn: () => void) => (ctx.dryRun ? undefined : fn());
+  const unit = `${name}.service`;
+
+  await steps.step('journal', () => write(() => writeJournal(c, { op: 'install', image: rec.name, imageId: rec.id })));
+  await steps.step('checkout', () =>
+    write(() => {
+      const partial = path.join(paths.root, `.${name}.0.partial-${process.pid}`);
+      fs.rmSync(partial, { recursive: true, force: true });
+      fs.mkdirSync(partial, { recursive: true });
+      if (rootfs) fs.symlinkSync(rootfs, path.join(partial, 'rootfs'));
+      else {
+        fs.mkdirSync(path.join(partial, 'rootfs'));
+        writeTree(tree!, path.join(partial, 'rootfs'), (id) => store.objectPath(id));
+      }
+      fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson);
+      fs.renameSync(partial, destdir);
+    }),
+  );
+  await steps.step('unit-files', () => write(() => writeUnitFiles(f, { unit: unitText, dropIn, tmpfiles: rendered.tmpfiles })));
+  await steps.step('info', () =>
+    write(() => {
+      const record: DeploymentInfo = {
+        name, image: rec.name, imageId: rec.id, values: rendered.values, set, runtime: rendered.values.RUNTIME,
+        created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
+        unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
+      };
+      fs.writeFileSync(path.join(destdir, unit), unitText);
+      fs.writeFileSync(path.join(destdir, 'sysctr.conf'), dropIn);
+      if (rendered.tmpfiles) fs.writeFileSync(path.join(destdir, `${name}.conf`), rendered.tmpfiles);
+      writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n');
+    }),
+  );
+  await steps.step('symlink', () => write(() => linkAtomic(path.basename(destdir), c.link)));
+  await steps.step('daemon-reload', () => systemd.daemonReload());
+  await steps.step('tmpfiles', async () => {
+    if (rendered.tmpfiles) await systemd.tmpfilesCreate(f.tmpfiles);
+  });
+  await steps.step('enable', () => systemd.enable(unit));
+  await steps.step('start', async () => {
+    if (o.now) await systemd.start(unit);
+  });
+  await steps.step('finish', () => write(() => fs.rmSync(c.journal, { force: true })));
+  return { name, status: 'installed', deployment: destdir, image: rec.name, imageId: rec.id };
+}
+
+/** Render checks this too; install refuses to write a deployment that would run writable. */
+function assertReadOnly(r: Rendered): void {
+  let cfg: { root?: { readonly?: unknown } };
+  try {
+    cfg = JSON.parse(r.configJson);
+  } catch (err) {
+    throw new SysctrError(`config.json: not valid JSON after rendering: ${(err as Error).message}`);
+  }
+  if (cfg.root?.readonly !== true) throw new SysctrError('config.json: root.readonly must be true', { hint: 'set "readonly": true in config.json.template' });
+}
+
+function linkAtomic(target: string, link: string): void {
+  const tmp = `${link}.sysctr-link-${process.pid}`;
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(target, tmp);
+  fs.renameSync(tmp, link);
+}
+
+interface Plan {
+  name: string;
+  destdir: string;
+  rendered: Rendered;
+  unitText: string;
+  dropIn: string;
+  f: ReturnType<typeof unitFilesFor>;
+  link: string;
+  rootfs?: string;
+}
+
+function printPlan(ctx: DeployContext, p: Plan): void {
+  const file = (where: string, text: string) => ctx.out(`would write ${where}:\n${text.replace(/\n?$/, '\n')}`);
+  ctx.out(p.rootfs ? `would link ${p.destdir}/rootfs -> ${p.rootfs}` : `would check out the image into ${p.destdir}/rootfs`);
+  file(`${p.destdir}/config.json`, p.rendered.configJson);
+  file(p.f.unit, p.unitText);
+  file(p.f.dropIn, p.dropIn);
+  if (p.rendered.tmpfiles) file(p.f.tmpfiles, p.rendered.tmpfiles);
+  ctx.out(`would write ${p.destdir}/info and link ${p.link} -> ${path.basename(p.destdir)}`);
+}
+

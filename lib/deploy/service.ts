@@ -1,0 +1,19 @@
+/** start / stop NAME: systemctl start/stop of an installed container's unit, then its state. */
+import { SysctrError } from '../errors.js';
+import type { Paths } from '../paths.js';
+import { HostRunner, type Runner } from '../proc.js';
+import { Systemd, containerState } from '../systemd/systemctl.js';
+import { validateName } from './names.js';
+import { containerPaths, liveDeployment } from './state.js';
+
+export async function startStopContainer(paths: Paths, rawName: string, verb: 'start' | 'stop', runner: Runner = new HostRunner()): Promise<string> {
+  const name = validateName(rawName);
+  if (!liveDeployment(containerPaths(paths, name))) {
+    throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
+  }
+  const systemd = new Systemd(runner, paths.user);
+  const unit = `${name}.service`;
+  if (verb === 'start') await systemd.start(unit);
+  else await systemd.stop(unit);
+  return containerState((await systemd.show([unit])).get(unit));
+}

@@ -1,0 +1,94 @@
+/**
+ * A container's state on disk: ROOT/NAME -> NAME.0|NAME.1 (the live deployment), each deployment's
+ * `info`, and the journal ROOT/.NAME.journal that marks an operation in progress.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { isErrno } from '../errors.js';
+import type { Paths } from '../paths.js';
+import { writeAtomic } from '../systemd/files.js';
+
+/** ROOT/NAME.N/info */
+export interface DeploymentInfo {
+  name: string;
+  /** image reference as stored, e.g. localhost/web:1 */
+  image: string;
+  imageId: string;
+  /** every variable's final value */
+  values: Record<string, string>;
+  /** the --set values, as given */
+  set: Record<string, string>;
+  runtime: string;
+  created: string;
+  detached: boolean;
+  user: boolean;
+  /** --rootfs DIR when the deployment runs an existing rootfs instead of a checkout */
+  rootfs?: string;
+  unitPath: string;
+  tmpfilesPath?: string;
+}
+
+export interface Journal {
+  op: string;
+  started: string;
+  pid: number;
+  [k: string]: unknown;
+}
+
+export interface ContainerPaths {
+  link: string;
+  deployment: (n: 0 | 1) => string;
+  journal: string;
+}
+
+export function containerPaths(paths: Pick<Paths, 'root'>, name: string): ContainerPaths {
+  return {
+    link: path.join(paths.root, name),
+    deployment: (n) => path.join(paths.root, `${name}.${n}`),
+    journal: path.join(paths.root, `.${name}.journal`),
+  };
+}
+
+/** The live deployment dir (the symlink's target), or undefined when there is no link. */
+export function liveDeployment(c: ContainerPaths): string | undefined {
+  try {
+    return path.resolve(path.dirname(c.link), fs.readlinkSync(c.link));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'EINVAL')) return undefined;
+    throw err;
+  }
+}
+
+export function readInfo(deployment: string): DeploymentInfo | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(deployment, 'info'), 'utf8')) as DeploymentInfo;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+export function readJournal(c: ContainerPaths): Journal | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(c.journal, 'utf8')) as Journal;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+export function writeJournal(c: ContainerPaths, j: Omit<Journal, 'started' | 'pid'>): void {
+  writeAtomic(c.journal, JSON.stringify({ ...j, started: new Date().toISOString(), pid: process.pid }) + '\n');
+}
+
+/** The names with a deployment link in the state root (installed containers). */
+export function installedNames(root: string): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(root, { withFileTypes: true });
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
+  }
+  return entries.filter((e) => e.isSymbolicLink() && !e.name.startsWith('.')).map((e) => e.name).sort();
+}

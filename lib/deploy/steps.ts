@@ -1,0 +1,36 @@
+/**
+ * Deployment operations are sequences of named steps (ARCHITECTURE.md "Steps"). Each operation
+ * writes a journal first and removes it last, so the next command can tell a half-done operation
+ * and finish or undo it. `SYSCTR_FAULT_STEP=<op>:<step>` kills the process with SIGKILL right after
+ * that step: the crash-matrix tests use it to stop an operation at every step in turn.
+ */
+
+/** The steps of each operation, in order (a step may be skipped, e.g. `start` without --now). */
+export const STEPS = {
+  install: ['journal', 'checkout', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
+  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'symlink', 'deployments', 'finish'],
+} as const;
+
+export type Operation = keyof typeof STEPS;
+export type StepName<O extends Operation> = (typeof STEPS)[O][number];
+
+export class StepRunner<O extends Operation> {
+  readonly done: string[] = [];
+
+  constructor(
+    readonly op: O,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  /** Runs one step; then, when asked to, dies as a crash would. */
+  async step<T>(name: StepName<O>, fn: () => T | Promise<T>): Promise<T> {
+    const result = await fn();
+    this.done.push(name);
+    if (this.env.SYSCTR_FAULT_STEP === `${this.op}:${name}`) {
+      process.stderr.write(`sysctr: SYSCTR_FAULT_STEP: killing myself after ${this.op}:${name}\n`);
+      process.kill(process.pid, 'SIGKILL');
+      await new Promise(() => {}); // SIGKILL is not handled; nothing after this runs
+    }
+    return result;
+  }
+}

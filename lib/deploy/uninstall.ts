@@ -1,0 +1,120 @@
+/**
+ * uninstall NAME (SPEC §4): disable --now, remove unit and drop-in, daemon-reload, tmpfiles --remove,
+ * remove conf, symlink and deployments. Idempotent: every step looks before it acts, so it also
+ * finishes a half-done install or uninstall (a unit left with no deployment, a deployment with no
+ * unit, a journal from a killed command).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_RUNTIME, resolveRuntime } from '../runtime/check.js';
+import { Runc } from '../runtime/runc.js';
+import { removeUnitFiles, unitFilesFor, unitOwner } from '../systemd/files.js';
+import { Systemd } from '../systemd/systemctl.js';
+import type { DeployContext } from './context.js';
+import { validateName } from './names.js';
+import { containerPaths, liveDeployment, readInfo, readJournal, writeJournal, type DeploymentInfo } from './state.js';
+import { StepRunner } from './steps.js';
+
+export interface UninstallResult {
+  name: string;
+  /** false: there was nothing of it to remove */
+  removed: boolean;
+}
+
+function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Temp dirs a killed install left (ROOT/.NAME.0.partial-PID). */
+function partialDirs(root: string, name: string): string[] {
+  try {
+    return fs.readdirSync(root).filter((e) => e.startsWith(`.${name}.0.partial-`) || e.startsWith(`.${name}.1.partial-`)).map((e) => path.join(root, e));
+  } catch {
+    return [];
+  }
+}
+
+export async function uninstall(ctx: DeployContext, rawName: string): Promise<UninstallResult> {
+  const name = validateName(rawName);
+  const c = containerPaths(ctx.paths, name);
+  const f = unitFilesFor(ctx.paths, name);
+  const owner = unitOwner(f);
+  const deployments = [c.deployment(0), c.deployment(1)].filter(exists);
+  const partial = partialDirs(ctx.paths.root, name);
+  const journal = readJournal(c);
+  const live = liveDeployment(c);
+  // sysctr's own traces; a tmpfiles conf alone is not one (it may be someone else's file)
+  const ours = owner === 'sysctr' || exists(f.dropIn) || exists(c.link) || deployments.length > 0 || partial.length > 0 || journal !== undefined;
+  if (!ours) {
+    ctx.out(`${name}: not installed; nothing to do`);
+    return { name, removed: false };
+  }
+  const info: DeploymentInfo | undefined = (live && readInfo(live)) || deployments.map(readInfo).find(Boolean);
+  const unit = `${name}.service`;
+  const systemd = new Systemd(ctx.runner, ctx.paths.user);
+  const steps = new StepRunner('uninstall', ctx.env);
+  const say = (s: string) => ctx.out(`${ctx.dryRun ? 'would ' : ''}${s}`);
+
+  await steps.step('journal', () => {
+    if (!ctx.dryRun) writeJournal(c, { op: 'uninstall', previous: journal?.op });
+  });
+  await steps.step('disable', async () => {
+    if (owner === 'sysctr') {
+      say(`stop and disable ${unit}`);
+      await systemd.disableNow(unit);
+      await systemd.resetFailed(unit);
+    }
+  });
+  await steps.step('container', async () => {
+    // a container the unit no longer knows (unit removed first by a killed uninstall, or `run`)
+    let runtime: string | undefined;
+    try {
+      runtime = resolveRuntime(info?.runtime ?? DEFAULT_RUNTIME);
+    } catch {
+      runtime = undefined;
+    }
+    if (runtime) await new Runc(ctx.runner, runtime).delete(name);
+  });
+  let reload = false;
+  await steps.step('unit-files', () => {
+    if (owner === 'sysctr' || exists(f.dropIn)) {
+      say(`remove ${owner === 'sysctr' ? f.unit + ' and ' : ''}${f.dropIn}`);
+      if (!ctx.dryRun) {
+        if (owner === 'sysctr') removeUnitFiles(f);
+        else fs.rmSync(f.dropIn, { force: true }); // never someone else's unit
+      }
+      reload = true;
+    }
+  });
+  await steps.step('daemon-reload', async () => {
+    if (reload || journal) await systemd.daemonReload();
+  });
+  await steps.step('tmpfiles', async () => {
+    if (exists(f.tmpfiles)) {
+      await systemd.tmpfilesRemove(f.tmpfiles);
+      say(`remove ${f.tmpfiles}`);
+      if (!ctx.dryRun) fs.rmSync(f.tmpfiles, { force: true });
+    }
+  });
+  await steps.step('symlink', () => {
+    if (exists(c.link)) {
+      say(`remove ${c.link}`);
+      if (!ctx.dryRun) fs.rmSync(c.link, { force: true });
+    }
+  });
+  await steps.step('deployments', () => {
+    for (const d of [...deployments, ...partial]) {
+      say(`remove ${d}`);
+      if (!ctx.dryRun) fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+  await steps.step('finish', () => {
+    if (!ctx.dryRun) fs.rmSync(c.journal, { force: true });
+  });
+  return { name, removed: true };
+}

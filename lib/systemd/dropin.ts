@@ -1,0 +1,56 @@
+/**
+ * The drop-in sysctr writes beside every unit it installs (UNIT_DIR/NAME.service.d/sysctr.conf).
+ * It makes any unit - the default one, or an image's own service.template - stop a container whose
+ * PID 1 ignores SIGTERM and end `inactive`, not `failed` (docs/runtime.md has the measurements):
+ *
+ * - SuccessExitStatus: after the grace period the stop script SIGKILLs the container's init; the
+ *   unit's main process then ends with 137 (attached `runc run`) or by SIGKILL (forking: the
+ *   container's init itself). Both are the expected end of a stop, not a failure.
+ * - ExecStop: the stop script, added only when the unit does not already run it through $EXEC_STOP
+ *   (an image's unit may have a bare `runc kill NAME`, or nothing).
+ * - ExecStopPost: `runc delete -f NAME`, so no runc state is left whatever the unit says.
+ * - Type=forking + PIDFile for the detached (`--pid-file`) form: Atomic's images set PIDFile only.
+ * - TimeoutStopSec: longer than the grace period, so systemd never has to time out itself.
+ */
+import { DEFAULT_STOP_TIMEOUT, stopCommand } from '../runtime/commands.js';
+
+export const DROPIN_NAME = 'sysctr.conf';
+export const MANAGED_HEADER = '# Managed by sysctr';
+
+export interface DropInInput {
+  name: string;
+  runtime: string;
+  /** the unit as rendered, to see whether it already runs the stop script */
+  unit: string;
+  /** the detached (--pid-file) form */
+  detached: boolean;
+  pidfile: string;
+  /** seconds between SIGTERM and SIGKILL */
+  stopTimeout?: number;
+}
+
+/** Seconds from `--set SYSCTR_STOP_TIMEOUT=N`, or the default. */
+export function stopTimeoutFrom(values: Record<string, string>): number {
+  const raw = values.SYSCTR_STOP_TIMEOUT;
+  if (raw === undefined) return DEFAULT_STOP_TIMEOUT;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 && n <= 3600 ? n : DEFAULT_STOP_TIMEOUT;
+}
+
+export function renderDropIn(d: DropInInput): string {
+  const timeout = d.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
+  const stop = stopCommand(d.runtime, d.name);
+  const lines = [
+    `${MANAGED_HEADER} for container ${d.name}: how it stops (see docs/runtime.md). Removed by: sysctr uninstall ${d.name}`,
+    '[Service]',
+  ];
+  if (d.detached) lines.push('Type=forking', `PIDFile=${d.pidfile}`);
+  lines.push(
+    `Environment=SYSCTR_STOP_TIMEOUT=${timeout}`,
+    'SuccessExitStatus=137 143 SIGKILL SIGTERM',
+    `TimeoutStopSec=${timeout + 15}`,
+  );
+  if (!d.unit.includes(stop)) lines.push(`ExecStop=${stop}`);
+  lines.push(`ExecStopPost=-${d.runtime} delete -f ${d.name}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,113 @@
+/**
+ * The host files of one container: the unit, its sysctr drop-in, the tmpfiles conf. Written through
+ * a temp file and a rename, so systemd never reads half a unit. Units sysctr writes start with a
+ * header line, which is how sysctr tells its own units from someone else's.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SysctrError, isErrno } from '../errors.js';
+import type { Paths } from '../paths.js';
+import { DROPIN_NAME, MANAGED_HEADER } from './dropin.js';
+
+export interface UnitFiles {
+  unit: string;
+  dropInDir: string;
+  dropIn: string;
+  tmpfiles: string;
+}
+
+export function unitFilesFor(paths: Pick<Paths, 'unitDir' | 'tmpfilesDir'>, name: string): UnitFiles {
+  const dropInDir = path.join(paths.unitDir, `${name}.service.d`);
+  return {
+    unit: path.join(paths.unitDir, `${name}.service`),
+    dropInDir,
+    dropIn: path.join(dropInDir, DROPIN_NAME),
+    tmpfiles: path.join(paths.tmpfilesDir, `${name}.conf`),
+  };
+}
+
+/** The unit text as written: the header line, then the rendered unit. */
+export function withHeader(name: string, unit: string): string {
+  return `${MANAGED_HEADER} for container ${name}; do not edit. Removed by: sysctr uninstall ${name}\n${unit}`;
+}
+
+let seq = 0;
+export function writeAtomic(file: string, data: string | Buffer, mode = 0o644): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.sysctr-${process.pid}-${seq++}`);
+  try {
+    fs.writeFileSync(tmp, data, { mode });
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function readHead(file: string): string | undefined {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(256);
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      return buf.subarray(0, n).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+export type UnitOwner = 'absent' | 'sysctr' | 'foreign';
+
+/** Who wrote UNIT_DIR/NAME.service: nobody, sysctr (header or drop-in), or someone else. */
+export function unitOwner(f: UnitFiles): UnitOwner {
+  const head = readHead(f.unit);
+  if (head === undefined) {
+    try {
+      fs.lstatSync(f.unit); // a dangling symlink (e.g. to /dev/null: a masked unit) is still someone's
+      return 'foreign';
+    } catch {
+      return 'absent';
+    }
+  }
+  if (head.startsWith(MANAGED_HEADER)) return 'sysctr';
+  return 'foreign';
+}
+
+/** Refuses to go on when a unit of that name exists that sysctr did not write. */
+export function assertUnitIsOurs(f: UnitFiles, name: string): void {
+  if (unitOwner(f) === 'foreign') {
+    throw new SysctrError(`${f.unit} already exists and was not written by sysctr`, {
+      hint: `choose another name with --name, or remove that unit if ${name} is no longer needed`,
+    });
+  }
+}
+
+export interface HostFileContent {
+  unit: string;
+  dropIn: string;
+  /** empty: no tmpfiles conf is written (and a stale one is removed) */
+  tmpfiles: string;
+}
+
+/** Writes drop-in, tmpfiles conf, then the unit (last: once it is there, everything it needs is). */
+export function writeUnitFiles(f: UnitFiles, c: HostFileContent): void {
+  writeAtomic(f.dropIn, c.dropIn);
+  if (c.tmpfiles.trim()) writeAtomic(f.tmpfiles, c.tmpfiles);
+  else fs.rmSync(f.tmpfiles, { force: true });
+  writeAtomic(f.unit, c.unit);
+}
+
+/** Removes the unit and its sysctr drop-in (and the drop-in dir when nothing else is in it). */
+export function removeUnitFiles(f: UnitFiles): void {
+  fs.rmSync(f.unit, { force: true });
+  fs.rmSync(f.dropIn, { force: true });
+  try {
+    fs.rmdirSync(f.dropInDir);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTEMPTY')) throw err;
+  }
+}
