@@ -1,11 +1,42 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
 
-const cmd: CommandModule = {
+interface RenderArgs extends GlobalArgs {
+  source: string;
+  name?: string;
+  set?: string | string[];
+  out?: string;
+  runtime?: string;
+}
+
+const cmd: CommandModule<object, RenderArgs> = {
   command: 'render <source>',
-  describe: 'print what install would write',
-  handler: () => {
-    throw new SysctrError('render <source>: not implemented yet');
+  describe: 'print the config.json, unit and tmpfiles conf that install would write',
+  builder: (y) =>
+    y
+      .positional('source', { type: 'string', demandOption: true, describe: 'an image source directory, or an image in the store' })
+      .option('name', { type: 'string', describe: 'container name (default: the directory or image name)' })
+      .option('set', { type: 'string', describe: 'set a template variable: --set NAME=VALUE (repeatable)' })
+      .option('out', { type: 'string', describe: 'write the files into this directory instead of printing them' })
+      .option('runtime', { type: 'string', describe: 'OCI runtime (default: runc from PATH)' })
+      .option('user', { type: 'boolean', describe: 'user mode (paths under $HOME, systemctl --user)' })
+      .example('$0 render ./etcd-image/', 'what install would write for this image source')
+      .example('$0 render --set PORT=9090 --out /tmp/r etcd:3.5', 'write the files of a stored image into /tmp/r'),
+  handler: async (args) => {
+    const { parseSetArgs } = await import('../../lib/deploy/values.js');
+    const { renderSource } = await import('../../lib/deploy/render.js');
+    const { defaultRuntime } = await import('../../lib/template/runtime-path.js');
+    const set = parseSetArgs(([] as unknown[]).concat(args.set ?? []).map(String));
+    const r = await renderSource(args.source, { name: args.name, set, runtime: args.runtime ?? defaultRuntime(), paths: pathsFrom(args) });
+    if (args.out) {
+      const fs = await import('node:fs');
+      const path = await import('node:path');
+      fs.mkdirSync(args.out, { recursive: true });
+      for (const [file, content] of r.files) fs.writeFileSync(path.join(args.out, file), content);
+      process.stdout.write(r.files.map(([f]) => path.join(args.out!, f)).join('\n') + '\n');
+      return;
+    }
+    process.stdout.write(r.files.map(([f, content]) => `==> ${f} <==\n${content}${content.endsWith('\n') ? '' : '\n'}`).join('\n'));
   },
 };
 export default cmd;

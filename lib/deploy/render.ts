@@ -3,7 +3,10 @@
  * files and the variable values. THE one code path for `sysctr render`, `install` and `update`:
  * everything is checked here, before anything is written, and errors point at file:line:col.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { SysctrError } from '../errors.js';
+import type { Paths } from '../paths.js';
 import type { ImageConfig } from '../image/types.js';
 import { execCommands } from '../runtime/commands.js';
 import {
@@ -109,6 +112,8 @@ export function parseTemplates(exportsFiles: ExportsFiles): Map<string, { text: 
 }
 
 export interface ConfigCheck {
+  /** the lint rule id this problem belongs to */
+  rule: 'json-syntax' | 'config-root-readonly' | 'config-root-path' | 'config-terminal' | 'config-schema';
   /** where the problem is in the file the user edits */
   line: number;
   col: number;
@@ -127,25 +132,25 @@ export function checkConfigJson(text: string, source?: RenderedText): { doc?: Js
     doc = parseJsonWithLocations(text);
   } catch (err) {
     if (!(err instanceof JsonSyntaxError)) throw err;
-    return { problems: [{ ...at(err.offset), message: `not valid JSON${source ? ' after rendering' : ''}: ${err.message}` }] };
+    return { problems: [{ rule: 'json-syntax', ...at(err.offset), message: `not valid JSON${source ? ' after rendering' : ''}: ${err.message}` }] };
   }
   const problems: ConfigCheck[] = [];
   const cfg = doc.value as { root?: { path?: unknown; readonly?: unknown }; process?: { terminal?: unknown } };
   const where = (ptr: string, prefer: 'key' | 'value' = 'value') => at(locatePointer(doc, ptr, prefer));
   if (cfg && typeof cfg === 'object' && cfg.root && typeof cfg.root === 'object') {
     if (cfg.root.readonly !== true) {
-      problems.push({ ...where('/root/readonly'), message: 'root.readonly must be true: sysctr runs the image read-only (set "readonly": true)' });
+      problems.push({ rule: 'config-root-readonly', ...where('/root/readonly'), message: 'root.readonly must be true: sysctr runs the image read-only (set "readonly": true)' });
     }
     if (cfg.root.path !== 'rootfs') {
-      problems.push({ ...where('/root/path'), message: 'root.path must be "rootfs": the deployment keeps the image there (set "path": "rootfs")' });
+      problems.push({ rule: 'config-root-path', ...where('/root/path'), message: 'root.path must be "rootfs": the deployment keeps the image there (set "path": "rootfs")' });
     }
   }
   if (cfg?.process && typeof cfg.process === 'object' && cfg.process.terminal === true) {
-    problems.push({ ...where('/process/terminal'), message: 'process.terminal must be false: a service has no terminal (set "terminal": false)' });
+    problems.push({ rule: 'config-terminal', ...where('/process/terminal'), message: 'process.terminal must be false: a service has no terminal (set "terminal": false)' });
   }
   for (const v of validateAgainst('runtime-config', doc.value)) {
     const p = where(v.pointer, v.member ? 'key' : 'value');
-    problems.push({ ...p, message: `${pointerToPath(v.pointer)} ${v.message}` });
+    problems.push({ rule: 'config-schema', ...p, message: `${pointerToPath(v.pointer)} ${v.message}` });
   }
   return { doc, problems };
 }
@@ -224,4 +229,89 @@ function substitutedHint(source: RenderedText, p: ConfigCheck): string | undefin
   const seg = source.segments.find((s) => s.token.kind === 'var' && s.token.line === p.line && s.token.col === p.col);
   if (seg && seg.token.kind === 'var') return `the value substituted for ${seg.token.raw} there breaks config.json; check --set ${seg.token.name}=... or the default`;
   return undefined;
+}
+
+// ---- rendering what a user names: an image source directory, or an image in the store ----------
+
+/** What the store offers for rendering a stored image (lib/store/store.ts). */
+interface ImageStoreLike {
+  resolveImage(ref: string): Promise<{ name: string; id: string }>;
+  imageConfig(rec: { name: string; id: string }): Promise<ImageConfig>;
+  readImageFile(rec: { name: string; id: string }, file: string): Promise<Buffer | undefined>;
+}
+
+/** The exports files of an image source dir: at its top (next to the Dockerfile) or in exports/. */
+export function readSourceDir(dir: string): ExportsFiles {
+  const top = EXPORT_FILES.some((f) => fs.existsSync(path.join(dir, f)));
+  const base = !top && fs.existsSync(path.join(dir, 'exports')) ? path.join(dir, 'exports') : dir;
+  const out: ExportsFiles = {};
+  for (const f of EXPORT_FILES) {
+    const p = path.join(base, f);
+    if (fs.existsSync(p) && fs.statSync(p).isFile()) out[f] = fs.readFileSync(p);
+  }
+  return out;
+}
+
+export interface RenderSourceOptions {
+  name?: string;
+  set: Record<string, string>;
+  runtime: string;
+  paths: Paths;
+}
+
+export interface RenderedSource {
+  name: string;
+  rendered: Rendered;
+  /** what install writes, in order: [file name, content]; tmpfiles only when not empty */
+  files: Array<[string, string]>;
+}
+
+/** Renders a source directory or a stored image exactly as install would. */
+export async function renderSource(source: string, o: RenderSourceOptions): Promise<RenderedSource> {
+  let exportsFiles: ExportsFiles;
+  let image: RenderInput['image'];
+  let defaultName: string;
+  if (fs.existsSync(source) && fs.statSync(source).isDirectory()) {
+    exportsFiles = readSourceDir(source);
+    defaultName = path.basename(path.resolve(source));
+  } else {
+    const store = await openStore(o.paths.store);
+    const rec = await store.resolveImage(source);
+    exportsFiles = {};
+    for (const f of EXPORT_FILES) {
+      const buf = await store.readImageFile(rec, `exports/${f}`);
+      if (buf) exportsFiles[f] = buf;
+    }
+    image = { name: rec.name, id: rec.id, config: await store.imageConfig(rec) };
+    defaultName = rec.name.replace(/[@:].*$/, '').split('/').pop() || 'container';
+  }
+  const name = o.name ?? defaultName.replace(/[^A-Za-z0-9_.-]/g, '-');
+  const rendered = renderDeployment({
+    name,
+    destdir: path.join(o.paths.root, `${name}.0`),
+    exports: exportsFiles,
+    image,
+    set: o.set,
+    runtime: o.runtime,
+    user: o.paths.user,
+    hostUid: process.getuid?.() ?? 0,
+    hostGid: process.getgid?.() ?? 0,
+  });
+  const files: Array<[string, string]> = [['config.json', rendered.configJson], [`${name}.service`, rendered.unit]];
+  if (rendered.tmpfiles) files.push([`${name}.conf`, rendered.tmpfiles]);
+  return { name, rendered, files };
+}
+
+async function openStore(dir: string): Promise<ImageStoreLike> {
+  // loaded by name: the store is another module's work, and render must not need it for directories
+  const modulePath = '../store/store.js';
+  let mod: { Store?: { open(dir: string): Promise<ImageStoreLike> } };
+  try {
+    mod = (await import(modulePath)) as typeof mod;
+  } catch {
+    throw new SysctrError('rendering a stored image needs the store (not yet available)', { hint: 'render an image source directory instead' });
+  }
+  if (!mod.Store) throw new SysctrError('rendering a stored image needs the store (not yet available)');
+  if (!fs.existsSync(dir)) throw new SysctrError(`the store at ${dir} is empty: pull the image first`, { hint: 'sysctr pull IMAGE, or render an image source directory' });
+  return mod.Store.open(dir);
 }

@@ -164,16 +164,21 @@ export interface RenderedText {
   segments: Array<{ outStart: number; outEnd: number; token: Token }>;
 }
 
-/** Renders parsed tokens; undefined variables must have been checked (they throw here). */
-export function renderTokens(file: string, parsed: ParsedTemplate, values: Record<string, string>): RenderedText {
-  if (parsed.invalid.length) throw invalidError(file, parsed.invalid);
-  const missing = undefinedVariables(file, parsed, values);
-  if (missing.length) throw undefinedError(missing);
+/**
+ * Renders parsed tokens. Invalid placeholders and undefined variables throw, unless `lenient`
+ * (lint: an invalid `$` stays literal, an undefined variable renders empty; both are reported apart).
+ */
+export function renderTokens(file: string, parsed: ParsedTemplate, values: Record<string, string>, opts: { lenient?: boolean } = {}): RenderedText {
+  if (!opts.lenient) {
+    if (parsed.invalid.length) throw invalidError(file, parsed.invalid);
+    const missing = undefinedVariables(file, parsed, values);
+    if (missing.length) throw undefinedError(missing);
+  }
   const parts: string[] = [];
   const segments: RenderedText['segments'] = [];
   let out = 0;
   for (const t of parsed.tokens) {
-    const s = t.kind === 'text' ? t.text : t.kind === 'dollar' ? '$' : values[t.name];
+    const s = t.kind === 'text' ? t.text : t.kind === 'dollar' ? '$' : (values[t.name] ?? '');
     parts.push(s);
     segments.push({ outStart: out, outEnd: out + s.length, token: t });
     out += s.length;
@@ -184,6 +189,19 @@ export function renderTokens(file: string, parsed: ParsedTemplate, values: Recor
 /** Renders a template text: throws a SysctrError (file:line:col) on invalid or undefined placeholders. */
 export function renderTemplate(file: string, text: string, values: Record<string, string>): string {
   return renderTokens(file, parseTemplate(text), values).text;
+}
+
+/** The token that produced an output offset. */
+export function tokenAt(r: RenderedText, outOffset: number): Token | undefined {
+  let lo = 0;
+  let hi = r.segments.length - 1;
+  if (hi < 0) return undefined;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (r.segments[mid].outStart <= outOffset) lo = mid;
+    else hi = mid - 1;
+  }
+  return r.segments[lo].token;
 }
 
 /** Maps an offset in rendered output back to the template position that produced it. */

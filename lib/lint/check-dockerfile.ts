@@ -1,0 +1,107 @@
+/** Dockerfile practices for a system container image. */
+import { argPosition, copyOperands, parseDockerfile, words, type DockerInstruction } from './dockerfile-parser.js';
+import { finding, type LintContext } from './context.js';
+import type { RawFinding } from './types.js';
+
+const FILE = 'Dockerfile';
+
+export function checkDockerfile(ctx: LintContext): RawFinding[] {
+  if (ctx.dockerfile === undefined) return [];
+  const ins = parseDockerfile(ctx.dockerfile);
+  const out: RawFinding[] = [];
+  const at = (i: DockerInstruction, index: number, rule: string, message: string) => {
+    const p = argPosition(i, index);
+    out.push(finding(FILE, p.line, p.col, rule, message));
+  };
+  const stageNames = new Set<string>();
+  const copied = new Set<string>();
+  let systemLabel = false;
+  let exportsCopy: DockerInstruction | undefined;
+
+  for (const i of ins) {
+    if (i.keyword === 'MAINTAINER') out.push(finding(FILE, i.line, i.col, 'dockerfile-maintainer', 'MAINTAINER is deprecated: use LABEL maintainer="..."'));
+    if (i.keyword === 'FROM') checkFrom(i, stageNames, at);
+    if (i.keyword === 'LABEL' && hasSystemLabel(i.args)) systemLabel = true;
+    if (i.keyword === 'COPY' || i.keyword === 'ADD') {
+      const { sources, dest } = copyOperands(i);
+      if (!dest) continue;
+      const d = dest.text.replace(/^["']|["']$/g, '');
+      if (d === '/export' || d.startsWith('/export/')) at(i, dest.index, 'dockerfile-export-dir', `"${d}": sysctr reads /exports (with an s)`);
+      if (d === '/exports' || d.startsWith('/exports/')) {
+        exportsCopy ??= i;
+        const renamedTo = d === '/exports' || d.endsWith('/') ? undefined : d.slice('/exports/'.length);
+        if (renamedTo) copied.add(renamedTo);
+        for (const s of sources) {
+          const src = s.text.replace(/^["']|["']$/g, '').replace(/\/+$/, '');
+          // COPY . /exports/, COPY exports/ /exports/, COPY * /exports/: the whole directory
+          if (['.', 'exports', '*', './exports'].includes(src)) for (const f of ctx.texts.keys()) copied.add(f);
+          copied.add(src.split('/').pop()!);
+        }
+        if (i.keyword === 'ADD') at(i, 0, 'dockerfile-add-exports', 'ADD to /exports: use COPY (ADD also fetches URLs and unpacks archives)');
+      }
+    }
+    if (i.keyword === 'RUN') checkRun(i, at);
+  }
+  if (!systemLabel) {
+    const first = ins.find((x) => x.keyword === 'FROM') ?? ins[0];
+    out.push(finding(FILE, first?.line ?? 1, first?.col ?? 1, 'dockerfile-label-system', 'no LABEL atomic.type=system: add LABEL atomic.type="system"'));
+  }
+  for (const f of ctx.texts.keys()) {
+    if (!copied.has(f)) {
+      const where = exportsCopy ?? { line: 1, col: 1 };
+      out.push(finding(FILE, where.line, where.col, 'dockerfile-exports-not-copied', `${f} is not copied to /exports: add COPY ${f} /exports/`));
+    }
+  }
+  return out;
+}
+
+function hasSystemLabel(args: string): boolean {
+  // LABEL k=v k2="v 2" ... or the old form LABEL key value
+  for (const w of words(args)) {
+    const m = /^atomic\.type=(.*)$/.exec(w.text);
+    if (m && m[1].replace(/^["']|["']$/g, '') === 'system') return true;
+  }
+  return /^atomic\.type\s+["']?system["']?\s*$/.test(args.trim());
+}
+
+type At = (i: DockerInstruction, index: number, rule: string, message: string) => void;
+
+function checkFrom(i: DockerInstruction, stageNames: Set<string>, at: At): void {
+  const ws = words(i.args).filter((w) => !w.text.startsWith('--'));
+  const image = ws[0];
+  if (!image) return;
+  const as = ws.findIndex((w) => w.text.toLowerCase() === 'as');
+  if (as > 0 && ws[as + 1]) stageNames.add(ws[as + 1].text.toLowerCase());
+  const ref = image.text;
+  if (ref === 'scratch' || stageNames.has(ref.toLowerCase()) || ref.includes('$')) return;
+  if (ref.includes('@')) return;
+  const lastPart = ref.split('/').pop()!;
+  const tag = lastPart.includes(':') ? lastPart.slice(lastPart.indexOf(':') + 1) : undefined;
+  if (tag === undefined) at(i, image.index, 'dockerfile-unpinned-base', `base image "${ref}" has no tag: pin a version (${ref}:VERSION or @sha256:...)`);
+  else if (tag === 'latest') at(i, image.index, 'dockerfile-unpinned-base', `base image "${ref}" uses the tag latest: pin a version`);
+}
+
+/** Package installs: docs kept, caches not cleaned in the same RUN. */
+function checkRun(i: DockerInstruction, at: At): void {
+  const a = i.args;
+  const install = /\b(dnf|yum|microdnf|tdnf)\b[^;&|]*?\binstall\b/g;
+  let m: RegExpExecArray | null;
+  let rpmInstall: { index: number; tool: string } | undefined;
+  while ((m = install.exec(a))) {
+    const cmdEnd = a.slice(m.index).search(/&&|;|\|\||\n/);
+    const cmd = cmdEnd < 0 ? a.slice(m.index) : a.slice(m.index, m.index + cmdEnd);
+    if (!/tsflags=nodocs|--nodocs/.test(cmd)) at(i, m.index, 'dockerfile-nodocs', `${m[1]} install keeps documentation: add --setopt=tsflags=nodocs`);
+    rpmInstall ??= { index: m.index, tool: m[1] };
+  }
+  if (rpmInstall && !/\b(dnf|yum|microdnf|tdnf)\b\s+(?:-\S+\s+)*clean\s+all\b|rm\s+-r?f\S*\s+\/var\/cache\/(dnf|yum)/.test(a)) {
+    at(i, rpmInstall.index, 'dockerfile-cache-clean', `${rpmInstall.tool} install without "${rpmInstall.tool} clean all" in the same RUN: the cache stays in the layer`);
+  }
+  const apt = /\bapt(?:-get)?\s+(?:-\S+\s+)*install\b/.exec(a);
+  if (apt && !/rm\s+-r?f\S*\s+\/var\/lib\/apt\/lists/.test(a)) {
+    at(i, apt.index, 'dockerfile-cache-clean', 'apt-get install without "rm -rf /var/lib/apt/lists/*" in the same RUN');
+  }
+  const apk = /\bapk\s+add\b/.exec(a);
+  if (apk && !/--no-cache/.test(a) && !/rm\s+-r?f\S*\s+\/var\/cache\/apk/.test(a)) {
+    at(i, apk.index, 'dockerfile-cache-clean', 'apk add without --no-cache');
+  }
+}

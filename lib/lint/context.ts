@@ -1,0 +1,110 @@
+/**
+ * What every rule gets: the files of one image source directory, parsed once, and the values a
+ * template renders with for linting (manifest defaults, OS defaults, placeholders for the forced
+ * variables).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseTemplates, usesDetachedForm, type ExportsFiles } from '../deploy/render.js';
+import { resolveValues } from '../deploy/values.js';
+import { execCommands } from '../runtime/commands.js';
+import type { ParsedTemplate } from '../template/engine.js';
+import { JsonSyntaxError, parseJsonWithLocations, type JsonDocument } from '../template/json-locate.js';
+import type { RawFinding } from './types.js';
+
+export const EXPORTS_NAMES = ['config.json.template', 'config.json', 'manifest.json', 'service.template', 'tmpfiles.template'];
+
+export interface LintContext {
+  dir: string;
+  /** where the exports files are, relative to dir: '' or 'exports/' */
+  exportsPrefix: string;
+  exports: ExportsFiles;
+  /** text of each exports file present */
+  texts: Map<string, string>;
+  dockerfile?: string;
+  templates: Map<string, { text: string; parsed: ParsedTemplate }>;
+  manifestDoc?: JsonDocument;
+  manifestSyntaxError?: JsonSyntaxError;
+  defaultValues: Record<string, string>;
+  /** values to render with: forced placeholders, OS defaults, manifest defaults */
+  values: Record<string, string>;
+  detached: boolean;
+  /** a program that exists, standing in for the runtime in rendered units */
+  runtime: string;
+  name: string;
+}
+
+/** The file name a finding is reported under, relative to the linted directory. */
+export function rel(ctx: LintContext, exportsFile: string): string {
+  return ctx.exportsPrefix + exportsFile;
+}
+
+export function finding(file: string, line: number, col: number, rule: string, message: string): RawFinding {
+  return { file, line, col, rule, message };
+}
+
+function findProgram(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const p = path.join(dir || '.', name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+export function loadContext(dir: string): LintContext {
+  const hasExportsDir = fs.existsSync(path.join(dir, 'exports')) && fs.statSync(path.join(dir, 'exports')).isDirectory();
+  const exportsPrefix = hasExportsDir && !EXPORTS_NAMES.some((f) => fs.existsSync(path.join(dir, f))) ? 'exports/' : '';
+  const exports: ExportsFiles = {};
+  const texts = new Map<string, string>();
+  for (const f of EXPORTS_NAMES) {
+    const p = path.join(dir, exportsPrefix, f);
+    if (fs.existsSync(p) && fs.statSync(p).isFile()) {
+      exports[f] = fs.readFileSync(p);
+      texts.set(f, exports[f].toString('utf8'));
+    }
+  }
+  const dockerPath = path.join(dir, 'Dockerfile');
+  const dockerfile = fs.existsSync(dockerPath) ? fs.readFileSync(dockerPath, 'utf8') : undefined;
+
+  let manifestDoc: JsonDocument | undefined;
+  let manifestSyntaxError: JsonSyntaxError | undefined;
+  const manifestText = texts.get('manifest.json');
+  if (manifestText !== undefined) {
+    try {
+      manifestDoc = parseJsonWithLocations(manifestText);
+    } catch (err) {
+      if (!(err instanceof JsonSyntaxError)) throw err;
+      manifestSyntaxError = err;
+    }
+  }
+  const dv = (manifestDoc?.value as { defaultValues?: unknown } | undefined)?.defaultValues;
+  const defaultValues: Record<string, string> = {};
+  if (dv && typeof dv === 'object' && !Array.isArray(dv)) {
+    for (const [k, v] of Object.entries(dv)) if (typeof v === 'string') defaultValues[k] = v;
+  }
+
+  const templates = parseTemplates(exports);
+  const detached = usesDetachedForm(templates.get('service.template')?.parsed);
+  const name = path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9_.-]/g, '-') || 'image';
+  const runtime = findProgram('runc') ?? '/bin/true';
+  const values = resolveValues({
+    name,
+    destdir: `/var/lib/containers/sysctr/${name}.0`,
+    user: false,
+    hostUid: 0,
+    hostGid: 0,
+    runtime,
+    imageName: `lint/${name}:latest`,
+    imageId: 'sha256:' + '0'.repeat(64),
+    set: {},
+    manifestDefaults: defaultValues,
+    env: {},
+  });
+  Object.assign(values, execCommands({ name, runtime: values.RUNTIME, destdir: values.DESTDIR, detached, pidfile: values.PIDFILE }));
+  return { dir, exportsPrefix, exports, texts, dockerfile, templates, manifestDoc, manifestSyntaxError, defaultValues, values, detached, runtime, name };
+}
