@@ -7,6 +7,12 @@ interface Args extends GlobalArgs {
   cmd?: string[];
 }
 
+/** The command: positional words, or everything after `--` (yargs leaves those in `_`). */
+function commandWords(args: Args & { _: (string | number)[] }): string[] {
+  const words = (args.cmd ?? []).map(String);
+  return words.length ? words : args._.slice(1).map(String);
+}
+
 const cmd: CommandModule<object, Args> = {
   command: 'run <name> [cmd..]',
   describe: 'run a command in a container (runc exec when running, a one-off runc run otherwise)',
@@ -15,12 +21,11 @@ const cmd: CommandModule<object, Args> = {
       .positional('name', { type: 'string', demandOption: true })
       .positional('cmd', { type: 'string', array: true, describe: 'command and arguments (after --)' })
       .options(hostOptions)
-      .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true })
       .example('$0 run web -- cat /etc/os-release', '') as never,
   handler: async (args) => {
     const [{ runInContainer }, { HostRunner }] = await Promise.all([import('../../lib/deploy/run.js'), import('../../lib/proc.js')]);
     const out = (l: string) => process.stdout.write(l + '\n');
-    const code = await runInContainer({ paths: pathsFrom(args), runner: new HostRunner(), dryRun: false, out }, String(args.name), (args.cmd ?? []).map(String));
+    const code = await runInContainer({ paths: pathsFrom(args), runner: new HostRunner(), dryRun: false, out }, String(args.name), commandWords(args));
     process.exitCode = code;
   },
 };

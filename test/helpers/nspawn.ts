@@ -1,0 +1,176 @@
+/**
+ * A throw-away systemd for end-to-end tests, booted with systemd-nspawn exactly as TESTING.md says:
+ * host `/` volatile (fresh /etc, /var, /run on a tmpfs; /usr read-only from the host), the project
+ * dir and a scratch dir bound in, commands run with `nsenter --target LEADER --all`. One per test
+ * file. The machine is killed at teardown, on failure too, and when the test process exits.
+ */
+import { execa, type ResultPromise } from 'execa';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { projectDir, sysctrBin } from './cli.js';
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Why the end-to-end tests cannot run here, or undefined when they can. */
+export function missingPrerequisite(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not running as root';
+  for (const [prog, pkg] of [
+    ['/usr/bin/systemd-nspawn', 'systemd-container'],
+    ['/usr/bin/nsenter', 'util-linux'],
+    ['/usr/sbin/runc', 'runc'],
+    ['/usr/bin/umoci', 'umoci'],
+    ['/bin/busybox', 'busybox-static'],
+  ] as const) {
+    if (!fs.existsSync(prog)) return `${prog} is missing (apt-get install ${pkg}, or run scripts/setup.sh)`;
+  }
+  if (!fs.existsSync('/usr/lib/systemd/systemd')) return '/usr/lib/systemd/systemd is missing';
+  return undefined;
+}
+
+/**
+ * For tap: fail under CI, skip loudly otherwise. Returns true when the caller should go on.
+ */
+export function requireRealSystemd(t: { fail(msg: string): unknown; skip(msg: string): unknown }): boolean {
+  const why = missingPrerequisite();
+  if (!why) return true;
+  if (process.env.CI) {
+    t.fail(`end-to-end tests cannot run: ${why} (they must run in CI)`);
+  } else {
+    process.stderr.write(`\n*** SKIPPING end-to-end tests: ${why} ***\n\n`);
+    t.skip(`end-to-end tests need a real systemd and runc: ${why}`);
+  }
+  return false;
+}
+
+const live = new Set<Machine>();
+process.on('exit', () => {
+  for (const m of live) m.killNow();
+});
+
+export class Machine {
+  private constructor(
+    readonly name: string,
+    readonly nspawnPid: number,
+    readonly leader: number,
+    /** a host dir bound at the same path inside */
+    readonly scratch: string,
+    private readonly proc: ResultPromise,
+    readonly log: string,
+  ) {}
+
+  /** Boots a machine; throws with the nspawn log when it does not come up in time. */
+  static async boot(opts: { binds?: string[]; timeoutMs?: number } = {}): Promise<Machine> {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-e2e-'));
+    const name = `sysctr-test-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
+    const log = path.join(scratch, 'nspawn.log');
+    const logFd = fs.openSync(log, 'w');
+    const binds = [projectDir, scratch, ...(opts.binds ?? [])].map((b) => `--bind=${b}`);
+    const proc = execa(
+      'systemd-nspawn',
+      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...binds, 'systemd.firstboot=off'],
+      {
+        env: { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' },
+        stdin: 'ignore',
+        stdout: logFd,
+        stderr: logFd,
+        reject: false,
+        detached: true,
+      },
+    );
+    fs.closeSync(logFd);
+    const nspawnPid = proc.pid!;
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+    let leader = 0;
+    let m: Machine | undefined;
+    try {
+      while (Date.now() < deadline) {
+        if (proc.exitCode !== null) break;
+        leader ||= findLeader(nspawnPid);
+        if (leader) {
+          m ??= new Machine(name, nspawnPid, leader, scratch, proc, log);
+          live.add(m);
+          const r = await m.exec(['systemctl', 'is-system-running'], { timeoutMs: 5000 });
+          if (/^(running|degraded)$/m.test(r.stdout)) return m;
+        }
+        await new Promise((res) => setTimeout(res, 250));
+      }
+    } catch (err) {
+      m?.killNow();
+      throw err;
+    }
+    if (m) m.killNow();
+    else process.kill(nspawnPid, 'SIGKILL');
+    throw new Error(`systemd-nspawn did not boot: ${fs.readFileSync(log, 'utf8').slice(-2000)}`);
+  }
+
+  /** Runs a command inside (all namespaces of the machine's systemd), with a clean environment. */
+  async exec(cmd: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+    const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...opts.env };
+    const r = await execa('nsenter', [`--target=${this.leader}`, '--all', '--', 'env', '-i', '--chdir=/', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...cmd], {
+      reject: false,
+      input: opts.input,
+      timeout: opts.timeoutMs ?? 120_000,
+      extendEnv: false,
+      env: {},
+    });
+    return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  /** A shell script inside. */
+  sh(script: string, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExecResult> {
+    return this.exec(['/bin/sh', '-c', script], opts);
+  }
+
+  /** The built sysctr CLI inside the machine (node from the host's /usr). */
+  sysctr(args: string[], env: Record<string, string> = {}): Promise<ExecResult> {
+    return this.exec(['/usr/bin/node', sysctrBin, ...args], { env });
+  }
+
+  /** Kills the machine's init (and so everything in it) and nspawn; synchronous, for exit paths. */
+  killNow(): void {
+    live.delete(this);
+    for (const pid of [this.leader, this.nspawnPid]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  /** Kills the machine and waits for nspawn to end; removes the scratch dir. */
+  async shutdown(): Promise<void> {
+    this.killNow();
+    await Promise.race([this.proc, new Promise((res) => setTimeout(res, 15_000))]);
+    fs.rmSync(this.scratch, { recursive: true, force: true });
+  }
+}
+
+/** The machine's systemd: the child of nspawn whose command line is /usr/lib/systemd/systemd. */
+function findLeader(nspawnPid: number): number {
+  let children: string[];
+  try {
+    children = fs.readFileSync(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return 0;
+  }
+  for (const c of children) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0');
+      if (cmdline[0].endsWith('/systemd')) return Number(c);
+    } catch {
+      /* gone */
+    }
+  }
+  return 0;
+}
+
+/** Builds an image from a source dir (rootfs/, exports/) into an OCI layout with demo/build-image.sh. */
+export async function buildImage(srcDir: string, layout: string, tag: string): Promise<void> {
+  await execa('bash', [path.join(projectDir, 'demo/build-image.sh'), srcDir, layout, tag]);
+}
