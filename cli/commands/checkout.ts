@@ -1,11 +1,35 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
 
-const cmd: CommandModule = {
+interface CheckoutArgs extends GlobalArgs {
+  image: string;
+  dir: string;
+  json?: boolean;
+}
+
+const cmd: CommandModule<GlobalArgs, CheckoutArgs> = {
   command: 'checkout <image> <dir>',
-  describe: 'write an image root filesystem into DIR',
-  handler: () => {
-    throw new SysctrError('checkout <image> <dir>: not implemented yet');
+  describe: "write an image's root filesystem into DIR (files hardlinked from the store)",
+  builder: (y) =>
+    y
+      .positional('image', { type: 'string', demandOption: true })
+      .positional('dir', { type: 'string', demandOption: true, describe: 'a new or empty directory' })
+      .option('json', { type: 'boolean', describe: 'print the counts as JSON' })
+      .example('$0 checkout demo:1 /tmp/rootfs', 'a read-only-by-convention hardlinked tree'),
+  handler: async (args) => {
+    const { Store } = await import('../../lib/store/store.js');
+    const { checkout } = await import('../../lib/layer/checkout.js');
+    const store = await Store.open(pathsFrom(args).store);
+    const image = await store.resolveImage(args.image);
+    const s = await checkout(store, image, args.dir);
+    if (args.json) process.stdout.write(JSON.stringify({ image: image.name, id: image.id, dir: args.dir, ...s }, null, 2) + '\n');
+    else {
+      process.stdout.write(
+        `checked out ${image.name} into ${args.dir}: ${s.files} files (${s.linked} hardlinked, ${s.copied} copied), ${s.dirs} directories, ${s.symlinks} symlinks` +
+          (s.skipped ? `; ${s.skipped} device nodes/fifos/sockets skipped` : '') +
+          '\n',
+      );
+    }
   },
 };
 export default cmd;

@@ -1,11 +1,39 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
 
-const cmd: CommandModule = {
+interface FsckArgs extends GlobalArgs {
+  repair?: boolean;
+  json?: boolean;
+}
+
+const cmd: CommandModule<GlobalArgs, FsckArgs> = {
   command: 'fsck',
-  describe: 'verify every object in the store',
-  handler: () => {
-    throw new SysctrError('fsck: not implemented yet');
+  describe: 'verify every object, layer and image in the store',
+  builder: (y) =>
+    y
+      .option('repair', { type: 'boolean', describe: 'remove damaged objects and the layers and images that depend on them' })
+      .option('json', { type: 'boolean', describe: 'print the report as JSON' })
+      .example('$0 fsck', 'report damage (exit 1 when there is any)')
+      .example('$0 fsck --repair && $0 pull ...', 'remove damage, then pull again what was removed'),
+  handler: async (args) => {
+    const { Store } = await import('../../lib/store/store.js');
+    const { fsck } = await import('../../lib/store/gc.js');
+    const store = await Store.open(pathsFrom(args).store);
+    const r = await fsck(store, { repair: args.repair });
+    if (args.json) {
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    } else {
+      for (const p of r.problems) {
+        process.stdout.write(`${p.kind} ${p.id}: ${p.detail}${p.images.length ? ` (images: ${p.images.join(', ')})` : ''}\n`);
+      }
+      process.stdout.write(`checked ${r.objects} objects, ${r.layers} layers, ${r.images} images: ${r.problems.length ? `${r.problems.length} problems` : 'no problems'}\n`);
+      if (args.repair && r.problems.length) {
+        process.stdout.write(
+          `removed ${r.removed.objects} objects, ${r.removed.layers} layers, ${r.removed.images.length} images${r.removed.images.length ? ` (${r.removed.images.join(', ')}: pull them again)` : ''}\n`,
+        );
+      }
+    }
+    if (r.problems.length && !args.repair) process.exitCode = 1;
   },
 };
 export default cmd;

@@ -1,11 +1,177 @@
-import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import type { Argv, CommandModule } from 'yargs';
+import { pathsFrom, type GlobalArgs } from '../context.js';
+import { ago, filterMatches, humanSize, parseFilters, printJson, printTable, shortId } from '../output.js';
 
-const cmd: CommandModule = {
+interface ListArgs extends GlobalArgs {
+  all?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  'no-trunc'?: boolean;
+  filter?: string[];
+}
+
+const FILTER_KEYS = ['repo', 'tag', 'id', 'label', 'platform', 'system'];
+
+async function openStore(args: GlobalArgs) {
+  const { Store } = await import('../../lib/store/store.js');
+  return Store.open(pathsFrom(args).store);
+}
+
+function splitName(name: string): { repo: string; tag: string } {
+  const at = name.indexOf('@');
+  const base = at >= 0 ? name.slice(0, at) : name;
+  const colon = base.lastIndexOf(':');
+  return colon > base.lastIndexOf('/') ? { repo: base.slice(0, colon), tag: base.slice(colon + 1) } : { repo: base, tag: at >= 0 ? name.slice(at + 1) : '<none>' };
+}
+
+const list: CommandModule<GlobalArgs, ListArgs> = {
+  command: ['list', 'ls'],
+  describe: 'list the images in the store',
+  builder: (y) =>
+    y
+      .option('all', { alias: 'a', type: 'boolean', describe: 'also list layers no image uses (left by interrupted pulls or deletes)' })
+      .option('json', { type: 'boolean', describe: 'print JSON' })
+      .option('quiet', { alias: 'q', type: 'boolean', describe: 'print image ids only' })
+      .option('no-trunc', { type: 'boolean', describe: 'do not shorten ids' })
+      .option('filter', { alias: 'f', type: 'string', array: true, describe: `KEY=VALUE (${FILTER_KEYS.join(', ')}); * globs` })
+      .example('$0 images list -f repo=*etcd*', 'images whose repository matches')
+      .example('$0 images list -f label=atomic.type=system --json', 'system container images, as JSON'),
+  handler: async (args) => {
+    const filters = parseFilters(args.filter, FILTER_KEYS);
+    const store = await openStore(args);
+    const { familiarName } = await import('../../lib/image/reference.js');
+    let images = await store.listImages();
+    images = images.filter((img) =>
+      filters.every(([k, v]) => {
+        const { repo, tag } = splitName(img.name);
+        switch (k) {
+          case 'repo':
+            return filterMatches(repo, v) || filterMatches(familiarName(repo), v);
+          case 'tag':
+            return filterMatches(tag, v);
+          case 'id':
+            return img.id.replace(/^sha256:/, '').startsWith(v.replace(/^sha256:/, ''));
+          case 'label': {
+            const eq = v.indexOf('=');
+            return eq < 0 ? v in img.labels : filterMatches(img.labels[v.slice(0, eq)], v.slice(eq + 1));
+          }
+          case 'platform':
+            return filterMatches(img.platform, v);
+          case 'system':
+            return (img.labels['atomic.type'] === 'system') === (v === 'true');
+        }
+        return false;
+      }),
+    );
+    const used = new Set(images.flatMap((i) => i.layers));
+    const dangling = args.all ? store.listLayers().filter((l) => !used.has(l) && !(filters.length > 0)) : [];
+    if (args.quiet) {
+      const ids = [...new Set(images.map((i) => shortId(i.id, args['no-trunc'])))];
+      if (ids.length) process.stdout.write(ids.join('\n') + '\n');
+      return;
+    }
+    if (args.json) {
+      printJson(args.all ? { images, danglingLayers: dangling } : images);
+      return;
+    }
+    const rows = [
+      ...images.map((i) => ({ ...splitName(familiarName(i.name)), id: shortId(i.id, args['no-trunc']), created: ago(i.created), size: humanSize(i.size), platform: i.platform })),
+      ...dangling.map((l) => ({ repo: '<layer>', tag: '<none>', id: shortId(l, args['no-trunc']), created: '', size: humanSize(store.layerMeta(l)?.size ?? 0), platform: '' })),
+    ];
+    printTable(rows, [
+      { header: 'REPOSITORY', value: (r) => r.repo },
+      { header: 'TAG', value: (r) => r.tag, trunc: 30 },
+      { header: 'IMAGE ID', value: (r) => r.id },
+      { header: 'CREATED', value: (r) => r.created },
+      { header: 'SIZE', value: (r) => r.size },
+      { header: 'PLATFORM', value: (r) => r.platform },
+    ], { noTrunc: args['no-trunc'] });
+  },
+};
+
+const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boolean }> = {
+  command: ['info <image>', 'inspect <image>'],
+  describe: 'show an image: reference, id, digest, labels, template variables',
+  builder: (y) => y.positional('image', { type: 'string', demandOption: true }).option('json', { type: 'boolean', describe: 'print JSON' }),
+  handler: async (args) => {
+    const store = await openStore(args);
+    const { inspectImage } = await import('../../lib/image/inspect.js');
+    const i = await inspectImage(store, await store.resolveImage(args.image));
+    if (args.json) return printJson(i);
+    const out: string[] = [
+      `Reference:   ${i.name}`,
+      `Id:          ${i.id}`,
+      `Digest:      ${i.manifestDigest}`,
+      `Created:     ${i.created ?? ''}`,
+      `Size:        ${humanSize(i.size)} (${i.layers.length} layers)`,
+      `Platform:    ${i.platform}`,
+      `Source:      ${i.source}`,
+      `System:      ${i.systemContainer ? 'yes (atomic.type=system)' : 'no atomic.type=system label'}`,
+      `Command:     ${JSON.stringify([...(i.entrypoint ?? []), ...(i.cmd ?? [])])}`,
+      'Labels:',
+      ...Object.entries(i.labels).map(([k, v]) => `  ${k}=${v}`),
+      `Exports:     ${i.exports.length ? i.exports.join(', ') : '(none: a default config.json and unit will be used)'}`,
+      'Variables:',
+      ...i.variables.map((v) => `  ${v.name.padEnd(28)} ${v.source === 'manifest' ? `default ${JSON.stringify(v.default)}` : v.source === 'sysctr' ? 'set by sysctr' : v.source === 'os' ? 'OS default' : 'MUST BE SET (--set ' + v.name + '=...)'}`),
+    ];
+    if (i.required.length) out.push(`Required:    ${i.required.map((r) => `--set ${r}=...`).join(' ')}`);
+    process.stdout.write(out.join('\n') + '\n');
+  },
+};
+
+const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: boolean }> = {
+  command: ['delete <images..>', 'rm <images..>'],
+  describe: 'remove images from the store (and the content only they used)',
+  builder: (y) => y.positional('images', { type: 'string', array: true, demandOption: true }).option('force', { type: 'boolean', describe: 'even when an installed container uses it' }),
+  handler: async (args) => {
+    const store = await openStore(args);
+    const { deleteImages } = await import('../../lib/image/delete.js');
+    const r = await deleteImages(store, pathsFrom(args), args.images, { force: args.force });
+    for (const n of r.removed) process.stdout.write(`deleted ${n}\n`);
+    if (r.freed.objects) process.stdout.write(`freed ${r.freed.layers} layers, ${r.freed.objects} objects (${humanSize(r.freed.bytes)})\n`);
+  },
+};
+
+const prune: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'prune',
+  describe: 'remove layers, objects and blobs no image uses',
+  handler: async (args) => {
+    const store = await openStore(args);
+    const { prune: run } = await import('../../lib/store/gc.js');
+    const r = await run(store);
+    process.stdout.write(`removed ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
+  },
+};
+
+const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: string }> = {
+  command: 'tag <source> <target>',
+  describe: 'give an image another name',
+  builder: (y) => y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }),
+  handler: async (args) => {
+    const store = await openStore(args);
+    const { normalizeName } = await import('../../lib/image/reference.js');
+    const name = normalizeName(args.target);
+    await store.withLock(async () => {
+      const src = await store.resolveImage(args.source);
+      await store.putImage({ ...src, name, pulled: new Date().toISOString() });
+    });
+    process.stdout.write(`tagged ${name}\n`);
+  },
+};
+
+const cmd: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'images',
   describe: 'list, inspect, tag, delete and prune images',
-  handler: () => {
-    throw new SysctrError('images: not implemented yet');
-  },
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .command(list)
+      .command(info)
+      .command(del)
+      .command(prune)
+      .command(tag)
+      .demandCommand(1, 'name an images command: list, info, delete, prune, tag')
+      .example('$0 images list', 'what is in the store')
+      .example('$0 images info demo:1', 'labels and template variables of an image'),
+  handler: () => {},
 };
 export default cmd;

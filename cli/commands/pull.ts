@@ -1,11 +1,55 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
 
-const cmd: CommandModule = {
+interface PullArgs extends GlobalArgs {
+  source: string;
+  platform?: string;
+  creds?: string;
+  authfile?: string;
+  'tls-verify': boolean;
+  quiet?: boolean;
+}
+
+const cmd: CommandModule<GlobalArgs, PullArgs> = {
   command: 'pull <source>',
-  describe: 'bring an image into the store',
-  handler: () => {
-    throw new SysctrError('pull <source>: not implemented yet');
+  describe: 'bring an image into the store (docker://, oci:, oci-archive:, docker-archive:)',
+  builder: (y) =>
+    y
+      .positional('source', { type: 'string', demandOption: true, describe: 'TRANSPORT:LOCATION, or REPO[:TAG] for a registry' })
+      .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from a multi-platform image (default: the host)' })
+      .option('creds', { type: 'string', describe: 'USER:PASSWORD for the registry' })
+      .option('authfile', { type: 'string', describe: 'auth.json with registry credentials (env REGISTRY_AUTH_FILE)' })
+      .option('tls-verify', { type: 'boolean', default: true, describe: 'require HTTPS and verify certificates' })
+      .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors' })
+      .example('$0 pull oci:./layout:v1', 'from an OCI layout directory, ref v1')
+      .example('$0 pull docker-archive:./etcd.tar', 'from a docker save archive')
+      .example('$0 pull docker://registry.example.org/etcd:3.5', 'from a registry')
+      .example('$0 pull --platform linux/arm/v7 docker://localhost:5000/app:1 --tls-verify=false', 'another platform, plain HTTP'),
+  handler: async (args) => {
+    const { Store } = await import('../../lib/store/store.js');
+    const { pullImage } = await import('../../lib/image/pull.js');
+    const { progressReporter } = await import('../progress.js');
+    const store = await Store.open(pathsFrom(args).store);
+    const reporter = progressReporter({ quiet: !!args.quiet });
+    try {
+      const r = await pullImage(store, args.source, {
+        platform: args.platform,
+        creds: args.creds,
+        authFile: args.authfile,
+        tlsVerify: args['tls-verify'],
+        onEvent: reporter.onEvent,
+      });
+      reporter.stop();
+      if (!args.quiet) {
+        const { familiarName } = await import('../../lib/image/reference.js');
+        const name = familiarName(r.image.name);
+        process.stdout.write(
+          r.upToDate ? `${name}: image is up to date (${r.image.id})\n` : `${name}: pulled ${r.image.id} (${r.fetched} of ${r.image.layers.length} layers fetched)\n`,
+        );
+      }
+    } finally {
+      reporter.stop();
+    }
   },
 };
 export default cmd;

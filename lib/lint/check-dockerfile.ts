@@ -37,7 +37,7 @@ export function checkDockerfile(ctx: LintContext): RawFinding[] {
           if (['.', 'exports', '*', './exports'].includes(src)) for (const f of ctx.texts.keys()) copied.add(f);
           copied.add(src.split('/').pop()!);
         }
-        if (i.keyword === 'ADD') at(i, 0, 'dockerfile-add-exports', 'ADD to /exports: use COPY (ADD also fetches URLs and unpacks archives)');
+        if (i.keyword === 'ADD') out.push(finding(FILE, i.line, i.col, 'dockerfile-add-exports', 'ADD to /exports: use COPY (ADD also fetches URLs and unpacks archives)'));
       }
     }
     if (i.keyword === 'RUN') checkRun(i, at);

@@ -30,8 +30,9 @@ export interface ImageRecord {
 export interface TreeEntry {
   /** path relative to the rootfs, no leading slash, no trailing slash, e.g. "usr/bin/env" */
   path: string;
-  /** f file, d dir, l symlink, h hardlink, w whiteout (path is the removed name), o opaque dir marker */
-  type: 'f' | 'd' | 'l' | 'h' | 'w' | 'o';
+  /** f file, d dir, l symlink, h hardlink, w whiteout (path is the removed name), o opaque dir marker,
+   *  x device node / fifo / socket (never written; counted) */
+  type: 'f' | 'd' | 'l' | 'h' | 'w' | 'o' | 'x';
   mode: number;
   uid: number;
   gid: number;

@@ -104,7 +104,9 @@ class RegistryImageSource implements ImageSource {
   async getBlob(desc: Descriptor, opts: BlobOptions = {}): Promise<Readable> {
     const what = `blob ${desc.digest} of ${this.name}`;
     const path = `blobs/${desc.digest}`;
-    const open = (offset: number) => this.client.get(path, offset > 0 ? { Range: `bytes=${offset}-` } : {}, what);
+    // identity: fetch would silently decode a Content-Encoding, and the digest is of the raw bytes
+    const open = (offset: number) =>
+      this.client.get(path, offset > 0 ? { Range: `bytes=${offset}-`, 'Accept-Encoding': 'identity' } : { 'Accept-Encoding': 'identity' }, what);
     const first = await open(0);
     if (first.status !== 200) {
       const body = first.status === 206 ? Buffer.alloc(0) : await readLimited(first, 64 << 10, what).catch(() => Buffer.alloc(0));

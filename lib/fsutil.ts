@@ -1,0 +1,64 @@
+/** Small filesystem helpers: atomic writes (temp + rename), digests. */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+let counter = 0;
+/** A temp name beside `target` (same filesystem, so rename is atomic). */
+export function tempPath(target: string): string {
+  return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${Date.now()}-${counter++}`);
+}
+
+/** Writes a file atomically: readers see the old content or the new, never a part. */
+export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o644): void {
+  const tmp = tempPath(target);
+  const fd = fs.openSync(tmp, 'wx', mode);
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fchmodSync(fd, mode);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Replaces (or creates) a symlink atomically: new link beside it, then rename over. */
+export function symlinkAtomic(target: string, linkPath: string): void {
+  const tmp = tempPath(linkPath);
+  fs.symlinkSync(target, tmp);
+  try {
+    fs.renameSync(tmp, linkPath);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export function sha256(data: string | Buffer): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+export function readJson<T>(file: string): T | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return JSON.parse(text) as T;
+}
+
+/** true when dir does not exist or is an empty directory */
+export function isAbsentOrEmptyDir(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}

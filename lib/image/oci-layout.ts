@@ -1,0 +1,157 @@
+/**
+ * The `oci:DIR[:REF]` transport (an OCI image layout directory) and `oci-archive:FILE[:REF]`
+ * (the same layout in a tar, unpacked to a temp dir first).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import * as tar from 'tar';
+import { SysctrError } from '../errors.js';
+import { normalizeName } from './reference.js';
+import { MediaTypes, type Descriptor, type ImageSource, type RawManifest } from './types.js';
+
+const REF_ANNOTATION = 'org.opencontainers.image.ref.name';
+
+export class OciLayoutSource implements ImageSource {
+  readonly transport: string;
+  private chosen!: Descriptor;
+
+  constructor(
+    private readonly dir: string,
+    private readonly ref: string | undefined,
+    readonly description: string,
+    private readonly nameHint: string,
+    private readonly cleanup?: () => void,
+    transport = 'oci',
+  ) {
+    this.transport = transport;
+  }
+
+  async init(): Promise<this> {
+    if (!fs.existsSync(path.join(this.dir, 'index.json'))) {
+      throw new SysctrError(`${this.description}: no index.json: not an OCI image layout`);
+    }
+    const layout = readJsonFile(path.join(this.dir, 'oci-layout'), this.description, true) as { imageLayoutVersion?: string } | undefined;
+    if (layout && typeof layout.imageLayoutVersion !== 'string') throw new SysctrError(`${this.description}: oci-layout has no imageLayoutVersion`);
+    const index = readJsonFile(path.join(this.dir, 'index.json'), this.description) as { manifests?: Descriptor[]; mediaType?: string };
+    if (index.mediaType && index.mediaType !== MediaTypes.ociIndex) {
+      throw new SysctrError(`${this.description}: index.json has media type ${index.mediaType}, expected ${MediaTypes.ociIndex}`);
+    }
+    const manifests = Array.isArray(index.manifests) ? index.manifests : undefined;
+    if (!manifests || manifests.length === 0) throw new SysctrError(`${this.description}: index.json lists no manifests`);
+    if (this.ref) {
+      const m = manifests.filter((d) => d.annotations?.[REF_ANNOTATION] === this.ref);
+      if (m.length === 0) {
+        throw new SysctrError(`${this.description}: no image with ref "${this.ref}"`, { hint: `refs in this layout: ${refsOf(manifests)}` });
+      }
+      this.chosen = m[0];
+    } else if (manifests.length === 1) {
+      this.chosen = manifests[0];
+    } else {
+      throw new SysctrError(`${this.description}: the layout holds ${manifests.length} images; say which one`, {
+        hint: `add :REF, one of: ${refsOf(manifests)}`,
+      });
+    }
+    return this;
+  }
+
+  async getManifest(digest?: string): Promise<RawManifest> {
+    const d = digest ?? this.chosen.digest;
+    const bytes = this.readBlob(d);
+    return { bytes, digest: d, mediaType: digest ? '' : this.chosen.mediaType ?? '' };
+  }
+
+  private blobFile(digest: string): string {
+    const m = /^([a-z0-9]+):([a-zA-Z0-9=_-]+)$/.exec(digest);
+    if (!m) throw new SysctrError(`${this.description}: bad digest "${digest}"`);
+    return path.join(this.dir, 'blobs', m[1], m[2]);
+  }
+
+  private readBlob(digest: string): Buffer {
+    try {
+      return fs.readFileSync(this.blobFile(digest));
+    } catch {
+      throw new SysctrError(`${this.description}: blob ${digest} is missing`);
+    }
+  }
+
+  async getBlob(desc: Descriptor) {
+    const file = this.blobFile(desc.digest);
+    if (!fs.existsSync(file)) throw new SysctrError(`${this.description}: blob ${desc.digest} is missing`);
+    return fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  }
+
+  imageName(): string {
+    const refName = this.chosen.annotations?.[REF_ANNOTATION];
+    // A full reference as the ref name (skopeo writes these) names the image; a bare tag names
+    // it under the layout's own name.
+    if (refName && /[/]/.test(refName)) {
+      try {
+        return normalizeName(refName);
+      } catch {
+        /* not a reference: fall through */
+      }
+    }
+    return localName(this.nameHint, refName ?? this.ref);
+  }
+
+  async close(): Promise<void> {
+    this.cleanup?.();
+  }
+}
+
+function refsOf(ds: Descriptor[]): string {
+  const refs = ds.map((d) => d.annotations?.[REF_ANNOTATION]).filter(Boolean);
+  return refs.length ? refs.join(', ') : '(none are named; the layout has no ref annotations)';
+}
+
+export function readJsonFile(file: string, where: string, optional = false): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    if (optional) return undefined;
+    throw new SysctrError(`${where}: ${path.basename(file)} is missing`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new SysctrError(`${where}: ${path.basename(file)} is not JSON (${(err as Error).message})`);
+  }
+}
+
+/** localhost/<name>:<tag> for images from files, named after the file or directory. */
+export function localName(hint: string, tag?: string): string {
+  const base = path.basename(hint).replace(/(\.(oci|docker|image))?\.(tar|tgz|tar\.gz|tar\.zst)$/i, '').replace(/\.oci$/i, '').toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[._-]+|[._-]+$/g, '') || 'image';
+  const t = tag && /^[\w][\w.-]{0,127}$/.test(tag) ? tag : 'latest';
+  return `localhost/${base}:${t}`;
+}
+
+/** Unpacks an archive into a fresh temp dir (node-tar refuses absolute paths and "..": safe). */
+export async function unpackArchive(file: string, where: string): Promise<{ dir: string; cleanup: () => void }> {
+  if (!fs.existsSync(file)) throw new SysctrError(`${where}: no such file ${file}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-archive-'));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await tar.x({ file, cwd: dir, strict: true, preserveOwner: false, noChmod: true });
+  } catch (err) {
+    cleanup();
+    throw new SysctrError(`${where}: cannot read the archive: ${(err as Error).message}`);
+  }
+  return { dir, cleanup };
+}
+
+export async function openOciLayout(dir: string, ref: string | undefined, description: string): Promise<OciLayoutSource> {
+  return new OciLayoutSource(path.resolve(dir), ref, description, path.resolve(dir)).init();
+}
+
+export async function openOciArchive(file: string, ref: string | undefined, description: string): Promise<OciLayoutSource> {
+  const { dir, cleanup } = await unpackArchive(file, description);
+  try {
+    return await new OciLayoutSource(dir, ref, description, file, cleanup, 'oci-archive').init();
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+

@@ -1,0 +1,208 @@
+/**
+ * Pulling: source -> store, verifying everything. The manifest (through indexes, choosing the
+ * platform), then the config, then each layer not yet in the store, streamed with bounded
+ * parallelism through hash -> decompress -> hash -> tar -> objects. Both digests of every layer are
+ * checked, the merged tree is checked for escapes, and only then is the image recorded. On any
+ * failure, what this pull added is removed again: the store is as it was.
+ */
+import fs from 'node:fs';
+import { SysctrError } from '../errors.js';
+import { sha256 } from '../fsutil.js';
+import { importLayerStream, LayerFormatError } from '../layer/import.js';
+import { CorruptStreamError } from '../layer/decompress.js';
+import { UnsafePathError } from '../layer/safepath.js';
+import { mergeLayers } from '../layer/tree.js';
+import type { Store } from '../store/store.js';
+import type { ImageRecord } from '../store/types.js';
+import { parseManifest } from './manifest.js';
+import { openSource, type SourceOptions } from './source.js';
+import type { Descriptor, ImageConfig, ImageSource, RawManifest } from './types.js';
+import { choosePlatform, formatPlatform, hostPlatform, parsePlatform } from './platform-select.js';
+
+export type PullEvent =
+  | { type: 'resolved'; name: string; manifest: string; layers: Array<{ digest: string; size: number; present: boolean }> }
+  | { type: 'layer-start'; digest: string; size: number }
+  | { type: 'layer-bytes'; digest: string; bytes: number }
+  | { type: 'layer-done'; digest: string; files: number }
+  | { type: 'layer-skip'; digest: string };
+
+export interface PullOptions extends SourceOptions {
+  /** os/arch[/variant]; default the host's */
+  platform?: string;
+  /** record the image under this name instead of the source's */
+  name?: string;
+  /** layers fetched at once */
+  parallel?: number;
+  onEvent?: (e: PullEvent) => void;
+}
+
+export interface PullResult {
+  image: ImageRecord;
+  upToDate: boolean;
+  /** layers transferred (not already in the store) */
+  fetched: number;
+}
+
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+export async function pullImage(store: Store, source: string, opts: PullOptions = {}): Promise<PullResult> {
+  const wanted = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  const src = await openSource(source, opts);
+  try {
+    return await pullFrom(store, src, source, wanted, opts);
+  } finally {
+    await src.close();
+  }
+}
+
+async function readAll(stream: AsyncIterable<Buffer>, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += c.length;
+    if (n > limit) throw new SysctrError(`${what} is larger than ${limit} bytes`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+function verifyDigest(bytes: Buffer, digest: string, what: string): void {
+  const got = `sha256:${sha256(bytes)}`;
+  if (!digest.startsWith('sha256:')) throw new SysctrError(`${what}: unsupported digest algorithm in ${digest}`);
+  if (got !== digest) throw new SysctrError(`${what}: content does not match its digest ${digest} (got ${got})`);
+}
+
+async function pullFrom(store: Store, src: ImageSource, source: string, wanted: ReturnType<typeof hostPlatform>, opts: PullOptions): Promise<PullResult> {
+  const where = src.description;
+  // Manifest, through any number of nested indexes.
+  let raw: RawManifest = await src.getManifest();
+  verifyDigest(raw.bytes, raw.digest, `${where}: manifest`);
+  let parsed = parseManifest(raw, where);
+  let platformSeen: string | undefined;
+  for (let depth = 0; parsed.kind === 'index'; depth++) {
+    if (depth > 4) throw new SysctrError(`${where}: indexes nested too deeply`);
+    const desc = choosePlatform(parsed.manifests, wanted, where);
+    if (desc.platform) platformSeen = formatPlatform(desc.platform);
+    raw = await src.getManifest(desc.digest);
+    verifyDigest(raw.bytes, desc.digest, `${where}: manifest ${desc.digest}`);
+    raw = { ...raw, digest: desc.digest, mediaType: raw.mediaType || desc.mediaType };
+    parsed = parseManifest(raw, where);
+  }
+  const manifest = parsed;
+
+  // Config: small, read whole, verified.
+  const configBytes = store.hasBlob(manifest.config.digest)
+    ? store.getBlob(manifest.config.digest)
+    : await readAll(await src.getBlob(manifest.config), MAX_CONFIG_BYTES, `${where}: config`);
+  verifyDigest(configBytes, manifest.config.digest, `${where}: config`);
+  let config: ImageConfig;
+  try {
+    config = JSON.parse(configBytes.toString('utf8'));
+  } catch (err) {
+    throw new SysctrError(`${where}: image config is not JSON (${(err as Error).message})`);
+  }
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
+    throw new SysctrError(`${where}: the config lists ${diffIds?.length ?? 0} diff_ids for ${manifest.layers.length} layers`);
+  }
+  for (const d of diffIds) if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new SysctrError(`${where}: bad diff_id ${d}`);
+
+  const name = opts.name ?? src.imageName();
+  const existing = (await store.listImages()).find((i) => i.name === name);
+  if (existing && existing.manifestDigest === raw.digest && diffIds.every((d) => store.hasLayer(d))) {
+    return { image: existing, upToDate: true, fetched: 0 };
+  }
+  opts.onEvent?.({
+    type: 'resolved',
+    name,
+    manifest: raw.digest,
+    layers: manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, present: store.hasLayer(diffIds[i]) })),
+  });
+
+  return store.withLock(async () => {
+    const addedLayers: string[] = [];
+    const addedObjects: string[] = [];
+    let fetched = 0;
+    try {
+      await forEachLimit(manifest.layers, opts.parallel ?? 3, async (desc, i) => {
+        const diffId = diffIds[i];
+        if (store.hasLayer(diffId)) return opts.onEvent?.({ type: 'layer-skip', digest: desc.digest });
+        opts.onEvent?.({ type: 'layer-start', digest: desc.digest, size: desc.size });
+        fetched++;
+        const stream = await src.getBlob(desc, { onBytes: (n) => opts.onEvent?.({ type: 'layer-bytes', digest: desc.digest, bytes: n }) });
+        const layer = await importLayerStream(store.objects, stream as AsyncIterable<Buffer>).catch((err) => {
+          throw layerError(err, desc, where);
+        });
+        addedObjects.push(...layer.newObjects);
+        const { blob, blobSize, diff } = layer.digests;
+        if (desc.digest.startsWith('sha256:') && `sha256:${blob}` !== desc.digest) {
+          throw new SysctrError(`${where}: layer ${desc.digest}: content does not match its digest (got sha256:${blob})`, {
+            hint: 'the blob is corrupt or was tampered with; nothing was stored',
+          });
+        }
+        if (desc.digest.startsWith('sha256:') && desc.size >= 0 && blobSize !== desc.size) {
+          throw new SysctrError(`${where}: layer ${desc.digest}: ${blobSize} bytes, the manifest says ${desc.size}`);
+        }
+        if (`sha256:${diff}` !== diffId) {
+          throw new SysctrError(`${where}: layer ${desc.digest}: uncompressed content does not match the config's diff_id ${diffId} (got sha256:${diff})`);
+        }
+        const blobs = desc.digest.startsWith('sha256:') ? [desc.digest] : [];
+        if (store.commitLayer({ diffId, blobs, size: blobSize, files: layer.entries.length, imported: new Date().toISOString() }, layer.entries)) {
+          addedLayers.push(diffId);
+        }
+        opts.onEvent?.({ type: 'layer-done', digest: desc.digest, files: layer.entries.length });
+      });
+      try {
+        mergeLayers(await store.layerTrees(diffIds));
+      } catch (err) {
+        throw layerError(err, undefined, where);
+      }
+      store.putBlob(manifest.config.digest, configBytes);
+      store.putBlob(raw.digest, raw.bytes);
+      const platform = [config.os ?? 'linux', config.architecture ?? 'unknown', config.variant].filter(Boolean).join('/');
+      const image: ImageRecord = {
+        name,
+        id: manifest.config.digest,
+        manifestDigest: raw.digest,
+        layers: diffIds,
+        size: manifest.layers.reduce((s, l) => s + l.size, 0),
+        platform: platformSeen ?? platform,
+        created: config.created,
+        pulled: new Date().toISOString(),
+        source,
+        labels: config.config?.Labels ?? {},
+      };
+      await store.putImage(image);
+      return { image, upToDate: false, fetched };
+    } catch (err) {
+      for (const d of addedLayers) store.removeLayer(d);
+      for (const id of addedObjects) fs.rmSync(store.objectPath(id), { force: true });
+      throw err;
+    }
+  });
+}
+
+function layerError(err: unknown, desc: Descriptor | undefined, where: string): unknown {
+  const what = desc ? `${where}: layer ${desc.digest}` : where;
+  if (err instanceof UnsafePathError) return new SysctrError(`${what}: refused: ${err.message}`, { hint: 'the image is unsafe; nothing was stored' });
+  if (err instanceof CorruptStreamError || err instanceof LayerFormatError) return new SysctrError(`${what}: ${err.message}`);
+  return err;
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (failed === undefined && next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i], i);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
+

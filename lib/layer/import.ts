@@ -1,0 +1,175 @@
+/**
+ * Importing a layer: the blob's bytes are hashed, decompressed, hashed again and parsed as a tar
+ * in one pass; every regular file becomes a store object; the result is the layer's tree listing.
+ * Nothing is trusted: paths are normalised and refused when unsafe, and the caller checks both
+ * digests before the layer is committed.
+ */
+import fs from 'node:fs';
+import { Parser, type ReadEntry } from 'tar';
+import type { ObjectDir } from '../store/objects.js';
+import { objectHasher } from '../store/objects.js';
+import type { TreeEntry } from '../store/types.js';
+import { uncompressedStream, type StreamDigests } from './decompress.js';
+import { basename, dirname, normalizeEntryPath, UnsafePathError } from './safepath.js';
+
+/** Files up to this size are hashed in memory before anything is written. */
+const SMALL_FILE = 1 << 20;
+
+export interface ImportedLayer {
+  entries: TreeEntry[];
+  digests: StreamDigests;
+  /** objects this import created (so a failed pull can remove them again) */
+  newObjects: string[];
+}
+
+export class LayerFormatError extends Error {}
+
+export async function importLayerStream(
+  objects: ObjectDir,
+  input: AsyncIterable<Buffer>,
+  opts: { onBytes?: (n: number) => void } = {},
+): Promise<ImportedLayer> {
+  const { stream, done } = uncompressedStream(input, opts.onBytes);
+  const entries: TreeEntry[] = [];
+  const newObjects: string[] = [];
+  let failure: Error | undefined;
+  const fail = (e: Error) => {
+    failure ??= e;
+  };
+
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry: ReadEntry) => {
+      if (failure) return entry.resume();
+      try {
+        onEntry(entry);
+      } catch (e) {
+        fail(e as Error);
+        entry.resume();
+      }
+    },
+  });
+  parser.on('warn', (_code: string, msg: string | Error) => fail(new LayerFormatError(`bad tar: ${String(msg)}`)));
+  parser.on('error', (e: Error) => fail(new LayerFormatError(`bad tar: ${e.message}`)));
+
+  function onEntry(entry: ReadEntry): void {
+    const path = normalizeEntryPath(entry.path);
+    const mode = (entry.mode ?? 0o644) & 0o7777;
+    const uid = entry.uid ?? 0;
+    const gid = entry.gid ?? 0;
+    const mtime = entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : 0;
+    const base = basename(path);
+    if (base.startsWith('.wh.')) {
+      entry.resume();
+      if (base === '.wh..wh..opq') entries.push({ path: dirname(path), type: 'o', mode: 0, uid: 0, gid: 0, mtime: 0 });
+      else if (!base.startsWith('.wh..wh.')) {
+        const dir = dirname(path);
+        const name = base.slice(4);
+        entries.push({ path: dir ? `${dir}/${name}` : name, type: 'w', mode: 0, uid: 0, gid: 0, mtime: 0 });
+      }
+      return;
+    }
+    switch (entry.type) {
+      case 'File':
+      case 'OldFile':
+      case 'ContiguousFile':
+        return readFile(entry, { path, type: 'f', mode, uid, gid, mtime, size: entry.size });
+      case 'Directory':
+        entry.resume();
+        if (path) entries.push({ path, type: 'd', mode, uid, gid, mtime });
+        return;
+      case 'SymbolicLink':
+        entry.resume();
+        if (!path) throw new UnsafePathError('a symlink entry replaces the root directory');
+        entries.push({ path, type: 'l', mode: 0o777, uid, gid, mtime, link: entry.linkpath ?? '' });
+        return;
+      case 'Link': {
+        entry.resume();
+        const target = normalizeEntryPath(entry.linkpath ?? '', `hardlink target of "${entry.path}"`);
+        if (!target) throw new UnsafePathError(`hardlink "${entry.path}" points at the root directory`);
+        entries.push({ path, type: 'h', mode, uid, gid, mtime, link: target });
+        return;
+      }
+      case 'CharacterDevice':
+      case 'BlockDevice':
+      case 'FIFO':
+        entry.resume();
+        entries.push({ path, type: 'x', mode, uid, gid, mtime });
+        return;
+      default:
+        entry.resume();
+        throw new LayerFormatError(`unsupported tar entry type ${entry.type} for "${entry.path}"`);
+    }
+  }
+
+  function readFile(entry: ReadEntry, te: TreeEntry): void {
+    const meta = { mode: te.mode, uid: te.uid, gid: te.gid, size: te.size! };
+    const hash = objectHasher(meta);
+    entries.push(te);
+    if (te.size! <= SMALL_FILE) {
+      const chunks: Buffer[] = [];
+      entry.on('data', (c: Buffer) => {
+        chunks.push(c);
+        hash.update(c);
+      });
+      entry.on('end', () => {
+        if (failure) return;
+        try {
+          const id = hash.digest('hex');
+          te.object = id;
+          if (objects.writeBuffer(id, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), meta, te.mtime)) newObjects.push(id);
+        } catch (e) {
+          fail(e as Error);
+        }
+      });
+      return;
+    }
+    const { fd, tmp } = objects.openTemp();
+    entry.on('data', (c: Buffer) => {
+      if (failure) return;
+      try {
+        hash.update(c);
+        fs.writeSync(fd, c);
+      } catch (e) {
+        fail(e as Error);
+      }
+    });
+    entry.on('end', () => {
+      if (failure) {
+        fs.closeSync(fd);
+        fs.rmSync(tmp, { force: true });
+        return;
+      }
+      try {
+        const id = hash.digest('hex');
+        te.object = id;
+        if (objects.commit(fd, tmp, id, meta, te.mtime)) newObjects.push(id);
+      } catch (e) {
+        fail(e as Error);
+      }
+    });
+  }
+
+  const removeNew = () => {
+    for (const id of newObjects) fs.rmSync(objects.pathOf(id), { force: true });
+  };
+  try {
+    for await (const chunk of stream) {
+      if (failure) break;
+      parser.write(chunk);
+    }
+    if (!failure) {
+      await new Promise<void>((resolve) => {
+        parser.on('end', resolve);
+        parser.end();
+      });
+    }
+  } catch (e) {
+    fail(e as Error);
+  }
+  if (failure) {
+    removeNew();
+    throw failure;
+  }
+  return { entries, digests: done(), newObjects };
+}

@@ -1,0 +1,152 @@
+/**
+ * Store maintenance: prune (remove what no image references) and fsck (re-hash every object;
+ * report, and with repair remove, damaged content and everything that depends on it).
+ */
+import fs from 'node:fs';
+import type { Store } from './store.js';
+
+export interface PruneResult {
+  layers: number;
+  objects: number;
+  blobs: number;
+  bytes: number;
+}
+
+/** Removes layers, objects and blobs no image refers to. Takes the lock. */
+export async function prune(store: Store): Promise<PruneResult> {
+  return store.withLock(async () => {
+    const images = await store.listImages();
+    const result: PruneResult = { layers: 0, objects: 0, blobs: 0, bytes: 0 };
+    const keepLayers = new Set(images.flatMap((i) => i.layers));
+    for (const l of store.listLayers()) {
+      if (!keepLayers.has(l)) {
+        store.removeLayer(l);
+        result.layers++;
+      }
+    }
+    const keepObjects = new Set<string>();
+    for (const l of keepLayers) {
+      if (!store.hasLayer(l)) continue;
+      for (const e of store.layerTree(l)) if (e.object) keepObjects.add(e.object);
+    }
+    for (const id of store.objects.list()) {
+      if (keepObjects.has(id)) continue;
+      const p = store.objectPath(id);
+      result.bytes += fs.lstatSync(p).size;
+      fs.rmSync(p, { force: true });
+      result.objects++;
+    }
+    const keepBlobs = new Set(images.flatMap((i) => [i.id, i.manifestDigest]));
+    for (const b of store.listBlobs()) {
+      if (!keepBlobs.has(b)) {
+        store.removeBlob(b);
+        result.blobs++;
+      }
+    }
+    return result;
+  });
+}
+
+export interface FsckProblem {
+  kind: 'object-damaged' | 'object-missing' | 'layer-damaged' | 'blob-damaged' | 'blob-missing' | 'layer-missing';
+  id: string;
+  detail: string;
+  /** images that depend on it */
+  images: string[];
+}
+
+export interface FsckResult {
+  objects: number;
+  layers: number;
+  images: number;
+  problems: FsckProblem[];
+  /** with repair: what was removed */
+  removed: { objects: number; layers: number; images: string[] };
+}
+
+export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: (done: number) => void } = {}): Promise<FsckResult> {
+  return store.withLock(async () => {
+    const problems: FsckProblem[] = [];
+    const images = await store.listImages();
+    const imagesOfLayer = (l: string) => images.filter((i) => i.layers.includes(l)).map((i) => i.name);
+    const badObjects = new Set<string>();
+    let objects = 0;
+    for (const id of store.objects.list()) {
+      objects++;
+      if (objects % 1000 === 0) opts.onProgress?.(objects);
+      let got = '';
+      try {
+        got = store.objects.rehash(id);
+      } catch (err) {
+        got = `unreadable: ${(err as Error).message}`;
+      }
+      if (got !== id) badObjects.add(id);
+    }
+    const badLayers = new Set<string>();
+    const layers = store.listLayers();
+    for (const l of layers) {
+      let tree;
+      try {
+        tree = store.layerTree(l);
+      } catch {
+        badLayers.add(l);
+        problems.push({ kind: 'layer-damaged', id: l, detail: 'its tree listing cannot be read', images: imagesOfLayer(l) });
+        continue;
+      }
+      const hit = new Set<string>();
+      for (const e of tree) {
+        if (!e.object) continue;
+        if (badObjects.has(e.object)) hit.add(e.object);
+        else if (!store.objects.has(e.object)) {
+          hit.add(e.object);
+          problems.push({ kind: 'object-missing', id: e.object, detail: `${e.path} in layer ${l}`, images: imagesOfLayer(l) });
+        }
+      }
+      if (hit.size) badLayers.add(l);
+      for (const id of hit) {
+        if (badObjects.has(id)) {
+          problems.push({ kind: 'object-damaged', id, detail: `content or metadata changed; used in layer ${l}`, images: imagesOfLayer(l) });
+        }
+      }
+    }
+    // Damaged objects no layer uses are still damaged.
+    const reported = new Set(problems.map((p) => p.id));
+    for (const id of badObjects) if (!reported.has(id)) problems.push({ kind: 'object-damaged', id, detail: 'content or metadata changed; unused', images: [] });
+    const badImages = new Set<string>();
+    for (const img of images) {
+      for (const l of img.layers) {
+        if (!store.hasLayer(l)) {
+          problems.push({ kind: 'layer-missing', id: l, detail: `layer of ${img.name}`, images: [img.name] });
+          badImages.add(img.name);
+        } else if (badLayers.has(l)) badImages.add(img.name);
+      }
+      for (const b of [img.id, img.manifestDigest]) {
+        if (!store.hasBlob(b)) {
+          problems.push({ kind: 'blob-missing', id: b, detail: `config or manifest of ${img.name}`, images: [img.name] });
+          badImages.add(img.name);
+          continue;
+        }
+        const bytes = store.getBlob(b);
+        const { sha256 } = await import('../fsutil.js');
+        if (`sha256:${sha256(bytes)}` !== b) {
+          problems.push({ kind: 'blob-damaged', id: b, detail: `config or manifest of ${img.name}`, images: [img.name] });
+          badImages.add(img.name);
+        }
+      }
+    }
+    const removed = { objects: 0, layers: 0, images: [] as string[] };
+    if (opts.repair) {
+      for (const id of badObjects) {
+        fs.rmSync(store.objectPath(id), { force: true });
+        removed.objects++;
+      }
+      for (const l of badLayers) {
+        store.removeLayer(l);
+        removed.layers++;
+      }
+      removed.images = (await store.removeImages([...badImages])).map((i) => i.name);
+      for (const p of problems) if (p.kind === 'blob-damaged') store.removeBlob(p.id);
+    }
+    return { objects, layers: layers.length, images: images.length, problems, removed };
+  });
+}

@@ -1,0 +1,269 @@
+/**
+ * The content-addressed store (SPEC §3):
+ *
+ *   STORE/lock                      flock(2) taken by every mutation
+ *   STORE/tmp/                      temp files; anything here is garbage from a killed command
+ *   STORE/objects/ab/cdef…          file objects (see objects.ts)
+ *   STORE/layers/<diff-id hex>/     tree.json (the layer's listing) + meta.json, renamed in whole
+ *   STORE/blobs/sha256/<hex>        manifests, indexes, configs, by digest
+ *   STORE/images.json               reference name -> image record, replaced atomically
+ *
+ * Write order is objects -> layers -> blobs -> images.json, each by rename, so a killed import
+ * leaves only unreferenced content, never a reference to something missing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SysctrError } from '../errors.js';
+import { readJson, sha256, writeFileAtomic } from '../fsutil.js';
+import { familiarName, normalizeName } from '../image/reference.js';
+import type { ImageConfig } from '../image/types.js';
+import { mergeLayers, type MergedTree } from '../layer/tree.js';
+import { acquireLock, type HeldLock } from './lock.js';
+import { ObjectDir } from './objects.js';
+import type { ImageRecord, TreeEntry } from './types.js';
+
+export interface LayerMeta {
+  diffId: string;
+  /** digests of the blobs this layer was imported from (compressed forms) */
+  blobs: string[];
+  size: number;
+  files: number;
+  imported: string;
+}
+
+interface ImagesFile {
+  version: 1;
+  images: ImageRecord[];
+}
+
+const hex = (digest: string) => digest.replace(/^sha256:/, '');
+
+export class Store {
+  readonly objects: ObjectDir;
+  private lockDepth = 0;
+  private held?: HeldLock;
+  private treeCache = new Map<string, TreeEntry[]>();
+
+  private constructor(readonly dir: string) {
+    this.objects = new ObjectDir(path.join(dir, 'objects'), path.join(dir, 'tmp'));
+  }
+
+  static async open(dir: string): Promise<Store> {
+    const s = new Store(dir);
+    for (const d of ['tmp', 'objects', 'layers', 'blobs/sha256']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    s.objects.init();
+    return s;
+  }
+
+  // ---- locking -------------------------------------------------------------------------------
+
+  /** Runs fn holding the store lock (re-entrant within this process). */
+  async withLock<T>(fn: () => Promise<T> | T, onWait?: () => void): Promise<T> {
+    if (this.lockDepth === 0) {
+      this.held = await acquireLock(path.join(this.dir, 'lock'), {
+        onWait: onWait ?? (() => process.stderr.write('waiting for the store lock (another sysctr command is writing)...\n')),
+      });
+      this.cleanTmp();
+    }
+    this.lockDepth++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.lockDepth === 0) {
+        const h = this.held!;
+        this.held = undefined;
+        await h.release();
+      }
+    }
+  }
+
+  /** Under the lock nobody else is writing: whatever is in tmp/ was left by a killed command. */
+  private cleanTmp(): void {
+    const tmp = path.join(this.dir, 'tmp');
+    for (const n of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, n), { recursive: true, force: true });
+  }
+
+  tmpDir(): string {
+    return path.join(this.dir, 'tmp');
+  }
+
+  // ---- objects and layers --------------------------------------------------------------------
+
+  objectPath(id: string): string {
+    return this.objects.pathOf(id);
+  }
+
+  private layerDir(diffId: string): string {
+    return path.join(this.dir, 'layers', hex(diffId));
+  }
+
+  hasLayer(diffId: string): boolean {
+    return fs.existsSync(path.join(this.layerDir(diffId), 'tree.json'));
+  }
+
+  /** Commits a layer listing: written in a temp dir, renamed into place whole. */
+  commitLayer(meta: LayerMeta, entries: TreeEntry[]): boolean {
+    const dest = this.layerDir(meta.diffId);
+    if (this.hasLayer(meta.diffId)) return false;
+    const tmp = fs.mkdtempSync(path.join(this.dir, 'tmp', 'layer-'));
+    fs.writeFileSync(path.join(tmp, 'tree.json'), JSON.stringify(entries));
+    fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+    fs.renameSync(tmp, dest);
+    return true;
+  }
+
+  removeLayer(diffId: string): void {
+    this.treeCache.delete(diffId);
+    fs.rmSync(this.layerDir(diffId), { recursive: true, force: true });
+  }
+
+  layerMeta(diffId: string): LayerMeta | undefined {
+    return readJson<LayerMeta>(path.join(this.layerDir(diffId), 'meta.json'));
+  }
+
+  listLayers(): string[] {
+    return fs.readdirSync(path.join(this.dir, 'layers')).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+
+  layerTree(diffId: string): TreeEntry[] {
+    let t = this.treeCache.get(diffId);
+    if (!t) {
+      const file = path.join(this.layerDir(diffId), 'tree.json');
+      t = readJson<TreeEntry[]>(file);
+      if (!t) throw new SysctrError(`layer ${diffId} is missing from the store`, { hint: 'run sysctr fsck --repair, then pull the image again' });
+      this.treeCache.set(diffId, t);
+    }
+    return t;
+  }
+
+  async layerTrees(diffIds: string[]): Promise<TreeEntry[][]> {
+    return diffIds.map((d) => this.layerTree(d));
+  }
+
+  // ---- blobs ---------------------------------------------------------------------------------
+
+  private blobPath(digest: string): string {
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new SysctrError(`unsupported digest ${digest}`);
+    return path.join(this.dir, 'blobs', 'sha256', hex(digest));
+  }
+
+  putBlob(digest: string, bytes: Buffer): void {
+    if (`sha256:${sha256(bytes)}` !== digest) throw new Error(`blob does not match ${digest}`);
+    const p = this.blobPath(digest);
+    if (!fs.existsSync(p)) writeFileAtomic(p, bytes, 0o644);
+  }
+
+  hasBlob(digest: string): boolean {
+    return fs.existsSync(this.blobPath(digest));
+  }
+
+  getBlob(digest: string): Buffer {
+    try {
+      return fs.readFileSync(this.blobPath(digest));
+    } catch {
+      throw new SysctrError(`blob ${digest} is missing from the store`, { hint: 'run sysctr fsck --repair, then pull the image again' });
+    }
+  }
+
+  listBlobs(): string[] {
+    return fs.readdirSync(path.join(this.dir, 'blobs', 'sha256')).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+
+  removeBlob(digest: string): void {
+    fs.rmSync(this.blobPath(digest), { force: true });
+  }
+
+  // ---- images --------------------------------------------------------------------------------
+
+  private imagesFile(): string {
+    return path.join(this.dir, 'images.json');
+  }
+
+  async listImages(): Promise<ImageRecord[]> {
+    return readJson<ImagesFile>(this.imagesFile())?.images ?? [];
+  }
+
+  /** Records (or replaces) an image under its name. Call under the lock. */
+  async putImage(rec: ImageRecord): Promise<void> {
+    const images = (await this.listImages()).filter((i) => i.name !== rec.name);
+    images.push(rec);
+    this.writeImages(images);
+  }
+
+  /** Removes names; returns the records removed. Call under the lock. */
+  async removeImages(names: string[]): Promise<ImageRecord[]> {
+    const all = await this.listImages();
+    const removed = all.filter((i) => names.includes(i.name));
+    this.writeImages(all.filter((i) => !names.includes(i.name)));
+    return removed;
+  }
+
+  private writeImages(images: ImageRecord[]): void {
+    images.sort((a, b) => (a.name < b.name ? -1 : 1));
+    writeFileAtomic(this.imagesFile(), JSON.stringify({ version: 1, images } satisfies ImagesFile, null, 2) + '\n');
+  }
+
+  /**
+   * Finds an image by full or short name (`etcd:3.5`, `localhost/demo:1`, `demo:1`), or by id
+   * (prefix of at least 4 hex digits).
+   */
+  async findImage(ref: string): Promise<ImageRecord | undefined> {
+    const images = await this.listImages();
+    const exact = images.find((i) => i.name === ref);
+    if (exact) return exact;
+    let normalized: string | undefined;
+    try {
+      normalized = normalizeName(ref);
+    } catch {
+      normalized = undefined;
+    }
+    const byName = normalized ? images.find((i) => i.name === normalized) : undefined;
+    if (byName) return byName;
+    const idPrefix = /^(sha256:)?([0-9a-f]{4,64})$/.exec(ref)?.[2];
+    if (idPrefix) {
+      const byId = images.filter((i) => hex(i.id).startsWith(idPrefix));
+      if (new Set(byId.map((i) => i.id)).size > 1) {
+        throw new SysctrError(`image id prefix ${ref} is ambiguous`, { hint: 'give more digits' });
+      }
+      if (byId.length) return byId[0];
+    }
+    // A short name matches the last components of a full name: demo:1 -> localhost/demo:1.
+    const withTag = ref.includes(':') || ref.includes('@') ? ref : `${ref}:latest`;
+    const bySuffix = images.filter((i) => i.name.endsWith(`/${withTag}`) || familiarName(i.name) === withTag);
+    if (bySuffix.length > 1) {
+      throw new SysctrError(`image name ${ref} is ambiguous: ${bySuffix.map((i) => i.name).join(', ')}`, { hint: 'use the full name' });
+    }
+    return bySuffix[0];
+  }
+
+  async resolveImage(ref: string): Promise<ImageRecord> {
+    const img = await this.findImage(ref);
+    if (!img) {
+      throw new SysctrError(`image ${ref} is not in the store`, { hint: `pull it first (sysctr pull ...), or see sysctr images list` });
+    }
+    return img;
+  }
+
+  async imageConfig(rec: ImageRecord): Promise<ImageConfig> {
+    return JSON.parse(this.getBlob(rec.id).toString('utf8')) as ImageConfig;
+  }
+
+  async mergedTree(rec: ImageRecord): Promise<MergedTree> {
+    return mergeLayers(await this.layerTrees(rec.layers));
+  }
+
+  /** A file of the image's root filesystem (e.g. "exports/service.template"), or undefined. */
+  async readImageFile(rec: ImageRecord, file: string, tree?: MergedTree): Promise<Buffer | undefined> {
+    const node = (tree ?? (await this.mergedTree(rec))).lookup(file.replace(/^\/+/, ''));
+    if (!node || node.entry.type !== 'f') return undefined;
+    if (node.entry.size === 0) return Buffer.alloc(0);
+    return fs.readFileSync(this.objectPath(node.entry.object!));
+  }
+
+  /** Names of the regular files directly in a directory of the image (e.g. "exports"). */
+  async listImageDir(rec: ImageRecord, dir: string, tree?: MergedTree): Promise<string[]> {
+    const node = (tree ?? (await this.mergedTree(rec))).lookup(dir.replace(/^\/+|\/+$/g, ''));
+    if (!node?.children) return [];
+    return [...node.children.entries()].filter(([, n]) => n.entry.type === 'f').map(([name]) => name).sort();
+  }
+}
