@@ -47,10 +47,10 @@ export function parseSource(spec: string): SourceSpec {
       return { transport: 'docker', reference: rest.replace(/^\/\//, ''), insecure: true };
   }
   if (scheme && UNSUPPORTED.includes(scheme)) {
-    throw usageError(`transport "${scheme}:" is not supported`, 'use docker://, oci:, oci-archive:, docker-archive: or dockertar:');
+    throw new SysctrError(`transport "${scheme}:" is not supported`, { hint: 'use docker://, oci:, oci-archive:, docker-archive: or dockertar:' });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
-    throw usageError(`unknown transport "${spec.split(':')[0]}:"`, 'use docker://, oci:, oci-archive:, docker-archive: or dockertar:');
+    throw new SysctrError(`unknown transport "${spec.split(':')[0]}:"`, { hint: 'use docker://, oci:, oci-archive:, docker-archive: or dockertar:' });
   }
   return { transport: 'docker', reference: spec, insecure: false };
 }

@@ -98,19 +98,19 @@ export function uncompressedStream(input: AsyncIterable<Buffer>, onBytes?: (n: n
       const d = new fzstd.Decompress((chunk) => {
         out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       });
-      try {
-        for await (const c of rest()) {
-          d.push(c);
-          while (out.length) yield out.shift()!;
-        }
-        d.push(new Uint8Array(0), true);
-      } catch (err) {
-        if (err instanceof CorruptStreamError) throw err;
-        if ((err as Error).name === 'Error' && !(err as NodeJS.ErrnoException).code) {
+      // Errors of the decoder itself mean a bad stream; errors of the source pass through.
+      const push = (c: Uint8Array, final: boolean) => {
+        try {
+          d.push(c, final);
+        } catch (err) {
           throw new CorruptStreamError(`zstd stream is truncated or corrupt (${(err as Error).message})`);
         }
-        throw err;
+      };
+      for await (const c of rest()) {
+        push(c, false);
+        while (out.length) yield out.shift()!;
       }
+      push(new Uint8Array(0), true);
       while (out.length) yield out.shift()!;
     }
   }
