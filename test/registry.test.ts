@@ -3,6 +3,7 @@
  * pushed with skopeo: manifests, blobs, a multi-platform index, digest references, misses.
  */
 import t from 'tap';
+import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -81,6 +82,20 @@ if (await registryTestsCanRun(t)) {
     t.match((err as SysctrError).hint, /--tls-verify=false/);
     const src = await openRegistrySource(ref('test/single:v1'), { insecureHttp: true });
     t.equal((await src.getManifest()).digest, single.manifestDigest, "Atomic's http: prefix (insecureHttp) works");
+  });
+
+  t.test('https with a self-signed certificate: refused by default, accepted with tlsVerify false', async (t) => {
+    const tls = await startRegistry({ tls: true });
+    t.teardown(() => tls.stop());
+    await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${path.join(work, 'single')}:v1`, `docker://${tls.host}/test/single:v1`]);
+    const err = (await openRegistrySource(parseReference(`${tls.host}/test/single:v1`), {}).catch((e: unknown) => e)) as SysctrError;
+    t.type(err, SysctrError);
+    t.match(err.message, `cannot reach registry ${tls.host} for ${tls.host}/test/single:v1: TLS failed (self-signed certificate)`);
+    t.match(err.hint, /--tls-verify=false/);
+    const src = await openRegistrySource(parseReference(`${tls.host}/test/single:v1`), { tlsVerify: false });
+    t.equal((await src.getManifest()).digest, single.manifestDigest, 'https without certificate checks (the registry speaks only TLS)');
+    const plain = (await openRegistrySource(parseReference(`${tls.host}/test/single:v1`), { insecureHttp: true }).catch((e: unknown) => e)) as SysctrError;
+    t.type(plain, SysctrError, 'insecureHttp speaks only plain http');
   });
 
   t.test('a tag or repository that does not exist: 404 with the registry text and the reference', async (t) => {

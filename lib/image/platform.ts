@@ -143,6 +143,9 @@ export function selectManifest(manifests: Descriptor[], wanted: Platform, opts: 
     const hit = entries.find((d) => samePlatform(d.platform!, c));
     if (hit) return hit;
   }
+  // containerd takes an entry that names no platform as a match (its config tells the truth)
+  const unnamed = manifests.find((d) => !d.platform);
+  if (unnamed) return unnamed;
   const offered = [...new Set(entries.map((d) => formatPlatform(d.platform!)))];
   const where = opts.image ? ` in ${opts.image}` : '';
   throw new SysctrError(

@@ -68,6 +68,8 @@ export interface RegistryStartOptions {
   basic?: { user: string; pass: string };
   /** token auth: the issuer signs with RS256 (x5c header) or ES256 (libtrust kid header) */
   token?: { user: string; pass: string; alg?: 'RS256' | 'ES256'; anonymousPull?: boolean };
+  /** serve https with a self-signed certificate for 127.0.0.1 */
+  tls?: boolean;
 }
 
 export interface Registry {
@@ -155,6 +157,16 @@ async function startTokenIssuer(dir: string, o: NonNullable<RegistryStartOptions
   return { issuer: { url: `http://127.0.0.1:${port}/token`, port, requests, stop }, certFile };
 }
 
+function tcpConnect(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.destroy();
+      resolve();
+    });
+    sock.once('error', reject);
+  });
+}
+
 /** Starts `docker-registry serve` on 127.0.0.1:free-port and waits until /v2/ answers. */
 export async function startRegistry(o: RegistryStartOptions = {}): Promise<Registry> {
   const dir = tempDir();
@@ -175,6 +187,12 @@ export async function startRegistry(o: RegistryStartOptions = {}): Promise<Regis
     'http:',
     `  addr: 127.0.0.1:${port}`,
   ];
+  if (o.tls) {
+    const cert = path.join(dir, 'tls.crt');
+    const key = path.join(dir, 'tls.key');
+    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    lines.push('  tls:', `    certificate: ${cert}`, `    key: ${key}`);
+  }
   let issuer: TokenIssuer | undefined;
   if (o.basic) {
     const r = await execa('htpasswd', ['-nbB', o.basic.user, o.basic.pass]);
@@ -194,8 +212,8 @@ export async function startRegistry(o: RegistryStartOptions = {}): Promise<Regis
   const deadline = Date.now() + 15000;
   for (;;) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-      await res.body?.cancel();
+      if (o.tls) await tcpConnect(port);
+      else await (await fetch(`http://127.0.0.1:${port}/v2/`)).body?.cancel();
       break;
     } catch {
       if (exited || Date.now() > deadline) {
