@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
+import { buildImage, writeOciIndexLayout, writeOciLayout, type BuiltImage as BuilderImage, type TarEntry } from './images.js';
 
 /** The host programs these tests drive; the missing ones, if any. */
 export async function missingTools(tools = ['docker-registry', 'skopeo', 'htpasswd', 'openssl', 'tar']): Promise<string[]> {
@@ -265,95 +265,44 @@ export interface BuiltImage {
   layers: { digest: string; size: number; diffId: string }[];
 }
 
-function writeBlob(layout: string, data: Buffer): { digest: string; size: number } {
-  const hex = createHash('sha256').update(data).digest('hex');
-  fs.writeFileSync(path.join(layout, 'blobs/sha256', hex), data);
-  return { digest: `sha256:${hex}`, size: data.length };
+const toEntries = (files: Record<string, string | Buffer>): TarEntry[] => Object.entries(files).map(([p, content]) => ({ path: p, content }));
+
+function fromBuilder(img: BuilderImage): BuiltImage {
+  return {
+    manifestDigest: img.manifest.digest,
+    configDigest: img.config.digest,
+    layers: img.layers.map((l, i) => ({ digest: l.digest, size: l.size, diffId: img.diffIds[i] })),
+  };
 }
 
-/** A reproducible tar of `files` (GNU tar), gzipped. */
-async function layerTarGz(files: Record<string, string | Buffer>): Promise<{ tar: Buffer; gz: Buffer }> {
-  const dir = tempDir('sysctr-layer-');
-  try {
-    for (const [p, content] of Object.entries(files)) {
-      fs.mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
-      fs.writeFileSync(path.join(dir, p), content);
-    }
-    const r = await execa('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', dir, '-cf', '-', '.'], {
-      encoding: 'buffer',
-    });
-    const tar = Buffer.from(r.stdout);
-    return { tar, gz: zlib.gzipSync(tar, { level: 1 }) };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function initLayout(layout: string): void {
-  fs.mkdirSync(path.join(layout, 'blobs/sha256'), { recursive: true });
-  fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-}
-
-async function writeImage(layout: string, spec: ImageSpec): Promise<BuiltImage & { manifestSize: number }> {
-  const layers: BuiltImage['layers'] = [];
-  for (const l of spec.layers) {
-    const { tar, gz } = await layerTarGz(l.files);
-    const b = writeBlob(layout, gz);
-    layers.push({ ...b, diffId: 'sha256:' + createHash('sha256').update(tar).digest('hex') });
-  }
+function build(spec: ImageSpec): BuilderImage {
   const p = spec.platform ?? { os: 'linux', architecture: 'amd64' };
-  const config = {
-    created: '2024-01-01T00:00:00Z',
-    ...p,
+  return buildImage({
+    layers: spec.layers.map((l) => ({ entries: toEntries(l.files) })),
     config: { Cmd: ['/bin/sh'], Labels: spec.labels ?? {} },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-  };
-  const c = writeBlob(layout, Buffer.from(JSON.stringify(config)));
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...c },
-    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
-  };
-  const m = writeBlob(layout, Buffer.from(JSON.stringify(manifest)));
-  return { manifestDigest: m.digest, manifestSize: m.size, configDigest: c.digest, layers };
-}
-
-function writeIndexJson(layout: string, entry: object): void {
-  fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry] }));
-}
-
-/** An OCI layout at `layout` holding one image under `tag`. */
-export async function buildImageLayout(layout: string, tag: string, spec: ImageSpec): Promise<BuiltImage> {
-  initLayout(layout);
-  const img = await writeImage(layout, spec);
-  writeIndexJson(layout, {
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    digest: img.manifestDigest,
-    size: img.manifestSize,
-    annotations: { 'org.opencontainers.image.ref.name': tag },
+    os: p.os,
+    architecture: p.architecture,
+    variant: p.variant,
   });
-  return img;
+}
+
+/** An OCI layout at `layout` holding one image under `tag` (built with test/helpers/images.ts). */
+export async function buildImageLayout(layout: string, tag: string, spec: ImageSpec): Promise<BuiltImage> {
+  const img = build(spec);
+  writeOciLayout(layout, [{ image: img, ref: tag }]);
+  return fromBuilder(img);
 }
 
 /** An OCI layout whose `tag` is a multi-platform index (push it with { all: true }). */
 export async function buildIndexLayout(layout: string, tag: string, specs: ImageSpec[]): Promise<{ indexDigest: string; images: BuiltImage[] }> {
-  initLayout(layout);
-  const images: (BuiltImage & { manifestSize: number })[] = [];
-  for (const s of specs) images.push(await writeImage(layout, s));
-  const index = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: images.map((img, i) => ({
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      digest: img.manifestDigest,
-      size: img.manifestSize,
-      platform: specs[i].platform,
-    })),
-  };
-  const ix = writeBlob(layout, Buffer.from(JSON.stringify(index)));
-  writeIndexJson(layout, { mediaType: 'application/vnd.oci.image.index.v1+json', ...ix, annotations: { 'org.opencontainers.image.ref.name': tag } });
-  return { indexDigest: ix.digest, images };
+  const images = specs.map(build);
+  writeOciIndexLayout(
+    layout,
+    tag,
+    images.map((image, i) => ({ image, platform: specs[i].platform ?? { os: 'linux', architecture: 'amd64' } })),
+  );
+  const top = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  return { indexDigest: top.manifests[0].digest, images: images.map(fromBuilder) };
 }
 
 export interface ProxyRequest {

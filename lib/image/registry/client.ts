@@ -61,6 +61,7 @@ export class RegistryClient {
   private challenge?: Challenge;
   private readonly creds?: Credentials;
   private readonly tokens = new TokenCache();
+  private pendingToken?: Promise<string>;
   private readonly tlsVerify: boolean;
 
   constructor(
@@ -140,11 +141,20 @@ export class RegistryClient {
     const key = this.scope();
     const cached = renew ? undefined : this.tokens.get(key);
     if (cached) return `Bearer ${cached}`;
+    // layers are fetched in parallel: they share one token request
+    if (!renew && this.pendingToken) return `Bearer ${await this.pendingToken}`;
     const scope = renew?.params.scope ?? key;
     const fetchFn = (u: string, i: RequestInit) => this.withRetries('token', () => this.rawFetch(u, i));
-    const { token, expiresIn } = await fetchBearerToken(c, scope, this.creds, fetchFn, this.image);
-    this.tokens.set(key, token, expiresIn);
-    return `Bearer ${token}`;
+    const pending = fetchBearerToken(c, scope, this.creds, fetchFn, this.image).then(({ token, expiresIn }) => {
+      this.tokens.set(key, token, expiresIn);
+      return token;
+    });
+    this.pendingToken = pending;
+    try {
+      return `Bearer ${await pending}`;
+    } finally {
+      if (this.pendingToken === pending) this.pendingToken = undefined;
+    }
   }
 
   /** Retries `op` on connection failures and 5xx/429 answers, with exponential backoff. */
