@@ -106,6 +106,47 @@ if (await registryTestsCanRun(t)) {
     t.match(r.stderr + r.stdout, /linux\/arm\/v5/, 'the platforms offered are listed');
   });
 
+  t.test("Atomic's http: prefix and a bare reference", async (t) => {
+    let r = await sysctr(['--root', path.join(work, 'hroot'), 'pull', `http:${reg.host}/app/svc:a`]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.same((await images(path.join(work, 'hroot'))).map((i) => i.name), [`${reg.host}/app/svc:a`]);
+    r = await sysctr(['--root', path.join(work, 'broot'), 'pull', `${reg.host}/app/svc:b`, '--tls-verify=false']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.same((await images(path.join(work, 'broot'))).map((i) => i.id), [b.configDigest]);
+    r = await sysctr(['--root', path.join(work, 'broot'), 'pull', `docker://${reg.host}/App/svc:b`, '--tls-verify=false']);
+    t.equal(r.exitCode, 2, 'a malformed reference is a usage error');
+    t.match(r.stderr, `invalid image reference "${reg.host}/App/svc:b"`);
+  });
+
+  t.test('--creds and --authfile against htpasswd and token registries', async (t) => {
+    const basic = await startRegistry({ basic: { user: 'u', pass: 'p' } });
+    const token = await startRegistry({ token: { user: 'u', pass: 'p' } });
+    t.teardown(async () => {
+      await basic.stop();
+      await token.stop();
+    });
+    for (const r of [basic, token]) {
+      await pushLayout(path.join(work, 'a'), 'a', `${r.host}/priv/svc:a`, { creds: 'u:p' });
+      const src = `docker://${r.host}/priv/svc:a`;
+      const kind = r === basic ? 'basic' : 'token';
+      const rootDir = path.join(work, `auth-${kind}`);
+      let res = await sysctr(['--root', rootDir, 'pull', src, '--tls-verify=false'], { env: { REGISTRY_AUTH_FILE: path.join(work, 'none.json') } });
+      t.equal(res.exitCode, 1, `${kind}: no credentials`);
+      t.match(res.stderr, /\[HTTP 401\]/);
+      t.match(res.stderr, /hint: .*--creds/);
+      res = await sysctr(['--root', rootDir, 'pull', src, '--tls-verify=false', '--creds', 'u:wrong']);
+      t.equal(res.exitCode, 1, `${kind}: wrong password`);
+      t.match(res.stderr, /unauthorized \((authentication required|bad user name or password)\) \[HTTP 401\]/);
+      res = await sysctr(['--root', rootDir, 'pull', src, '--tls-verify=false', '--creds', 'u:p']);
+      t.equal(res.exitCode, 0, `${kind}: --creds: ${res.stderr}`);
+      const authFile = path.join(work, `auth-${kind}.json`);
+      fs.writeFileSync(authFile, JSON.stringify({ auths: { [r.host]: { auth: Buffer.from('u:p').toString('base64') } } }));
+      res = await sysctr(['--root', `${rootDir}-2`, 'pull', src, '--tls-verify=false', '--authfile', authFile]);
+      t.equal(res.exitCode, 0, `${kind}: --authfile: ${res.stderr}`);
+      t.same((await images(`${rootDir}-2`)).map((i) => i.id), [a.configDigest]);
+    }
+  });
+
   t.test('a corrupted layer is refused and nothing is recorded', async (t) => {
     const bad = await startProxy({ target: reg.port, blobFault: (_n, req) => (req.url.endsWith(a.layers[2].digest) ? { corruptAt: 10 } : undefined) });
     t.teardown(() => bad.stop());
