@@ -10,6 +10,11 @@ import type net from 'node:net';
 import { openRegistrySource } from '../lib/image/registry/index.js';
 import { parseReference } from '../lib/image/reference.js';
 import { SysctrError } from '../lib/errors.js';
+import { isTransientNetworkError, networkErrorCode, unreachableError } from '../lib/image/registry/errors.js';
+import { authFileCandidates, credentialsFromAuthFile, parseChallenge, parseCreds } from '../lib/image/registry/auth.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const blob = Buffer.alloc(300_000, 'blob-bytes-');
@@ -101,4 +106,58 @@ t.test('a server that cannot resume: a clear error', async (t) => {
   t.type(err, SysctrError);
   t.match(err?.message, `blob ${blobDigest} of ${host}/x/blob:v1: download failed`);
   t.match(err?.message, 'does not support resuming');
+});
+
+t.test('localhost names the loopback registry too (and is not trusted for plain http by itself)', async (t) => {
+  const port = host.split(':')[1];
+  const m = await (await openRegistrySource(parseReference(`localhost:${port}/x/generic:v1`), { tlsVerify: false })).getManifest();
+  t.equal(m.digest, sha(ociManifest));
+  const err = (await openRegistrySource(parseReference(`localhost:${port}/x/generic:v1`), { retries: 0 }).catch((e: unknown) => e)) as SysctrError;
+  t.match(err.hint, /--tls-verify=false/);
+});
+
+t.test('unknown host and refused connection: one line with the reference', async (t) => {
+  // no DNS query leaves this machine: the failure is made up, as undici reports it
+  const enotfound = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.example'), { code: 'ENOTFOUND' }) });
+  const e1 = unreachableError(enotfound, 'nowhere.example:5000', 'nowhere.example:5000/app:1', { tlsVerify: true, https: true });
+  t.equal(e1.message, 'cannot reach registry nowhere.example:5000 for nowhere.example:5000/app:1: unknown host nowhere.example');
+  t.notOk(isTransientNetworkError(enotfound), 'an unknown host is not retried');
+  const closed = await new Promise<number>((r) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => r(p));
+    });
+  });
+  const refused = await fetch(`http://127.0.0.1:${closed}/v2/`).catch((e: unknown) => e);
+  t.equal(networkErrorCode(refused), 'ECONNREFUSED');
+  t.ok(isTransientNetworkError(refused), 'a refused connection is retried');
+  const err = (await openRegistrySource(parseReference(`127.0.0.1:${closed}/app:1`), { insecureHttp: true, retries: 1, retryDelayMs: 10 }).catch((e: unknown) => e)) as SysctrError;
+  t.equal(err.message, `cannot reach registry 127.0.0.1:${closed} for 127.0.0.1:${closed}/app:1: connection refused`);
+});
+
+t.test('WWW-Authenticate parsing and auth file keys', async (t) => {
+  t.same(parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'), {
+    scheme: 'bearer',
+    params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push' },
+  });
+  t.same(parseChallenge('Basic realm="x"'), { scheme: 'basic', params: { realm: 'x' } });
+  t.equal(parseChallenge('Negotiate abc'), undefined);
+  t.equal(parseChallenge(null), undefined);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-auth-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const f = path.join(dir, 'config.json');
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  fs.writeFileSync(f, JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: b64('hub:pw') }, 'quay.io': { auth: b64('q:1') }, 'quay.io/team': { auth: b64('team:2') } } }));
+  t.same(credentialsFromAuthFile(f, 'docker.io', 'library/etcd'), { username: 'hub', password: 'pw' });
+  t.same(credentialsFromAuthFile(f, 'quay.io', 'team/app'), { username: 'team', password: '2' }, 'the most specific key wins');
+  t.same(credentialsFromAuthFile(f, 'quay.io', 'other/app'), { username: 'q', password: '1' });
+  t.equal(credentialsFromAuthFile(f, 'ghcr.io', 'x'), undefined);
+  t.equal(credentialsFromAuthFile(path.join(dir, 'absent.json'), 'quay.io', 'x'), undefined);
+  t.same(parseCreds('u:p:q'), { username: 'u', password: 'p:q' });
+  t.throws(() => parseCreds('nopass'), /invalid --creds: expected USER:PASS/);
+  t.same(authFileCandidates({ XDG_RUNTIME_DIR: '/run/user/0' }, '/root'), [
+    '/run/user/0/containers/auth.json',
+    '/root/.config/containers/auth.json',
+    '/root/.docker/config.json',
+  ]);
 });
