@@ -52,6 +52,12 @@ export function checkConfig(ctx: LintContext): RawFinding[] {
       out.push(finding(file, p.line, p.col, 'config-obsolete-field', `linux.${key} is ignored by current runc: move it to process.${key}`));
     }
   }
+  const hostname = (cfg as { hostname?: unknown }).hostname;
+  const namespaces = Array.isArray(linux?.namespaces) ? (linux.namespaces as Array<{ type?: unknown }>) : [];
+  if (typeof hostname === 'string' && hostname !== '' && !namespaces.some((n) => n?.type === 'uts')) {
+    const p = at('/hostname');
+    out.push(finding(file, p.line, p.col, 'config-hostname-without-uts', 'hostname needs a private uts namespace (runc: "unable to set hostname without a private UTS namespace"): add {"type": "uts"} to linux.namespaces'));
+  }
   if (Array.isArray(cfg.mounts)) out.push(...checkMounts(file, cfg.mounts as Mount[], doc, source, at));
   for (const ptr of doc.duplicateKeys) {
     const p = at(ptr);

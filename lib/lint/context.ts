@@ -85,7 +85,8 @@ export function loadContext(dir: string): LintContext {
   const dv = (manifestDoc?.value as { defaultValues?: unknown } | undefined)?.defaultValues;
   const defaultValues: Record<string, string> = {};
   if (dv && typeof dv === 'object' && !Array.isArray(dv)) {
-    for (const [k, v] of Object.entries(dv)) if (typeof v === 'string') defaultValues[k] = v;
+    // a non-string default is reported by manifest-schema; count it as a default here, not twice
+    for (const [k, v] of Object.entries(dv)) if (v !== null && typeof v !== 'object') defaultValues[k] = String(v);
   }
 
   const templates = parseTemplates(exports);

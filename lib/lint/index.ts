@@ -47,7 +47,7 @@ export async function lint(dirs: string[], opts: LintOptions = {}): Promise<Lint
   }
   const perDir = await Promise.all(dirs.map((d) => lintDir(d, analyze)));
   const findings = perDir.flat().sort(
-    (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule),
+    (a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule),
   );
   const errors = findings.filter((f) => f.severity === 'error').length;
   return { findings, summary: { errors, warnings: findings.length - errors, directories: dirs.length, notes } };

@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { renderTokens, sourcePosition } from '../template/engine.js';
 import { finding, rel, type LintContext } from './context.js';
 import type { RawFinding } from './types.js';
@@ -39,6 +38,8 @@ export async function verifyUnit(ctx: LintContext, program: string): Promise<Raw
   const unitPath = path.join(tmp, unitName);
   try {
     await fs.promises.writeFile(unitPath, rendered.text);
+    // loaded here: execa takes ~0.1 s to import, and --no-systemd runs must not pay for it
+    const { execa } = await import('execa');
     const r = await execa(program, ['verify', '--man=no', '--recursive-errors=no', unitPath], {
       reject: false,
       env: { SYSTEMD_LOG_COLOR: '0', SYSTEMD_PAGER: '' },
