@@ -44,7 +44,8 @@ t.test('--no-systemd: nothing from systemd-analyze, the other rules unchanged', 
 
 t.test('docs/lint-rules.md documents every rule with its severity', async (t) => {
   const doc = fs.readFileSync(path.join(projectDir, 'docs/lint-rules.md'), 'utf8');
-  for (const r of RULES) t.match(doc, new RegExp(`\\| \`${r.id}\` \\| ${r.severity} \\|`), r.id);
+  const esc = (x: string) => x.replace(/\|/g, '\\|');
+  for (const r of RULES) t.ok(doc.includes(`| \`${r.id}\` | ${r.severity} | ${esc(r.summary)} | ${esc(r.fix)} |\n`), `${r.id}: its row says what rules.ts says`);
 });
 
 t.test('text output: FILE:LINE:COL: severity RULE message, sorted, then a summary', async (t) => {

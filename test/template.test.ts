@@ -90,7 +90,9 @@ t.test('JSON locations: pointers to offsets, syntax errors with offsets', async 
   t.equal(text.slice(locatePointer(doc, '/d~1e')).slice(0, 5), '"d/e"');
   t.equal(locatePointer(doc, '/a/missing'), locatePointer(doc, '/a'), 'missing: the nearest parent');
   const e = caught(() => parseJsonWithLocations('{"a": [1,]}'));
-  t.ok(e instanceof JsonSyntaxError && e.offset === 9, 'trailing comma at its offset');
+  t.ok(e instanceof JsonSyntaxError && e.offset === 8, 'trailing comma: at the comma');
+  const m = caught(() => parseJsonWithLocations('{\n  "a": 1\n  "b": 2\n}'));
+  t.ok(m instanceof JsonSyntaxError && m.offset === 10, 'missing comma: right after the value before it');
   t.ok(caught(() => parseJsonWithLocations('{"a": 1} x')) instanceof JsonSyntaxError, 'text after the value');
   t.same(parseJsonWithLocations('{"a":1,"a":2}').duplicateKeys, ['/a']);
 });

@@ -29,12 +29,17 @@ export function checkDockerfile(ctx: LintContext): RawFinding[] {
       if (d === '/export' || d.startsWith('/export/')) at(i, dest.index, 'dockerfile-export-dir', `"${d}": sysctr reads /exports (with an s)`);
       if (d === '/exports' || d.startsWith('/exports/')) {
         exportsCopy ??= i;
+        if (d === '/exports') {
+          at(i, dest.index, 'dockerfile-exports-trailing-slash', sources.length > 1
+            ? '"/exports" without a trailing "/": the build fails when several files are copied; write /exports/'
+            : '"/exports" without a trailing "/": the file is copied AS /exports, not into it; write /exports/');
+        }
         const renamedTo = d === '/exports' || d.endsWith('/') ? undefined : d.slice('/exports/'.length);
         if (renamedTo) copied.add(renamedTo);
         for (const s of sources) {
           const src = s.text.replace(/^["']|["']$/g, '').replace(/\/+$/, '');
           // COPY . /exports/, COPY exports/ /exports/, COPY * /exports/: the whole directory
-          if (['.', 'exports', '*', './exports'].includes(src)) for (const f of ctx.texts.keys()) copied.add(f);
+          if (['.', 'exports', '*', './exports'].includes(src) || /(^|\/)\*$/.test(src)) for (const f of ctx.texts.keys()) copied.add(f);
           copied.add(src.split('/').pop()!);
         }
         if (i.keyword === 'ADD') out.push(finding(FILE, i.line, i.col, 'dockerfile-add-exports', 'ADD to /exports: use COPY (ADD also fetches URLs and unpacks archives)'));
@@ -58,7 +63,7 @@ export function checkDockerfile(ctx: LintContext): RawFinding[] {
 function hasSystemLabel(args: string): boolean {
   // LABEL k=v k2="v 2" ... or the old form LABEL key value
   for (const w of words(args)) {
-    const m = /^atomic\.type=(.*)$/.exec(w.text);
+    const m = /^["']?atomic\.type["']?=(.*)$/.exec(w.text);
     if (m && m[1].replace(/^["']|["']$/g, '') === 'system') return true;
   }
   return /^atomic\.type\s+["']?system["']?\s*$/.test(args.trim());

@@ -1,6 +1,6 @@
 /** Rules over the directory as a whole, the template syntax, variables and manifest.json. */
 import { FORCED_VARIABLES, isForced } from '../deploy/values.js';
-import { firstUses, listVariables, positionAt } from '../template/engine.js';
+import { listVariables, positionAt } from '../template/engine.js';
 import { locatePointer } from '../template/json-locate.js';
 import { pointerToPath, validateAgainst } from '../template/schemas.js';
 import { finding, rel, type LintContext } from './context.js';
@@ -19,10 +19,11 @@ export function checkTemplates(ctx: LintContext): RawFinding[] {
   }
   for (const [file, t] of ctx.templates) {
     for (const bad of t.parsed.invalid) out.push(finding(rel(ctx, file), bad.line, bad.col, 'template-invalid-placeholder', bad.message));
-    for (const [name, pos] of firstUses(t.parsed)) {
-      if (Object.hasOwn(ctx.values, name)) continue;
-      out.push(finding(rel(ctx, file), pos.line, pos.col, 'template-undefined-variable',
-        `variable ${name} has no default: install fails unless --set ${name}=... is given; add it to manifest.json defaultValues`));
+    // every use: each is a place the author may want to change
+    for (const tok of t.parsed.tokens) {
+      if (tok.kind !== 'var' || Object.hasOwn(ctx.values, tok.name)) continue;
+      out.push(finding(rel(ctx, file), tok.line, tok.col, 'template-undefined-variable',
+        `variable ${tok.name} has no default: install fails unless --set ${tok.name}=... is given; add it to manifest.json defaultValues`));
     }
   }
   out.push(...checkManifest(ctx));

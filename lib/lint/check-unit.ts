@@ -2,6 +2,7 @@
  * Rules over service.template, parsed as written (placeholders and all) so positions are exact:
  * the directives sysctr relies on, values systemd accepts, sections and keys systemd knows.
  */
+import { listVariables } from '../template/engine.js';
 import { finding, rel, type LintContext } from './context.js';
 import { KNOWN_UNIT_KEYS } from './systemd-keys.js';
 import type { RawFinding } from './types.js';
@@ -10,8 +11,8 @@ import { lastEntry, parseUnit, type ParsedUnit, type UnitEntry } from './unit-pa
 const RESTART_VALUES = ['no', 'on-success', 'on-failure', 'on-abnormal', 'on-watchdog', 'on-abort', 'always'];
 const TYPE_VALUES = ['simple', 'exec', 'forking', 'oneshot', 'dbus', 'notify', 'notify-reload', 'idle'];
 
-/** `$X` or `${X}` and nothing else */
-const isVar = (value: string, name: string) => value === `$${name}` || value === `\${${name}}`;
+/** the value uses $X or ${X} (as Project Atomic's lint: `ExecStart=$EXEC_START` is the norm, a wrapper around it is allowed) */
+const usesVar = (value: string, name: string) => listVariables(value).includes(name);
 const hasPlaceholder = (value: string) => /\$(?!\$)/.test(value.replace(/\$\$/g, ''));
 
 export function checkUnit(ctx: LintContext): RawFinding[] {
@@ -75,6 +76,6 @@ function requireVar(
     out.push(finding(file, missingAt.line, missingAt.col, rule, `no ${key}= in [Service]: write ${key}=$${variable}`));
     return;
   }
-  const bad: UnitEntry | undefined = all.find((e) => !isVar(e.value, variable));
-  if (bad) out.push(finding(file, bad.line, bad.valueCol, rule, `${key}=${bad.value}: write ${key}=$${variable} (sysctr generates it)`));
+  const bad: UnitEntry | undefined = all.find((e) => !usesVar(e.value, variable));
+  if (bad) out.push(finding(file, bad.line, bad.valueCol, rule, `${key}=${bad.value} does not use $${variable}: write ${key}=$${variable} (sysctr generates it)`));
 }

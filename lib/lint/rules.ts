@@ -32,9 +32,9 @@ export const RULES: readonly RuleInfo[] = [
   r('config-duplicate-key', 'warning', 'a JSON member given twice in one object: only the last counts', 'remove one of them'),
   // the unit
   r('unit-syntax', 'error', 'a unit line that is not [Section], KEY=VALUE or a comment, or a key outside a section', 'fix the line (systemd ignores it with a warning)'),
-  r('unit-exec-start', 'error', 'ExecStart= is missing or is not $EXEC_START: sysctr generates the runc command line', 'write ExecStart=$EXEC_START'),
-  r('unit-exec-stop', 'error', 'ExecStop= is missing or is not $EXEC_STOP: sysctr generates the stop sequence', 'write ExecStop=$EXEC_STOP'),
-  r('unit-working-directory', 'error', 'WorkingDirectory= is missing or is not $DESTDIR: runc finds config.json in the working directory', 'write WorkingDirectory=$DESTDIR'),
+  r('unit-exec-start', 'error', 'ExecStart= is missing or does not use $EXEC_START: sysctr generates the runc command line', 'write ExecStart=$EXEC_START'),
+  r('unit-exec-stop', 'error', 'ExecStop= is missing or does not use $EXEC_STOP: sysctr generates the stop sequence', 'write ExecStop=$EXEC_STOP'),
+  r('unit-working-directory', 'error', 'WorkingDirectory= is missing or does not use $DESTDIR: runc finds config.json in the working directory', 'write WorkingDirectory=$DESTDIR'),
   r('unit-unknown-section', 'warning', 'a section systemd does not use in a service unit (systemd ignores it)', 'use [Unit], [Service] and [Install] (or an X- section for your own data)'),
   r('unit-unknown-key', 'warning', 'a key systemd does not know in that section (systemd ignores it, often a typo)', 'check the spelling against systemd.unit(5), systemd.service(5), systemd.exec(5)'),
   r('unit-restart-value', 'error', 'Restart= has a value systemd does not accept', 'use no, on-success, on-failure, on-abnormal, on-watchdog, on-abort or always'),
@@ -52,6 +52,7 @@ export const RULES: readonly RuleInfo[] = [
   // Dockerfile
   r('dockerfile-maintainer', 'warning', 'MAINTAINER is deprecated', 'use LABEL maintainer="Name <email>"'),
   r('dockerfile-export-dir', 'error', 'files are copied to /export: sysctr reads /exports', 'copy them to /exports/'),
+  r('dockerfile-exports-trailing-slash', 'error', 'COPY ... /exports without the trailing "/": one file is copied as a file named /exports, several fail the build', 'write /exports/'),
   r('dockerfile-add-exports', 'warning', 'ADD used for exports files: ADD also fetches URLs and unpacks archives', 'use COPY for files going to /exports'),
   r('dockerfile-exports-not-copied', 'error', 'an exports file in the directory is not copied to /exports by the Dockerfile: the image will not have it', 'add it to the COPY ... /exports/ line'),
   r('dockerfile-nodocs', 'warning', 'a dnf/yum/microdnf install that keeps documentation (a bigger image)', 'add --setopt=tsflags=nodocs (or --nodocs)'),

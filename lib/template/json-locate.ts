@@ -104,18 +104,20 @@ export function parseJsonWithLocations(text: string): JsonDocument {
         seen.add(key);
         const v = parseValue(childPtr, kOff);
         Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
+        const valueEnd = i;
         ws();
         if (text[i] === ',') {
-          i++;
+          const comma = i++;
           ws();
-          if (text[i] === '}') fail('trailing comma before "}"', i);
+          if (text[i] === '}') fail('trailing comma before "}"', comma);
           continue;
         }
         if (text[i] === '}') {
           i++;
           return obj;
         }
-        fail(`expected "," or "}" in object, found ${describe(i)}`);
+        // where the comma is missing: right after the value, not at the next line's member
+        fail(`expected "," or "}" after this value, found ${describe(i)}`, text[i] === '"' ? valueEnd : i);
       }
     }
     if (c === '[') {
@@ -128,18 +130,19 @@ export function parseJsonWithLocations(text: string): JsonDocument {
       }
       while (true) {
         arr.push(parseValue(`${ptr}/${arr.length}`));
+        const valueEnd = i;
         ws();
         if (text[i] === ',') {
-          i++;
+          const comma = i++;
           ws();
-          if (text[i] === ']') fail('trailing comma before "]"', i);
+          if (text[i] === ']') fail('trailing comma before "]"', comma);
           continue;
         }
         if (text[i] === ']') {
           i++;
           return arr;
         }
-        fail(`expected "," or "]" in array, found ${describe(i)}`);
+        fail(`expected "," or "]" after this value, found ${describe(i)}`, /^["{[0-9tfn-]/.test(text[i] ?? '') ? valueEnd : i);
       }
     }
     if (c === '"') return parseString();
