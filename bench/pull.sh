@@ -2,6 +2,8 @@
 # Pull benchmark: a ~150 MB (compressed), 3-layer gzip image on a loopback registry.
 #   sysctr pull docker://127.0.0.1:PORT/bench/app:1 --tls-verify=false   (fresh store each run)
 #   vs skopeo copy docker://... oci:DIR:1 && umoci unpack                 (the reference)
+# and, to split transport from import: bench/pull-fetch.mjs (sysctr's registry source: fetch and
+# hash every blob, store nothing) vs skopeo copy alone.
 # Runs each RUNS times (default 5) with hyperfine, prints medians and the ratio, and the peak
 # RSS of one run of each from /usr/bin/time -v. Only 127.0.0.1 is used.
 set -euo pipefail
@@ -66,7 +68,9 @@ echo "== timing ($RUNS runs each, fresh destination every run)"
 hyperfine --runs "$RUNS" --export-json "$work/times.json" --style basic \
   --prepare "rm -rf $work/root $work/ref $work/refbundle" \
   -n "sysctr pull" "$sysctr_cmd" \
-  -n "skopeo copy + umoci unpack" "$ref_cmd" >"$work/hyperfine.txt"
+  -n "skopeo copy + umoci unpack" "$ref_cmd" \
+  -n "transport only (fetch+sha256)" "node $PWD/bench/pull-fetch.mjs $REF" \
+  -n "skopeo copy only" "skopeo copy --quiet --src-tls-verify=false docker://$REF oci:$work/ref:1" >"$work/hyperfine.txt"
 
 rm -rf "$work/root" "$work/ref" "$work/refbundle"
 peak() { /usr/bin/time -v bash -c "$1" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print int($2/1024)}'; }
@@ -78,10 +82,10 @@ node -e '
 const j = require(process.argv[1]);
 const med = (a) => { const s = [...a].sort((x, y) => x - y); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
 const [a, b] = j.results;
-const ma = med(a.times), mb = med(b.times);
 console.log(`image: ${(Number(process.argv[2]) / 1048576).toFixed(0)} MiB of blobs, 3 gzip layers; ${a.times.length} runs each`);
-console.log(`${a.command.padEnd(28)} median ${ma.toFixed(2)} s  (min ${Math.min(...a.times).toFixed(2)}, max ${Math.max(...a.times).toFixed(2)})`);
-console.log(`${b.command.padEnd(28)} median ${mb.toFixed(2)} s  (min ${Math.min(...b.times).toFixed(2)}, max ${Math.max(...b.times).toFixed(2)})`);
-console.log(`ratio sysctr / reference: ${(ma / mb).toFixed(2)}`);
+for (const r of j.results) {
+  console.log(`${r.command.padEnd(30)} median ${med(r.times).toFixed(2)} s  (min ${Math.min(...r.times).toFixed(2)}, max ${Math.max(...r.times).toFixed(2)})`);
+}
+console.log(`ratio sysctr / reference: ${(med(a.times) / med(b.times)).toFixed(2)}`);
 ' "$work/times.json" "$blob_total"
 echo "peak RSS: sysctr pull ${rss_sysctr} MiB; skopeo copy ${rss_ref} MiB, umoci unpack ${rss_umoci} MiB"
