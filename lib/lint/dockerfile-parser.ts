@@ -7,7 +7,7 @@
 export interface DockerInstruction {
   /** upper-cased: FROM, RUN, COPY ... */
   keyword: string;
-  /** arguments, continuation lines joined with a space */
+  /** arguments, continuation lines joined as Docker joins them (escape + newline removed) */
   args: string;
   line: number;
   col: number;
@@ -57,10 +57,9 @@ export function parseDockerfile(text: string): DockerInstruction[] {
       let next = cur + 1;
       while (next < lines.length && (lines[next].trim() === '' || lines[next].trim().startsWith('#'))) next++;
       if (next >= lines.length) break;
+      // Docker joins continuation lines as they are (the escape and newline removed)
       cur = next;
       from = 0;
-      args += ' ';
-      positions.push([cur + 1, 1]);
     }
     i = cur;
     if (keyword === 'FROM') stage++;
