@@ -3,7 +3,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readSourceDir, renderDeployment } from '../lib/deploy/render.js';
+import { installedFiles, readSourceDir, renderDeployment } from '../lib/deploy/render.js';
 import { projectDir, sysctr } from './helpers/cli.js';
 
 const clean = path.join(projectDir, 'fixtures/lint/clean');
@@ -19,10 +19,12 @@ t.test('render --out writes exactly what renderDeployment returns', async (t) =>
     name: 'web', destdir: path.join(root, 'web.0'), exports: readSourceDir(clean), set: { UUID: 'fixed', PORT: '9090' },
     runtime: '/usr/sbin/runc', user: false, hostUid: uid, hostGid: gid,
   });
-  t.same(fs.readdirSync(out).sort(), ['config.json', 'web.conf', 'web.service']);
-  t.equal(fs.readFileSync(path.join(out, 'config.json'), 'utf8'), expected.configJson);
-  t.equal(fs.readFileSync(path.join(out, 'web.service'), 'utf8'), expected.unit);
-  t.equal(fs.readFileSync(path.join(out, 'web.conf'), 'utf8'), expected.tmpfiles);
+  const files = installedFiles('web', expected);
+  t.same(files.map(([f]) => f), ['config.json', 'web.service', 'web.service.d/sysctr.conf', 'web.conf']);
+  for (const [f, content] of files) t.equal(fs.readFileSync(path.join(out, f), 'utf8'), content, f);
+  t.equal(files[0][1], expected.configJson);
+  t.equal(files[1][1], `# Managed by sysctr for container web; do not edit. Removed by: sysctr uninstall web\n${expected.unit}`, 'the unit as install writes it');
+  t.equal(files[3][1], expected.tmpfiles);
   t.match(expected.configJson, '"PORT=9090"');
 });
 
@@ -35,7 +37,12 @@ t.test('render prints each file under a header', async (t) => {
     runtime: '/usr/sbin/runc', user: false, hostUid: uid, hostGid: gid,
   });
   // execa strips the final newline
-  t.equal(r.stdout + '\n', `==> config.json <==\n${expected.configJson}\n==> clean.service <==\n${expected.unit}\n==> clean.conf <==\n${expected.tmpfiles}`);
+  const printed = installedFiles('clean', expected).map(([f, content]) => `==> ${f} <==\n${content}`).join('\n');
+  t.equal(r.stdout + '\n', printed);
+  t.match(r.stdout, /^==> config\.json <==\n\{/);
+  t.match(r.stdout, /\n==> clean\.service <==\n# Managed by sysctr/);
+  t.match(r.stdout, /\n==> clean\.service\.d\/sysctr\.conf <==\n/);
+  t.match(r.stdout, /\n==> clean\.conf <==\nd \/var\/lib\/clean 0700 /);
 });
 
 t.test('render of a directory without exports files: the default config and unit', async (t) => {
@@ -43,8 +50,8 @@ t.test('render of a directory without exports files: the default config and unit
   const r = await sysctr(['render', '--root', dir, '--runtime', '/usr/sbin/runc', dir]);
   t.equal(r.exitCode, 0, r.stderr);
   t.match(r.stdout, '"path": "rootfs"');
-  t.match(r.stdout, /==> \S+\.service <==\n\[Unit\]\nDescription=sysctr container /);
-  t.notMatch(r.stdout, /\.conf <==/, 'no tmpfiles conf');
+  t.match(r.stdout, /==> \S+\.service <==\n# Managed by sysctr[^\n]*\n\[Unit\]\nDescription=sysctr container /);
+  t.notMatch(r.stdout, /\n==> [^/\n]+\.conf <==/, 'no tmpfiles conf (only the drop-in)');
 });
 
 t.test('render errors: exit 1 with file:line:col, exit 2 for usage', async (t) => {

@@ -25,14 +25,15 @@ const cmd: CommandModule<object, RenderArgs> = {
   handler: async (args) => {
     const { parseSetArgs } = await import('../../lib/deploy/values.js');
     const { renderSource } = await import('../../lib/deploy/render.js');
-    const { defaultRuntime } = await import('../../lib/template/runtime-path.js');
     const set = parseSetArgs(([] as unknown[]).concat(args.set ?? []).map(String));
-    const r = await renderSource(args.source, { name: args.name, set, runtime: args.runtime ?? defaultRuntime(), paths: pathsFrom(args) });
+    const r = await renderSource(args.source, { name: args.name, set, runtime: args.runtime, paths: pathsFrom(args) });
     if (args.out) {
       const fs = await import('node:fs');
       const path = await import('node:path');
-      fs.mkdirSync(args.out, { recursive: true });
-      for (const [file, content] of r.files) fs.writeFileSync(path.join(args.out, file), content);
+      for (const [file, content] of r.files) {
+        fs.mkdirSync(path.dirname(path.join(args.out, file)), { recursive: true });
+        fs.writeFileSync(path.join(args.out, file), content);
+      }
       process.stdout.write(r.files.map(([f]) => path.join(args.out!, f)).join('\n') + '\n');
       return;
     }

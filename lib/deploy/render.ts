@@ -25,6 +25,11 @@ import { JsonSyntaxError, locatePointer, parseJsonWithLocations, type JsonDocume
 import { pointerToPath, validateAgainst } from '../template/schemas.js';
 import { defaultConfigText } from './default-config.js';
 import { defaultUnit } from './default-unit.js';
+import { resolveRuntime } from '../runtime/check.js';
+import { DROPIN_NAME, renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
+import { withHeader } from '../systemd/files.js';
+import { nameFromImage, validateName } from './names.js';
+import { containerPaths } from './state.js';
 import { resolveValues } from './values.js';
 
 export interface ExportsFiles {
@@ -233,13 +238,6 @@ function substitutedHint(source: RenderedText, p: ConfigCheck): string | undefin
 
 // ---- rendering what a user names: an image source directory, or an image in the store ----------
 
-/** What the store offers for rendering a stored image (lib/store/store.ts). */
-interface ImageStoreLike {
-  resolveImage(ref: string): Promise<{ name: string; id: string }>;
-  imageConfig(rec: { name: string; id: string }): Promise<ImageConfig>;
-  readImageFile(rec: { name: string; id: string }, file: string): Promise<Buffer | undefined>;
-}
-
 /** The exports files of an image source dir: at its top (next to the Dockerfile) or in exports/. */
 export function readSourceDir(dir: string): ExportsFiles {
   const top = EXPORT_FILES.some((f) => fs.existsSync(path.join(dir, f)));
@@ -252,66 +250,83 @@ export function readSourceDir(dir: string): ExportsFiles {
   return out;
 }
 
+/**
+ * The files install writes from a rendering, as [path, content], paths relative to where they go
+ * (config.json in the deployment; the unit, its drop-in and the tmpfiles conf in their dirs).
+ * The same helpers install uses (header, drop-in), so `render` shows the same bytes.
+ */
+export function installedFiles(name: string, rendered: Rendered): Array<[string, string]> {
+  const files: Array<[string, string]> = [
+    ['config.json', rendered.configJson],
+    [`${name}.service`, withHeader(name, rendered.unit)],
+    [
+      `${name}.service.d/${DROPIN_NAME}`,
+      renderDropIn({
+        name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
+        pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
+      }),
+    ],
+  ];
+  if (rendered.tmpfiles) files.push([`${name}.conf`, rendered.tmpfiles]);
+  return files;
+}
+
 export interface RenderSourceOptions {
   name?: string;
   set: Record<string, string>;
-  runtime: string;
+  /** --runtime as given (a path or a name looked up in PATH; default runc) */
+  runtime?: string;
   paths: Paths;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RenderedSource {
   name: string;
   rendered: Rendered;
-  /** what install writes, in order: [file name, content]; tmpfiles only when not empty */
+  /** what install writes, in order (see installedFiles) */
   files: Array<[string, string]>;
 }
 
-/** Renders a source directory or a stored image exactly as install would. */
+/** Renders a source directory or a stored image exactly as install would, writing nothing. */
 export async function renderSource(source: string, o: RenderSourceOptions): Promise<RenderedSource> {
+  if (o.name !== undefined) validateName(o.name);
+  const runtime = resolveRuntime(o.runtime);
   let exportsFiles: ExportsFiles;
   let image: RenderInput['image'];
-  let defaultName: string;
+  let name: string;
   if (fs.existsSync(source) && fs.statSync(source).isDirectory()) {
     exportsFiles = readSourceDir(source);
-    defaultName = path.basename(path.resolve(source));
+    name = validateName(o.name ?? path.basename(path.resolve(source)));
   } else {
-    const store = await openStore(o.paths.store);
+    if (!fs.existsSync(o.paths.store)) {
+      throw new SysctrError(`${source} is neither a directory nor an image in the store (the store at ${o.paths.store} is empty)`, {
+        hint: 'render an image source directory, or pull the image first (sysctr pull ...)',
+      });
+    }
+    // loaded here: `render DIR` and lint do not need the store
+    const { Store } = await import('../store/store.js');
+    const store = await Store.open(o.paths.store);
     const rec = await store.resolveImage(source);
+    const tree = await store.mergedTree(rec);
     exportsFiles = {};
     for (const f of EXPORT_FILES) {
-      const buf = await store.readImageFile(rec, `exports/${f}`);
+      const buf = await store.readImageFile(rec, `exports/${f}`, tree);
       if (buf) exportsFiles[f] = buf;
     }
     image = { name: rec.name, id: rec.id, config: await store.imageConfig(rec) };
-    defaultName = rec.name.replace(/[@:].*$/, '').split('/').pop() || 'container';
+    name = validateName(o.name ?? nameFromImage(rec.name));
   }
-  const name = o.name ?? defaultName.replace(/[^A-Za-z0-9_.-]/g, '-');
   const rendered = renderDeployment({
     name,
-    destdir: path.join(o.paths.root, `${name}.0`),
+    destdir: containerPaths(o.paths, name).deployment(0),
     exports: exportsFiles,
     image,
     set: o.set,
-    runtime: o.runtime,
+    runtime,
     user: o.paths.user,
     hostUid: process.getuid?.() ?? 0,
     hostGid: process.getgid?.() ?? 0,
+    env: o.env,
   });
-  const files: Array<[string, string]> = [['config.json', rendered.configJson], [`${name}.service`, rendered.unit]];
-  if (rendered.tmpfiles) files.push([`${name}.conf`, rendered.tmpfiles]);
-  return { name, rendered, files };
-}
-
-async function openStore(dir: string): Promise<ImageStoreLike> {
-  // loaded by name: the store is another module's work, and render must not need it for directories
-  const modulePath = '../store/store.js';
-  let mod: { Store?: { open(dir: string): Promise<ImageStoreLike> } };
-  try {
-    mod = (await import(modulePath)) as typeof mod;
-  } catch {
-    throw new SysctrError('rendering a stored image needs the store (not yet available)', { hint: 'render an image source directory instead' });
-  }
-  if (!mod.Store) throw new SysctrError('rendering a stored image needs the store (not yet available)');
-  if (!fs.existsSync(dir)) throw new SysctrError(`the store at ${dir} is empty: pull the image first`, { hint: 'sysctr pull IMAGE, or render an image source directory' });
-  return mod.Store.open(dir);
+  return { name, rendered, files: installedFiles(name, rendered) };
 }
