@@ -144,3 +144,23 @@ t.test('a kept UUID is reused, a --set one wins', async (t) => {
   t.equal(renderDeployment(input(files, { keep: { UUID: 'k-1' } })).values.UUID, 'k-1');
   t.equal(renderDeployment(input(files, { keep: { UUID: 'k-1' }, set: { UUID: 's-2' } })).values.UUID, 's-2');
 });
+
+t.test('the default unit passes systemd-analyze verify', async (t) => {
+  const { findSystemdAnalyze } = await import('../lib/lint/systemd-verify.js');
+  const analyze = await findSystemdAnalyze();
+  if (!analyze) {
+    if (process.env.CI) t.fail('systemd-analyze is missing under CI');
+    else t.skip('SKIPPED: systemd-analyze not installed');
+    return;
+  }
+  const { execa } = await import('execa');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const dir = t.testdir({});
+  const r = renderDeployment(input({}, { runtime: '/bin/true' }));
+  const file = path.join(dir, 'web.service');
+  fs.writeFileSync(file, r.unit);
+  const v = await execa(analyze, ['verify', '--man=no', '--recursive-errors=no', file], { reject: false });
+  t.equal(v.exitCode, 0, v.stderr);
+  t.equal(`${v.stdout}${v.stderr}`.trim(), '', 'systemd has nothing to say');
+});

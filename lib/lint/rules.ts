@@ -40,7 +40,7 @@ export const RULES: readonly RuleInfo[] = [
   r('unit-restart-value', 'error', 'Restart= has a value systemd does not accept', 'use no, on-success, on-failure, on-abnormal, on-watchdog, on-abort or always'),
   r('unit-type-value', 'error', 'Type= has a value systemd does not accept', 'use simple, exec, forking, oneshot, dbus, notify, notify-reload or idle'),
   r('unit-forking-without-pidfile', 'warning', 'Type=forking without PIDFile=: systemd has to guess the main process', 'add PIDFile=$PIDFILE (and the detached form: ExecStopPost=$EXEC_STOPPOST)'),
-  r('unit-detached-not-forking', 'warning', 'the unit uses $PIDFILE and $EXEC_STOPPOST (runc runs detached) but Type= is not forking: systemd sees the service exit at once', 'add Type=forking and PIDFile=$PIDFILE'),
+  r('unit-detached-not-forking', 'warning', 'the unit uses $PIDFILE and $EXEC_STOPPOST (runc runs detached) but not Type=forking: only sysctr\'s drop-in makes it work; the unit alone (and Atomic) sees the service exit at once', 'add Type=forking and PIDFile=$PIDFILE to the unit'),
   r('unit-systemd-verify', 'warning', 'systemd-analyze verify reported a problem with the rendered unit', 'fix what systemd says at that line'),
   // tmpfiles
   r('tmpfiles-syntax', 'error', 'a tmpfiles line with fewer than two fields or an unterminated quote', 'write: Type Path [Mode User Group Age Argument], "-" for defaults'),
