@@ -93,3 +93,16 @@ t.test('exit codes: 0 clean, 0 warnings only, 1 with --strict, 1 errors, 2 usage
   t.match(format.stderr, /--format xml: use text or json/);
   t.equal((await sysctr(['lint'])).exitCode, 2, 'no directory');
 });
+
+t.test('an undefined variable is reported once, not again as the broken JSON or tmpfiles field it causes', async (t) => {
+  const clean = path.join(fixtures, 'clean');
+  const files: Record<string, string> = {};
+  for (const f of fs.readdirSync(clean)) if (f !== 'EXPECT') files[f] = fs.readFileSync(path.join(clean, f), 'utf8');
+  files['config.json.template'] = files['config.json.template'].replace('"uid": 0', '"uid": $SERVICE_UID');
+  files['tmpfiles.template'] = files['tmpfiles.template'].replace('0700', '$MODE');
+  const dir = t.testdir(files);
+  t.equal(await found(dir, { noSystemd: true }), [
+    'config.json.template:5:22 template-undefined-variable',
+    'tmpfiles.template:1:28 template-undefined-variable',
+  ].join('\n'));
+});

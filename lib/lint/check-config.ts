@@ -20,7 +20,8 @@ export function checkConfig(ctx: LintContext): RawFinding[] {
   let source: RenderedText | undefined;
   if (tmpl) {
     file = rel(ctx, 'config.json.template');
-    source = renderTokens(file, tmpl.parsed, ctx.values, { lenient: true });
+    // an undefined variable (reported apart) renders as 0: valid inside a string, as a value, in an array
+    source = renderTokens(file, tmpl.parsed, ctx.values, { lenient: true, missing: '0' });
     text = source.text;
   } else if (literal !== undefined) {
     file = rel(ctx, 'config.json');
@@ -29,7 +30,11 @@ export function checkConfig(ctx: LintContext): RawFinding[] {
 
   const out: RawFinding[] = [];
   const { doc, problems } = checkConfigJson(text, source);
-  for (const p of problems) out.push(finding(file, p.line, p.col, p.rule, p.message));
+  // a problem sitting on an undefined variable is that variable's fault, already reported
+  const undefinedAt = new Set(
+    (tmpl?.parsed.tokens ?? []).flatMap((tok) => (tok.kind === 'var' && !Object.hasOwn(ctx.values, tok.name) ? [`${tok.line}:${tok.col}`] : [])),
+  );
+  for (const p of problems) if (!undefinedAt.has(`${p.line}:${p.col}`)) out.push(finding(file, p.line, p.col, p.rule, p.message));
   if (!doc) return out;
 
   const pos = (offset: number) => (source ? sourcePosition(source, offset) : positionAt(text, offset));

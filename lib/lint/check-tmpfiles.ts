@@ -17,7 +17,8 @@ export function checkTmpfiles(ctx: LintContext): RawFinding[] {
   const t = ctx.templates.get('tmpfiles.template');
   if (!t) return [];
   const file = rel(ctx, 'tmpfiles.template');
-  const rendered = renderTokens(file, t.parsed, ctx.values, { lenient: true });
+  // an undefined variable (reported by template-undefined-variable) stands as "-", which every field accepts
+  const rendered = renderTokens(file, t.parsed, ctx.values, { lenient: true, missing: '-' });
   const out: RawFinding[] = [];
   const add = (f: TmpfilesField | { offset: number }, rule: string, message: string) => {
     const p = sourcePosition(rendered, f.offset);

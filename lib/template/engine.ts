@@ -166,9 +166,15 @@ export interface RenderedText {
 
 /**
  * Renders parsed tokens. Invalid placeholders and undefined variables throw, unless `lenient`
- * (lint: an invalid `$` stays literal, an undefined variable renders empty; both are reported apart).
+ * (lint: an invalid `$` stays literal, an undefined variable renders as `missing`, default empty;
+ * both are reported apart).
  */
-export function renderTokens(file: string, parsed: ParsedTemplate, values: Record<string, string>, opts: { lenient?: boolean } = {}): RenderedText {
+export function renderTokens(
+  file: string,
+  parsed: ParsedTemplate,
+  values: Record<string, string>,
+  opts: { lenient?: boolean; missing?: string } = {},
+): RenderedText {
   if (!opts.lenient) {
     if (parsed.invalid.length) throw invalidError(file, parsed.invalid);
     const missing = undefinedVariables(file, parsed, values);
@@ -178,7 +184,7 @@ export function renderTokens(file: string, parsed: ParsedTemplate, values: Recor
   const segments: RenderedText['segments'] = [];
   let out = 0;
   for (const t of parsed.tokens) {
-    const s = t.kind === 'text' ? t.text : t.kind === 'dollar' ? '$' : (values[t.name] ?? '');
+    const s = t.kind === 'text' ? t.text : t.kind === 'dollar' ? '$' : (values[t.name] ?? opts.missing ?? '');
     parts.push(s);
     segments.push({ outStart: out, outEnd: out + s.length, token: t });
     out += s.length;
