@@ -153,8 +153,11 @@ export function checkConfigJson(text: string, source?: RenderedText): { doc?: Js
   if (cfg?.process && typeof cfg.process === 'object' && cfg.process.terminal === true) {
     problems.push({ rule: 'config-terminal', ...where('/process/terminal'), message: 'process.terminal must be false: a service has no terminal (set "terminal": false)' });
   }
+  // a value the rules above already named (e.g. "readonly": "true") is not reported twice
+  const named = new Set(problems.map((p) => `${p.line}:${p.col}`));
   for (const v of validateAgainst('runtime-config', doc.value)) {
     const p = where(v.pointer, v.member ? 'key' : 'value');
+    if (named.has(`${p.line}:${p.col}`)) continue;
     problems.push({ rule: 'config-schema', ...p, message: `${pointerToPath(v.pointer)} ${v.message}` });
   }
   return { doc, problems };
