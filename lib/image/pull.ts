@@ -11,7 +11,8 @@ import { sha256 } from '../fsutil.js';
 import { importLayerStream, LayerFormatError } from '../layer/import.js';
 import { CorruptStreamError } from '../layer/decompress.js';
 import { UnsafePathError } from '../layer/safepath.js';
-import { mergeLayers } from '../layer/tree.js';
+import { LinkTracker } from '../layer/tree.js';
+import readline from 'node:readline';
 import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { parseManifest } from './manifest.js';
@@ -147,13 +148,13 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
           throw new SysctrError(`${where}: layer ${desc.digest}: uncompressed content does not match the config's diff_id ${diffId} (got sha256:${diff})`);
         }
         const blobs = desc.digest.startsWith('sha256:') ? [desc.digest] : [];
-        if (store.commitLayer({ diffId, blobs, size: blobSize, files: layer.entries.length, imported: new Date().toISOString() }, layer.entries)) {
+        if (store.commitLayer({ diffId, blobs, size: blobSize, files: layer.entries, imported: new Date().toISOString() }, layer.treeFile)) {
           addedLayers.push(diffId);
         }
-        opts.onEvent?.({ type: 'layer-done', digest: desc.digest, files: layer.entries.length });
+        opts.onEvent?.({ type: 'layer-done', digest: desc.digest, files: layer.entries });
       });
       try {
-        mergeLayers(await store.layerTrees(diffIds));
+        await checkLinks(store, diffIds);
       } catch (err) {
         throw layerError(err, undefined, where);
       }
@@ -187,6 +188,15 @@ function layerError(err: unknown, desc: Descriptor | undefined, where: string): 
   if (err instanceof UnsafePathError) return new SysctrError(`${what}: refused: ${err.message}`, { hint: 'the image is unsafe; nothing was stored' });
   if (err instanceof CorruptStreamError || err instanceof LayerFormatError) return new SysctrError(`${what}: ${err.message}`);
   return err;
+}
+
+/** Refuses images whose layers, merged, would write through a symlink out of the root. */
+async function checkLinks(store: Store, diffIds: string[]): Promise<void> {
+  const tracker = new LinkTracker();
+  for (const d of diffIds) {
+    const lines = readline.createInterface({ input: fs.createReadStream(store.layerTreeFile(d)), crlfDelay: Infinity });
+    for await (const line of lines) if (line) tracker.check(JSON.parse(line));
+  }
 }
 
 async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {

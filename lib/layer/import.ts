@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
 import type { ObjectDir } from '../store/objects.js';
 import { objectHasher } from '../store/objects.js';
+import { ObjectWriter } from '../store/object-writer.js';
 import type { TreeEntry } from '../store/types.js';
 import { uncompressedStream, type StreamDigests } from './decompress.js';
 import { basename, dirname, normalizeEntryPath, UnsafePathError } from './safepath.js';
@@ -16,7 +17,9 @@ import { basename, dirname, normalizeEntryPath, UnsafePathError } from './safepa
 const SMALL_FILE = 1 << 20;
 
 export interface ImportedLayer {
-  entries: TreeEntry[];
+  /** the layer's tree listing, one JSON entry a line, in a temp file for Store.commitLayer */
+  treeFile: string;
+  entries: number;
   digests: StreamDigests;
   /** objects this import created (so a failed pull can remove them again) */
   newObjects: string[];
@@ -30,8 +33,9 @@ export async function importLayerStream(
   opts: { onBytes?: (n: number) => void } = {},
 ): Promise<ImportedLayer> {
   const { stream, done } = uncompressedStream(input, opts.onBytes);
-  const entries: TreeEntry[] = [];
-  const newObjects: string[] = [];
+  // The listing goes to disk as it grows: memory does not grow with the layer.
+  const entries = new ListingWriter(`${objects.tmpDirPath}/tree-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
+  const writer = new ObjectWriter(objects);
   let failure: Error | undefined;
   const fail = (e: Error) => {
     failure ??= e;
@@ -105,58 +109,49 @@ export async function importLayerStream(
   function readFile(entry: ReadEntry, te: TreeEntry): void {
     const meta = { mode: te.mode, uid: te.uid, gid: te.gid, size: te.size! };
     const hash = objectHasher(meta);
-    entries.push(te);
     if (te.size! <= SMALL_FILE) {
-      const chunks: Buffer[] = [];
+      // One buffer of its own per file: it is handed to the writer thread without a copy.
+      const buf = Buffer.allocUnsafeSlow(te.size!);
+      let off = 0;
       entry.on('data', (c: Buffer) => {
-        chunks.push(c);
+        c.copy(buf, off);
+        off += c.length;
         hash.update(c);
       });
       entry.on('end', () => {
         if (failure) return;
-        try {
-          const id = hash.digest('hex');
-          te.object = id;
-          if (objects.writeBuffer(id, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), meta, te.mtime)) newObjects.push(id);
-        } catch (e) {
-          fail(e as Error);
-        }
+        const id = hash.digest('hex');
+        te.object = id;
+        entries.push(te);
+        writer.writeSmall(id, buf, meta, te.mtime);
       });
       return;
     }
-    const { fd, tmp } = objects.openTemp();
+    const large = writer.openLarge();
     entry.on('data', (c: Buffer) => {
       if (failure) return;
-      try {
-        hash.update(c);
-        fs.writeSync(fd, c);
-      } catch (e) {
-        fail(e as Error);
-      }
+      hash.update(c);
+      large.chunk(c);
     });
     entry.on('end', () => {
-      if (failure) {
-        fs.closeSync(fd);
-        fs.rmSync(tmp, { force: true });
-        return;
-      }
-      try {
-        const id = hash.digest('hex');
-        te.object = id;
-        if (objects.commit(fd, tmp, id, meta, te.mtime)) newObjects.push(id);
-      } catch (e) {
-        fail(e as Error);
-      }
+      if (failure) return;
+      const id = hash.digest('hex');
+      te.object = id;
+      entries.push(te);
+      large.commit(id, meta, te.mtime);
     });
   }
 
-  const removeNew = () => {
-    for (const id of newObjects) fs.rmSync(objects.pathOf(id), { force: true });
+  const removeNew = (ids: string[]) => {
+    for (const id of ids) fs.rmSync(objects.pathOf(id), { force: true });
   };
   try {
     for await (const chunk of stream) {
       if (failure) break;
       parser.write(chunk);
+      const wait = writer.backpressure();
+      if (wait) await wait;
+      if (writer.error) fail(writer.error);
     }
     if (!failure) {
       await new Promise<void>((resolve) => {
@@ -168,8 +163,59 @@ export async function importLayerStream(
     fail(e as Error);
   }
   if (failure) {
-    removeNew();
+    removeNew(await writer.abort());
+    entries.discard();
     throw failure;
   }
-  return { entries, digests: done(), newObjects };
+  let newObjects: string[];
+  try {
+    newObjects = await writer.finish();
+  } catch (e) {
+    removeNew(writer.created);
+    entries.discard();
+    throw e;
+  }
+  entries.close();
+  return { treeFile: entries.file, entries: entries.count, digests: done(), newObjects };
+}
+
+/** Appends tree entries to a JSONL file through a small buffer. */
+class ListingWriter {
+  private fd: number;
+  private buf: string[] = [];
+  private bufLen = 0;
+  count = 0;
+
+  constructor(readonly file: string) {
+    this.fd = fs.openSync(file, 'wx', 0o600);
+  }
+
+  push(e: TreeEntry): void {
+    const line = JSON.stringify(e);
+    this.buf.push(line);
+    this.bufLen += line.length;
+    this.count++;
+    if (this.bufLen > 256 * 1024) this.flush();
+  }
+
+  private flush(): void {
+    if (!this.buf.length) return;
+    fs.writeSync(this.fd, this.buf.join('\n') + '\n');
+    this.buf = [];
+    this.bufLen = 0;
+  }
+
+  close(): void {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+
+  discard(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+    fs.rmSync(this.file, { force: true });
+  }
 }

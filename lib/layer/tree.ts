@@ -5,7 +5,7 @@
  * that would land outside the root is refused.
  */
 import type { TreeEntry } from '../store/types.js';
-import { resolveLinkTarget, UnsafePathError } from './safepath.js';
+import { resolveThroughLinks, UnsafePathError } from './safepath.js';
 
 export interface TreeNode {
   entry: TreeEntry;
@@ -21,28 +21,10 @@ export class MergedTree {
 
   /** Follows the path's components through symlinks; returns the real component list. */
   private resolve(path: string, followLast: boolean, what: string): string[] {
-    let pending = path ? path.split('/') : [];
-    const done: string[] = [];
-    let hops = 0;
-    while (pending.length) {
-      const name = pending.shift()!;
-      const node = this.lookupParts([...done, name]);
-      const isLast = pending.length === 0;
-      if (node && node.entry.type === 'l' && (!isLast || followLast)) {
-        if (++hops > 40) throw new UnsafePathError(`${what} "${path}": too many levels of symbolic links`);
-        const target = resolveLinkTarget(done.join('/'), node.entry.link ?? '');
-        if (!target) {
-          throw new UnsafePathError(
-            `${what} "${path}" would be written through symlink "${[...done, name].join('/')}" -> "${node.entry.link}", outside the root filesystem`,
-          );
-        }
-        done.length = 0;
-        pending = [...target, ...pending];
-        continue;
-      }
-      done.push(name);
-    }
-    return done;
+    return resolveThroughLinks(path, followLast, what, (parts) => {
+      const n = this.lookupParts(parts);
+      return n?.entry.type === 'l' ? (n.entry.link ?? '') : undefined;
+    });
   }
 
   private lookupParts(parts: string[]): TreeNode | undefined {
@@ -132,4 +114,26 @@ export function mergeLayers(layers: TreeEntry[][]): MergedTree {
   const t = new MergedTree();
   layers.forEach((entries, i) => t.applyLayer(entries, i));
   return t;
+}
+
+/**
+ * The escape check of a merge, keeping only symlinks in memory: what a pull runs over layers of
+ * any size before it records an image. Entries are checked in order as they are seen.
+ */
+export class LinkTracker {
+  private links = new Map<string, string>();
+
+  private linkAt = (parts: string[]) => this.links.get(parts.join('/'));
+
+  check(e: TreeEntry): void {
+    if (e.type === 'w' || e.type === 'o') {
+      const real = resolveThroughLinks(e.path, e.type === 'o', 'whiteout', this.linkAt).join('/');
+      for (const k of [...this.links.keys()]) if (k === real || k.startsWith(real + '/')) this.links.delete(k);
+      return;
+    }
+    const real = resolveThroughLinks(e.path, false, 'entry', this.linkAt).join('/');
+    if (e.type === 'h') resolveThroughLinks(e.link!, false, `hardlink target of "${e.path}"`, this.linkAt);
+    if (e.type === 'l') this.links.set(real, e.link ?? '');
+    else if (this.links.has(real)) this.links.delete(real);
+  }
 }

@@ -32,6 +32,10 @@ export function objectHasher(m: ObjectMeta): crypto.Hash {
 export class ObjectDir {
   constructor(readonly dir: string, private readonly tmpDir: string) {}
 
+  get tmpDirPath(): string {
+    return this.tmpDir;
+  }
+
   /** objects/ab/cdef… */
   pathOf(id: string): string {
     return path.join(this.dir, id.slice(0, 2), id.slice(2));

@@ -98,18 +98,29 @@ export class Store {
   }
 
   hasLayer(diffId: string): boolean {
-    return fs.existsSync(path.join(this.layerDir(diffId), 'tree.json'));
+    return fs.existsSync(path.join(this.layerDir(diffId), 'tree.jsonl'));
   }
 
-  /** Commits a layer listing: written in a temp dir, renamed into place whole. */
-  commitLayer(meta: LayerMeta, entries: TreeEntry[]): boolean {
+  /**
+   * Commits a layer: its listing (a JSONL file written by the import, in tmp/) and meta, put in a
+   * temp dir that is renamed into place whole.
+   */
+  commitLayer(meta: LayerMeta, treeFile: string): boolean {
     const dest = this.layerDir(meta.diffId);
-    if (this.hasLayer(meta.diffId)) return false;
+    if (this.hasLayer(meta.diffId)) {
+      fs.rmSync(treeFile, { force: true });
+      return false;
+    }
     const tmp = fs.mkdtempSync(path.join(this.dir, 'tmp', 'layer-'));
-    fs.writeFileSync(path.join(tmp, 'tree.json'), JSON.stringify(entries));
+    fs.renameSync(treeFile, path.join(tmp, 'tree.jsonl'));
     fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
     fs.renameSync(tmp, dest);
     return true;
+  }
+
+  /** The layer's listing file, for readers that stream it. */
+  layerTreeFile(diffId: string): string {
+    return path.join(this.layerDir(diffId), 'tree.jsonl');
   }
 
   removeLayer(diffId: string): void {
@@ -128,9 +139,14 @@ export class Store {
   layerTree(diffId: string): TreeEntry[] {
     let t = this.treeCache.get(diffId);
     if (!t) {
-      const file = path.join(this.layerDir(diffId), 'tree.json');
-      t = readJson<TreeEntry[]>(file);
-      if (!t) throw new SysctrError(`layer ${diffId} is missing from the store`, { hint: 'run sysctr fsck --repair, then pull the image again' });
+      let text: string;
+      try {
+        text = fs.readFileSync(this.layerTreeFile(diffId), 'utf8');
+      } catch {
+        throw new SysctrError(`layer ${diffId} is missing from the store`, { hint: 'run sysctr fsck --repair, then pull the image again' });
+      }
+      t = [];
+      for (const line of text.split('\n')) if (line) t.push(JSON.parse(line) as TreeEntry);
       this.treeCache.set(diffId, t);
     }
     return t;
