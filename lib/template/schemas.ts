@@ -5,7 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import * as precompiled from './schema-validators.generated.js';
+import { newAjv, schemaHash } from './schemas-codegen.js';
 
 export type SchemaName = 'runtime-config' | 'manifest';
 
@@ -28,18 +30,32 @@ function schemasDir(): string {
   throw new Error('sysctr installation is incomplete: schemas/ not found next to lib/');
 }
 
-let ajv: Ajv | undefined;
+let ajv: ReturnType<typeof newAjv> | undefined;
 const compiled = new Map<SchemaName, ValidateFunction>();
 
+/**
+ * The validator for a schema: the one compiled ahead of time when it was generated from this very
+ * schema file (same sha256), else compiled now with ajv (a schema edited, the file not regenerated).
+ */
 function validator(name: SchemaName): ValidateFunction {
   let v = compiled.get(name);
   if (!v) {
-    ajv ??= new Ajv({ allErrors: true, strict: false });
-    const schema = JSON.parse(fs.readFileSync(path.join(schemasDir(), `${name}.schema.json`), 'utf8'));
-    v = ajv.compile(schema);
+    const text = fs.readFileSync(path.join(schemasDir(), `${name}.schema.json`));
+    const pre = (precompiled as Record<string, unknown>)[name === 'runtime-config' ? 'runtimeConfig' : 'manifest'] as ValidateFunction | undefined;
+    if (pre && (precompiled.SCHEMA_HASHES as Record<string, string>)[name] === schemaHash(text)) v = pre;
+    else {
+      ajv ??= newAjv();
+      v = ajv.compile(JSON.parse(text.toString('utf8')));
+    }
     compiled.set(name, v);
   }
   return v;
+}
+
+/** For tests: whether the ahead-of-time validator is used for this schema. */
+export function usesPrecompiled(name: SchemaName): boolean {
+  validator(name);
+  return compiled.get(name) === (precompiled as Record<string, unknown>)[name === 'runtime-config' ? 'runtimeConfig' : 'manifest'];
 }
 
 function describe(e: ErrorObject): SchemaViolation {
