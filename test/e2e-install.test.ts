@@ -124,4 +124,35 @@ if (requireRealSystemd(t)) {
     t.equal(again.exitCode, 0);
     t.match(again.stdout, /not installed/);
   });
+
+  const leftovers = (name: string) =>
+    m.sh(`ls -d /etc/systemd/system/${name}.service /etc/systemd/system/${name}.service.d /etc/tmpfiles.d/${name}.conf /var/lib/sysctr-e2e/${name} /var/lib/sysctr-e2e/${name}.0 /var/lib/sysctr-e2e/.${name}* /etc/systemd/system/multi-user.target.wants/${name}.service 2>/dev/null; runc list -q | grep -x ${name}`);
+
+  // SYSCTR_FAULT_STEP kills sysctr right after a step; the next command finishes the job
+  for (const step of ['checkout', 'unit-files', 'symlink', 'enable']) {
+    t.test(`killed after install:${step}: install again finishes it, uninstall leaves nothing`, async (t) => {
+      const name = `crash-${step}`;
+      const args = ['install', '--name', name, '--set', 'PORT=8282', '--set', 'SYSCTR_STOP_TIMEOUT=1', '--now', 'layout:v1'];
+      const killed = await m.sysctr(args, { ...env, SYSCTR_FAULT_STEP: `install:${step}` });
+      t.not(killed.exitCode, 0, 'killed');
+      t.match(killed.stderr, new RegExp(`killing myself after install:${step}`));
+      const again = await sysctr(args);
+      t.equal(again.exitCode, 0, again.stderr);
+      t.match(again.stdout, /finishing a half-done install/);
+      t.equal((await m.exec(['systemctl', 'is-active', `${name}.service`])).stdout.trim(), 'active');
+      t.equal((await sysctr(['uninstall', name])).exitCode, 0);
+      t.equal((await leftovers(name)).stdout.trim(), '', 'nothing left');
+    });
+  }
+  for (const step of ['disable', 'unit-files', 'symlink']) {
+    t.test(`killed after uninstall:${step}: uninstall again finishes it`, async (t) => {
+      const name = `unc-${step}`;
+      t.equal((await sysctr(['install', '--name', name, '--set', 'PORT=8283', '--set', 'SYSCTR_STOP_TIMEOUT=1', '--now', 'layout:v1'])).exitCode, 0);
+      const killed = await m.sysctr(['uninstall', name], { ...env, SYSCTR_FAULT_STEP: `uninstall:${step}` });
+      t.not(killed.exitCode, 0, 'killed');
+      const again = await sysctr(['uninstall', name]);
+      t.equal(again.exitCode, 0, again.stderr);
+      t.equal((await leftovers(name)).stdout.trim(), '', 'nothing left');
+    });
+  }
 }
