@@ -92,7 +92,8 @@ function checkMounts(
     if (!hard) return;
     // only a literal path in the template counts: ${STATE_DIRECTORY}/x renders to /var/lib/x too
     const valueOffset = locatePointer(doc, `/mounts/${i}/source`, 'value') + 1;
-    if (source && tokenAt(source, valueOffset)?.kind === 'var') return;
+    // a literal config.json cannot use variables: exports-literal-config says what to do (as Atomic)
+    if (!source || tokenAt(source, valueOffset)?.kind === 'var') return;
     const p = at(`/mounts/${i}/source`, 'value');
     const use = hard === '/var/lib' ? '${STATE_DIRECTORY}' : '${RUN_DIRECTORY}';
     out.push(finding(file, p.line, p.col, 'config-bind-host-state', `bind source "${m.source}" hard-codes ${hard}: use ${use}${src.slice(hard.length)}`));

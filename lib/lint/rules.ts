@@ -26,7 +26,7 @@ export const RULES: readonly RuleInfo[] = [
   r('config-terminal-missing', 'warning', 'process.terminal is not set (runc defaults to false, but `runc spec` writes true: say it)', 'add "terminal": false to process'),
   r('config-selinux-process-label', 'warning', 'linux.selinuxProcessLabel is an old runtime-spec location that runc ignores', 'use process.selinuxLabel'),
   r('config-mount-rbind-type', 'error', 'a mount of type "rbind": there is no such filesystem type', 'use "type": "bind" with "rbind" in options'),
-  r('config-bind-host-state', 'warning', 'a bind mount source hard-codes /var/lib, /run or /var/run (wrong in user mode, and for a second instance)', 'use ${STATE_DIRECTORY}/... or ${RUN_DIRECTORY}/... (with $NAME for per-instance dirs)'),
+  r('config-bind-host-state', 'warning', 'a bind mount source in config.json.template hard-codes /var/lib, /run or /var/run (wrong in user mode, and for a second instance)', 'use ${STATE_DIRECTORY}/... or ${RUN_DIRECTORY}/... (with $NAME for per-instance dirs)'),
   r('config-obsolete-field', 'warning', 'linux.capabilities or linux.rlimits: old runtime-spec locations that current runc ignores', 'move them to process.capabilities and process.rlimits'),
   r('config-hostname-without-uts', 'error', 'hostname is set but the container has no uts namespace: runc refuses to start it', 'add {"type": "uts"} to linux.namespaces, or remove hostname'),
   r('config-duplicate-key', 'warning', 'a JSON member given twice in one object: only the last counts', 'remove one of them'),
