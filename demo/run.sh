@@ -17,12 +17,10 @@ done
 [ -f dist/cli/main.js ] || { say "building sysctr"; npm run build >/dev/null || die "npm run build failed"; }
 
 scratch=$(mktemp -d /tmp/sysctr-demo-XXXXXX)
-machine="sysctr-demo-$$"
-nspawn_pid=
-leader=
+# shellcheck source=demo/machine.sh
+. demo/machine.sh
 cleanup() {
-  [ -n "$leader" ] && kill -KILL "$leader" 2>/dev/null
-  [ -n "$nspawn_pid" ] && { kill -KILL "$nspawn_pid" 2>/dev/null; wait "$nspawn_pid" 2>/dev/null; }
+  machine_kill
   rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -33,26 +31,9 @@ bash demo/build-image.sh fixtures/images/example "$scratch/example" 1.0 || die "
 echo "built $scratch/example:1.0"
 
 say "2. boot a throw-away systemd with systemd-nspawn"
-SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 SYSTEMD_SECCOMP=0 systemd-nspawn --boot --directory=/ --volatile=yes \
-  --machine="$machine" --register=no --keep-unit --capability=all \
-  --bind="$project" --bind="$scratch" systemd.firstboot=off >"$scratch/nspawn.log" 2>&1 </dev/null &
-nspawn_pid=$!
-for _ in $(seq 1 240); do
-  if [ -z "$leader" ]; then
-    for c in $(cat "/proc/$nspawn_pid/task/$nspawn_pid/children" 2>/dev/null); do
-      case "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" in */systemd\ *) leader=$c ;; esac
-    done
-  fi
-  if [ -n "$leader" ]; then
-    state=$(nsenter --target "$leader" --all systemctl is-system-running 2>/dev/null)
-    case "$state" in running|degraded) break ;; esac
-  fi
-  kill -0 "$nspawn_pid" 2>/dev/null || { cat "$scratch/nspawn.log" >&2; die "systemd-nspawn exited"; }
-  sleep 0.25
-done
-case "${state:-}" in running|degraded) echo "systemd is up in machine $machine (leader pid $leader, state $state)" ;; *) die "systemd did not boot" ;; esac
+machine_boot "$scratch" "$project" || die "systemd did not boot"
+echo "systemd is up (machine leader pid $leader); the host's services are not touched"
 
-inside() { nsenter --target "$leader" --all -- env -i --chdir=/ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
 step() {
   local title=$1; shift
   say "$title"

@@ -1,0 +1,40 @@
+# Sourced by demo/run.sh and bench/*.sh: boot a throw-away systemd with systemd-nspawn (TESTING.md)
+# and run commands in it. Defines machine_boot SCRATCH [BIND...], inside CMD..., machine_kill.
+# The caller must `trap machine_kill EXIT`.
+nspawn_pid=
+leader=
+
+machine_boot() {
+  local scratch=$1; shift
+  local binds=() b
+  for b in "$@"; do binds+=("--bind=$b"); done
+  SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 SYSTEMD_SECCOMP=0 systemd-nspawn --boot --directory=/ --volatile=yes \
+    --machine="sysctr-$$-$RANDOM" --register=no --keep-unit --capability=all \
+    --bind="$scratch" "${binds[@]}" systemd.firstboot=off >"$scratch/nspawn.log" 2>&1 </dev/null &
+  nspawn_pid=$!
+  local state= c
+  for _ in $(seq 1 240); do
+    if [ -z "$leader" ]; then
+      for c in $(cat "/proc/$nspawn_pid/task/$nspawn_pid/children" 2>/dev/null); do
+        case "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" in */systemd\ *) leader=$c ;; esac
+      done
+    fi
+    if [ -n "$leader" ]; then
+      state=$(nsenter --target "$leader" --all systemctl is-system-running 2>/dev/null)
+      case "$state" in running|degraded) return 0 ;; esac
+    fi
+    kill -0 "$nspawn_pid" 2>/dev/null || { cat "$scratch/nspawn.log" >&2; return 1; }
+    sleep 0.25
+  done
+  return 1
+}
+
+inside() {
+  nsenter --target "$leader" --all -- env -i --chdir=/ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
+}
+
+machine_kill() {
+  [ -n "$leader" ] && kill -KILL "$leader" 2>/dev/null
+  [ -n "$nspawn_pid" ] && { kill -KILL "$nspawn_pid" 2>/dev/null; wait "$nspawn_pid" 2>/dev/null; }
+  leader= nspawn_pid=
+}
