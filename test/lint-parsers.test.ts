@@ -63,6 +63,9 @@ t.test('Dockerfile: continuations, comments inside them, stages, positions', asy
   t.same(c.sources.map((s) => s.text), ['x', 'y']);
   t.equal(c.dest?.text, '/exports/');
   t.same(copyOperands(ins[4]).sources.map((s) => s.text), ['a b']);
+  const hd = parseDockerfile('FROM x:1\nRUN <<EOF\nset -e\n  dnf install -y foo\nEOF\nCMD ["a"]\n');
+  t.same(hd.map((i) => [i.keyword, i.line]), [['FROM', 1], ['RUN', 2], ['CMD', 6]], 'a heredoc belongs to its RUN');
+  t.same(argPosition(hd[1], hd[1].args.indexOf('dnf')), { line: 4, col: 3 });
   const bt = parseDockerfile('# escape=`\nRUN a `\n  b\n');
   t.equal(bt[0].args, 'a   b', 'a backtick escape');
 });

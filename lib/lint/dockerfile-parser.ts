@@ -61,6 +61,19 @@ export function parseDockerfile(text: string): DockerInstruction[] {
       cur = next;
       from = 0;
     }
+    // heredocs (RUN <<EOF ... EOF): their lines belong to the instruction
+    for (const m of args.matchAll(/<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g)) {
+      const [, dash, , word] = m;
+      while (cur + 1 < lines.length) {
+        cur++;
+        const body = lines[cur];
+        if ((dash ? body.trim() : body) === word) break;
+        args += '\n';
+        positions.push([cur + 1, 1]);
+        for (let k = 0; k < body.length; k++) positions.push([cur + 1, k + 1]);
+        args += body;
+      }
+    }
     i = cur;
     if (keyword === 'FROM') stage++;
     out.push({ keyword, args, line, col: lead + 1, positions, stage: Math.max(stage, 0) });
