@@ -5,14 +5,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseTemplates, usesDetachedForm, type ExportsFiles } from '../deploy/render.js';
+import { EXPORT_FILES, parseTemplates, usesDetachedForm, type ExportsFiles } from '../deploy/render.js';
 import { resolveValues } from '../deploy/values.js';
+import { resolveRuntime } from '../runtime/check.js';
 import { execCommands } from '../runtime/commands.js';
 import type { ParsedTemplate } from '../template/engine.js';
 import { JsonSyntaxError, parseJsonWithLocations, type JsonDocument } from '../template/json-locate.js';
 import type { RawFinding } from './types.js';
-
-export const EXPORTS_NAMES = ['config.json.template', 'config.json', 'manifest.json', 'service.template', 'tmpfiles.template'];
 
 export interface LintContext {
   dir: string;
@@ -43,25 +42,21 @@ export function finding(file: string, line: number, col: number, rule: string, m
   return { file, line, col, rule, message };
 }
 
-function findProgram(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    const p = path.join(dir || '.', name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // keep looking
-    }
+/** runc as install would find it; /bin/true when it is not installed (lint does not run it). */
+function lintRuntime(): string {
+  try {
+    return resolveRuntime(undefined);
+  } catch {
+    return '/bin/true';
   }
-  return undefined;
 }
 
 export function loadContext(dir: string): LintContext {
   const hasExportsDir = fs.existsSync(path.join(dir, 'exports')) && fs.statSync(path.join(dir, 'exports')).isDirectory();
-  const exportsPrefix = hasExportsDir && !EXPORTS_NAMES.some((f) => fs.existsSync(path.join(dir, f))) ? 'exports/' : '';
+  const exportsPrefix = hasExportsDir && !EXPORT_FILES.some((f) => fs.existsSync(path.join(dir, f))) ? 'exports/' : '';
   const exports: ExportsFiles = {};
   const texts = new Map<string, string>();
-  for (const f of EXPORTS_NAMES) {
+  for (const f of EXPORT_FILES) {
     const p = path.join(dir, exportsPrefix, f);
     if (fs.existsSync(p) && fs.statSync(p).isFile()) {
       exports[f] = fs.readFileSync(p);
@@ -92,7 +87,7 @@ export function loadContext(dir: string): LintContext {
   const templates = parseTemplates(exports);
   const detached = usesDetachedForm(templates.get('service.template')?.parsed);
   const name = path.basename(path.resolve(dir)).replace(/[^A-Za-z0-9_.-]/g, '-') || 'image';
-  const runtime = findProgram('runc') ?? '/bin/true';
+  const runtime = lintRuntime();
   const values = resolveValues({
     name,
     destdir: `/var/lib/containers/sysctr/${name}.0`,
