@@ -8,7 +8,7 @@ import { parseTmpfiles, type TmpfilesField } from './tmpfiles-parser.js';
 import type { RawFinding } from './types.js';
 
 const TYPES = 'fFwdDevqQpLcbCxXrRzZtThHaA';
-const MODIFIERS = '+!-=~^';
+const MODIFIERS = '+!-=~^$';
 const MODE = /^[~:]{0,2}[0-7]{3,4}$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
 const AGE = /^~?(?:\d+(?:\.\d+)?\s*(?:us|usec|ms|msec|s|sec|second|seconds|m|min|minute|minutes|h|hr|hour|hours|d|day|days|w|week|weeks|M|month|months|y|year|years)?\s*)+$/;

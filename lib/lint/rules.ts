@@ -44,7 +44,7 @@ export const RULES: readonly RuleInfo[] = [
   r('unit-systemd-verify', 'warning', 'systemd-analyze verify reported a problem with the rendered unit', 'fix what systemd says at that line'),
   // tmpfiles
   r('tmpfiles-syntax', 'error', 'a tmpfiles line with fewer than two fields or an unterminated quote', 'write: Type Path [Mode User Group Age Argument], "-" for defaults'),
-  r('tmpfiles-type', 'error', 'an unknown tmpfiles type letter or modifier', 'use a type from tmpfiles.d(5) (f w d D e v q Q p L c b C x X r R z Z t T h H a A) with modifiers + ! - = ~ ^'),
+  r('tmpfiles-type', 'error', 'an unknown tmpfiles type letter or modifier', 'use a type from tmpfiles.d(5) (f w d D e v q Q p L c b C x X r R z Z t T h H a A) with modifiers + ! - = ~ ^ $'),
   r('tmpfiles-path', 'error', 'the path (after rendering) is not absolute', 'start it with / or with ${STATE_DIRECTORY}, ${RUN_DIRECTORY}, ${CONF_DIRECTORY}'),
   r('tmpfiles-mode', 'error', 'the mode field is not "-" or an octal mode (optionally with ~ or : prefix)', 'write e.g. 0755, ~0700 or -'),
   r('tmpfiles-owner', 'error', 'the user or group field is not "-", a number or a valid name', 'write a user/group name, a numeric id, ${HOST_UID}/${HOST_GID} or -'),

@@ -79,7 +79,7 @@ WatchdogSec WatchdogSignal WorkingDirectory
 `;
 
 const INSTALL = `
-Alias Also DefaultInstance RequiredBy WantedBy
+Alias Also DefaultInstance RequiredBy UpheldBy WantedBy
 `;
 
 const split = (s: string) => new Set(s.split(/\s+/).filter(Boolean));
