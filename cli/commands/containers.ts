@@ -32,13 +32,13 @@ const list: CommandModule<object, ListArgs> = {
       .option('no-trunc', { type: 'boolean', describe: 'do not shorten ids and commands' })
       .option('filter', { alias: 'f', type: 'string', describe: `KEY=VALUE (${FILTER_KEYS.join(', ')}; * globs)` }) as never,
   handler: async (args) => {
-    const [{ listContainers }, { HostRunner }, out] = await Promise.all([
+    const [{ listContainers }, { SpawnRunner }, out] = await Promise.all([
       import('../../lib/deploy/list.js'),
-      import('../../lib/proc.js'),
+      import('../../lib/systemd/spawn-runner.js'),
       import('../output.js'),
     ]);
     const filters = out.parseFilters(args.filter, FILTER_KEYS);
-    let rows = await listContainers(pathsFrom(args), new HostRunner());
+    let rows = await listContainers(pathsFrom(args), new SpawnRunner());
     const explicitState = filters.some(([k]) => k === 'state');
     if (!args.all && !explicitState) rows = rows.filter((r) => r.state === 'running');
     rows = rows.filter((r) => filters.every(([k, v]) => out.filterMatches((r as unknown as Record<string, string>)[k], v)));

@@ -1,12 +1,13 @@
 /** start / stop NAME: systemctl start/stop of an installed container's unit, then its state. */
 import { SysctrError } from '../errors.js';
 import type { Paths } from '../paths.js';
-import { HostRunner, type Runner } from '../proc.js';
+import type { Runner } from '../proc.js';
+import { SpawnRunner } from '../systemd/spawn-runner.js';
 import { Systemd, containerState } from '../systemd/systemctl.js';
 import { validateName } from './names.js';
 import { containerPaths, liveDeployment } from './state.js';
 
-export async function startStopContainer(paths: Paths, rawName: string, verb: 'start' | 'stop', runner: Runner = new HostRunner()): Promise<string> {
+export async function startStopContainer(paths: Paths, rawName: string, verb: 'start' | 'stop', runner: Runner = new SpawnRunner()): Promise<string> {
   const name = validateName(rawName);
   if (!liveDeployment(containerPaths(paths, name))) {
     throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
