@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Issue #2 benchmarks: import and checkout of a ~21,000-file / ~340 MB tree from this machine's
+# /usr, side by side with umoci, ostree and cp -al (medians of 5), checkout disk cost, peak memory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+W=${BENCH_DIR:-/var/tmp/sysctr-bench}
+RUNS=${RUNS:-5}
+mkdir -p "$W"
+
+if [ ! -f "$W/layout/index.json" ]; then
+  echo "bench: building the tree from /usr and its image (one gzip layer)"
+  rm -rf "$W/tree"; mkdir -p "$W/tree"
+  for d in /usr/lib/python3 /usr/share/perl /usr/lib/node_modules /usr/share/doc /usr/include; do
+    [ -e "$d" ] || continue
+    mkdir -p "$W/tree$(dirname "$d")"; cp -a "$d" "$W/tree$d"
+  done
+  tar -C "$W/tree" -czf "$W/layer.tar.gz" .
+  node bench/make-layout.mjs "$W/layer.tar.gz" "$W/layout" bench
+fi
+files=$(find "$W/tree" | wc -l); size=$(du -sm "$W/tree" | cut -f1)
+echo "tree: $files entries, $size MB"
+
+S="env SYSCTR_ROOT=$W/s"
+imp_sysctr=$(hb import-sysctr "rm -rf $W/s; sync" "$S $SYSCTR pull -q oci:$W/layout:bench" "$RUNS")
+imp_umoci=$(hb import-umoci "rm -rf $W/u; sync" "umoci unpack --image $W/layout:bench $W/u" "$RUNS")
+imp_ostree=$(hb import-ostree "rm -rf $W/repo; ostree --repo=$W/repo init --mode=bare; sync" "ostree --repo=$W/repo commit --branch=b --tree=dir=$W/tree" "$RUNS")
+
+# checkouts (the store and the ostree repo from the last runs above)
+co_sysctr=$(hb checkout-sysctr "rm -rf $W/co" "$S $SYSCTR checkout layout:bench $W/co" "$RUNS")
+co_cp=$(hb checkout-cp-al "rm -rf $W/cp" "cp -al $W/tree $W/cp" "$RUNS")
+co_ostree=$(hb checkout-ostree "rm -rf $W/oco" "ostree --repo=$W/repo checkout -H b $W/oco" "$RUNS")
+
+# disk blocks a second checkout adds (du counts each inode once across its arguments)
+rm -rf "$W/co" "$W/co2"
+$S $SYSCTR checkout layout:bench "$W/co" >/dev/null
+before=$(du -sk "$W/s" "$W/co" | awk '{s+=$1} END {print s}')
+$S $SYSCTR checkout layout:bench "$W/co2" >/dev/null
+after=$(du -sk "$W/s" "$W/co" "$W/co2" | awk '{s+=$1} END {print s}')
+treekb=$(du -sk "$W/tree" | cut -f1)
+second_pct=$(node -e "console.log(((+process.argv[1]-+process.argv[2])/+process.argv[3]*100).toFixed(2))" "$after" "$before" "$treekb")
+
+# peak memory of the import, for this layer and a 10x larger one (the tree ten times over)
+rm -rf "$W/s"; mem1=$(peak_mb env SYSCTR_ROOT=$W/s $SYSCTR pull -q oci:$W/layout:bench)
+if [ ! -f "$W/biglayout/index.json" ]; then
+  rm -rf "$W/big"; mkdir -p "$W/big"
+  for i in 0 1 2 3 4 5 6 7 8 9; do ln -sfn "$W/tree" "$W/big/copy$i"; done
+  tar -C "$W/big" --hard-dereference -chf "$W/big.tar" . 2>/dev/null || true
+  node bench/make-layout.mjs "$W/big.tar" "$W/biglayout" big
+fi
+bigmb=$(( $(stat -c %s "$W/big.tar") / 1000000 ))
+rm -rf "$W/s10"; mem10=$(peak_mb env SYSCTR_ROOT=$W/s10 $SYSCTR pull -q oci:$W/biglayout:big); rm -rf "$W/s10"
+
+cat > "$BENCH_OUT/store.md" <<MD
+Tree: $files entries, $size MB (from /usr); one gzip layer. Medians of $RUNS runs, seconds.
+
+| operation | sysctr | reference | ratio | target |
+|---|---|---|---|---|
+| import: \`sysctr pull oci:\` vs \`umoci unpack\` | $imp_sysctr | $imp_umoci | $(ratio "$imp_sysctr" "$imp_umoci") | ≤ 0.6 |
+| import: \`sysctr pull oci:\` vs \`ostree commit\` | $imp_sysctr | $imp_ostree | $(ratio "$imp_sysctr" "$imp_ostree") | ≤ 1.0 |
+| checkout vs \`cp -al\` | $co_sysctr | $co_cp | $(ratio "$co_sysctr" "$co_cp") | ≤ 1.3 |
+| checkout vs \`ostree checkout -H\` | $co_sysctr | $co_ostree | $(ratio "$co_sysctr" "$co_ostree") | ≤ 1.3 |
+
+- A second checkout of the same image adds $second_pct % of the tree's size in disk blocks (target < 1 %).
+- Peak memory of the import: $mem1 MB for this layer; $mem10 MB for a layer 10× larger ($bigmb MB uncompressed, the tree ten times over) (target < 200 MB).
+MD
+cat "$BENCH_OUT/store.md"
