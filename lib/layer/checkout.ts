@@ -9,7 +9,7 @@ import path from 'node:path';
 import { SysctrError } from '../errors.js';
 import { isAbsentOrEmptyDir } from '../fsutil.js';
 import type { Store } from '../store/store.js';
-import type { CheckoutStats, ImageRecord } from '../store/types.js';
+import type { CheckoutStats, ImageRecord, TreeEntry } from '../store/types.js';
 import { mergeLayers, type MergedTree } from './tree.js';
 
 export async function checkout(store: Store, image: ImageRecord, dir: string): Promise<CheckoutStats> {
@@ -18,18 +18,29 @@ export async function checkout(store: Store, image: ImageRecord, dir: string): P
   }
   const tree = mergeLayers(await store.layerTrees(image.layers));
   fs.mkdirSync(dir, { recursive: true });
-  return writeTree(tree, dir, (id) => store.objectPath(id));
+  return writeTree(tree, path.resolve(dir), (id) => store.objectPath(id));
 }
 
 export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string) => string): CheckoutStats {
   const stats: CheckoutStats = { files: 0, linked: 0, copied: 0, dirs: 0, symlinks: 0, hardlinks: 0, skipped: 0 };
   const dirs: Array<[string, { mode: number; uid: number; gid: number; mtime: number }]> = [];
-  for (const [rel, node] of tree.walk()) {
-    const e = node.entry;
-    const dest = rel ? path.join(dir, rel) : dir;
+  // As root a directory can be created with its final mode at once (root writes into read-only
+  // directories); then only special bits and owners need a second call.
+  const root = process.getuid?.() === 0;
+  const oldUmask = process.umask(0);
+  try {
+    for (const [rel, node] of tree.walk()) {
+      const e = node.entry;
+      const dest = rel ? `${dir}/${rel}` : dir;
+      writeEntry(rel, dest, e);
+    }
+  } finally {
+    process.umask(oldUmask);
+  }
+  function writeEntry(rel: string, dest: string, e: TreeEntry): void {
     switch (e.type) {
       case 'd':
-        if (rel) fs.mkdirSync(dest, 0o700);
+        if (rel) fs.mkdirSync(dest, root ? e.mode & 0o777 : 0o700);
         dirs.push([dest, e]);
         stats.dirs++;
         break;
@@ -71,8 +82,8 @@ export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string
   // read-only directory must be filled before it gets its mode.
   for (let i = dirs.length - 1; i >= 0; i--) {
     const [d, e] = dirs[i];
-    fs.chownSync(d, e.uid, e.gid);
-    fs.chmodSync(d, e.mode);
+    if (e.uid !== 0 || e.gid !== 0 || !root) fs.chownSync(d, e.uid, e.gid);
+    if (!root || e.mode & 0o7000 || d === dir) fs.chmodSync(d, e.mode);
     fs.utimesSync(d, e.mtime, e.mtime);
   }
   return stats;

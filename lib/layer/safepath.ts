@@ -46,7 +46,13 @@ export function resolveLinkTarget(linkDir: string, target: string): string[] | u
  * target of the symlink at a resolved component list, or undefined when it is not a symlink.
  * Throws when a link would lead outside the root.
  */
-export function resolveThroughLinks(path: string, followLast: boolean, what: string, linkAt: (parts: string[]) => string | undefined): string[] {
+export function resolveThroughLinks(
+  path: string,
+  followLast: boolean,
+  what: string,
+  linkAt: (parts: string[]) => string | undefined,
+  shown = path,
+): string[] {
   let pending = path ? path.split('/') : [];
   const done: string[] = [];
   let hops = 0;
@@ -55,11 +61,11 @@ export function resolveThroughLinks(path: string, followLast: boolean, what: str
     const isLast = pending.length === 0;
     const link = !isLast || followLast ? linkAt([...done, name]) : undefined;
     if (link !== undefined) {
-      if (++hops > 40) throw new UnsafePathError(`${what} "${path}": too many levels of symbolic links`);
+      if (++hops > 40) throw new UnsafePathError(`${what} "${shown}": too many levels of symbolic links`);
       const target = resolveLinkTarget(done.join('/'), link);
       if (!target) {
         throw new UnsafePathError(
-          `${what} "${path}" would be written through symlink "${[...done, name].join('/')}" -> "${link}", outside the root filesystem`,
+          `${what} "${shown}" would be written through symlink "${[...done, name].join('/')}" -> "${link}", outside the root filesystem`,
         );
       }
       done.length = 0;

@@ -21,10 +21,7 @@ export class MergedTree {
 
   /** Follows the path's components through symlinks; returns the real component list. */
   private resolve(path: string, followLast: boolean, what: string): string[] {
-    return resolveThroughLinks(path, followLast, what, (parts) => {
-      const n = this.lookupParts(parts);
-      return n?.entry.type === 'l' ? (n.entry.link ?? '') : undefined;
-    });
+    return resolveThroughLinks(path, followLast, what, this.linkAt);
   }
 
   private lookupParts(parts: string[]): TreeNode | undefined {
@@ -45,17 +42,20 @@ export class MergedTree {
   }
 
   /** The parent directory node of parts, creating missing directories as tar does. */
-  private parentDir(parts: string[], layer: number): TreeNode {
+  private parentDir(parts: string[], layer: number): { node: TreeNode; replaced: boolean } {
     let n = this.root;
-    for (const p of parts.slice(0, -1)) {
+    let replaced = false;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const p = parts[i];
       let c = n.children!.get(p);
       if (!c || c.entry.type !== 'd') {
+        replaced ||= !!c;
         c = { entry: { path: '', type: 'd', mode: 0o755, uid: 0, gid: 0, mtime: 0 }, layer, children: new Map() };
         n.children!.set(p, c);
       }
       n = c;
     }
-    return n;
+    return { node: n, replaced };
   }
 
   applyLayer(entries: TreeEntry[], layer: number): void {
@@ -68,15 +68,26 @@ export class MergedTree {
       if (e.type === 'o') node.children.clear();
       else node.children.delete(parts[parts.length - 1]);
     }
+    // Entries come grouped by directory: remember where each parent path resolved to. Anything
+    // that could change a resolution (a new symlink, a replaced node) empties the cache.
+    const parents = new Map<string, TreeNode>();
     for (const e of entries) {
       if (e.type === 'w' || e.type === 'o') continue;
-      const parts = this.resolve(e.path, false, 'entry');
-      if (parts.length === 0) {
+      if (!e.path) {
         if (e.type === 'd') this.root.entry = { ...e, path: '' };
         continue;
       }
-      const parent = this.parentDir(parts, layer);
-      const name = parts[parts.length - 1];
+      const slash = e.path.lastIndexOf('/');
+      const parentPath = slash < 0 ? '' : e.path.slice(0, slash);
+      const name = e.path.slice(slash + 1);
+      let parent = parents.get(parentPath);
+      if (!parent) {
+        const parts = resolveThroughLinks(parentPath, true, 'entry', this.linkAt, e.path);
+        const made = this.parentDir([...parts, name], layer);
+        parent = made.node;
+        if (made.replaced) parents.clear();
+        parents.set(parentPath, parent);
+      }
       const existing = parent.children!.get(name);
       let entry = e;
       if (e.type === 'h') {
@@ -92,9 +103,15 @@ export class MergedTree {
         existing.layer = layer;
         continue;
       }
+      if (existing || entry.type === 'l') parents.clear();
       parent.children!.set(name, { entry, layer, children: entry.type === 'd' ? new Map() : undefined });
     }
   }
+
+  private linkAt = (parts: string[]): string | undefined => {
+    const n = this.lookupParts(parts);
+    return n?.entry.type === 'l' ? (n.entry.link ?? '') : undefined;
+  };
 
   /** Depth-first, parents before children; yields [relative path, node]. */
   *walk(): Generator<[string, TreeNode]> {
@@ -103,8 +120,7 @@ export class MergedTree {
       const [p, n] = stack.pop()!;
       yield [p, n];
       if (n.children) {
-        const kids = [...n.children.entries()].sort((a, b) => (a[0] < b[0] ? 1 : -1));
-        for (const [name, c] of kids) stack.push([p ? `${p}/${name}` : name, c]);
+        for (const [name, c] of n.children) stack.push([p ? `${p}/${name}` : name, c]);
       }
     }
   }
