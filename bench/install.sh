@@ -31,7 +31,7 @@ rm -rf "$src"
 machine_boot "$scratch" "$project" || { echo "bench/install.sh: systemd did not boot" >&2; exit 1; }
 S="node $project/dist/cli/main.js"
 inside $S pull "oci:$scratch/layout:big" >/dev/null
-files=$(inside sh -c "$S checkout layout:big /tmp/probe --json" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).files))')
+files=$(inside sh -c "$S checkout layout:big /var/tmp/probe --json" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).files))')
 echo "image: $files files"
 
 hbin() {
@@ -41,8 +41,11 @@ hbin() {
   cp "$scratch/$name.json" "$BENCH_OUT/$name.json"
   node -e 'const r=require(process.argv[1]).results[0]; const t=[...r.times].sort((a,b)=>a-b); console.log(t[Math.floor(t.length/2)].toFixed(3))' "$scratch/$name.json"
 }
-cpal=$(hbin install-cp-al "rm -rf /tmp/cpal" "cp -al /tmp/probe /tmp/cpal")
-co=$(hbin install-checkout "rm -rf /tmp/co" "$S checkout layout:big /tmp/co")
+echo "one install, step by step (SYSCTR_STEP_TIMES=1):"
+inside env SYSCTR_STEP_TIMES=1 $S install --name b layout:big 2>&1 >/dev/null | sed 's/^/  /'
+inside $S uninstall b >/dev/null
+cpal=$(hbin install-cp-al "rm -rf /var/tmp/cpal" "cp -al /var/tmp/probe /var/tmp/cpal")
+co=$(hbin install-checkout "rm -rf /var/tmp/co" "$S checkout layout:big /var/tmp/co")
 inst=$(hbin install-no-now "$S uninstall b" "$S install --name b layout:big")
 limit=$(node -e 'console.log((1.5 * +process.argv[1] + 0.3).toFixed(3))' "$co")
 echo

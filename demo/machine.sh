@@ -16,7 +16,7 @@ machine_boot() {
   for _ in $(seq 1 240); do
     if [ -z "$leader" ]; then
       for c in $(cat "/proc/$nspawn_pid/task/$nspawn_pid/children" 2>/dev/null); do
-        case "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" in */systemd\ *) leader=$c ;; esac
+        case "$( { tr "\0" " " <"/proc/$c/cmdline"; } 2>/dev/null)" in */systemd\ *) leader=$c ;; esac
       done
     fi
     if [ -n "$leader" ]; then

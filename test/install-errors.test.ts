@@ -112,7 +112,7 @@ if (why) {
     t.match(r.stdout, /would write .*units\/dry\.service:\n# Managed by sysctr/);
     t.match(r.stdout, /would write .*units\/dry\.service\.d\/sysctr\.conf:/);
     t.match(r.stdout, /"PORT=9"/);
-    t.match(r.stdout, /would run: systemctl daemon-reload\nwould run: systemd-tmpfiles --create .*dry\.conf\nwould run: systemctl enable dry\.service/);
+    t.match(r.stdout, /would run: systemctl daemon-reload\nwould run: systemd-tmpfiles --create .*dry\.conf\nwould run: systemctl enable --no-reload dry\.service/);
     t.same(snapshot(), before, 'nothing written');
   });
 }

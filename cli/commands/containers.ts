@@ -9,6 +9,12 @@ export const hostOptions = {
   'tmpfiles-dir': { type: 'string', describe: 'where tmpfiles confs are written; env SYSCTR_TMPFILES_DIR' },
 } as const;
 
+/** DryRunner for --dry-run; otherwise a child_process runner (loading execa costs ~0.1 s). */
+export async function runnerFor(dryRun: boolean): Promise<import('../../lib/proc.js').Runner> {
+  if (dryRun) return new (await import('../../lib/proc.js')).DryRunner();
+  return new (await import('../../lib/systemd/spawn-runner.js')).SpawnRunner();
+}
+
 interface ListArgs extends GlobalArgs {
   all?: boolean;
   json?: boolean;

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
-import { hostOptions } from './containers.js';
+import { hostOptions, runnerFor } from './containers.js';
 
 interface Args extends GlobalArgs {
   image: string;
@@ -27,11 +27,11 @@ const cmd: CommandModule<object, Args> = {
       .option('dry-run', { type: 'boolean', describe: 'print the files and commands, change nothing' })
       .example('$0 install --name web --set PORT=8080 --now web:1', '') as never,
   handler: async (args) => {
-    const [{ install }, { HostRunner, DryRunner }] = await Promise.all([import('../../lib/deploy/install.js'), import('../../lib/proc.js')]);
+    const { install } = await import('../../lib/deploy/install.js');
     const dryRun = Boolean(args['dry-run']);
     const out = (l: string) => process.stdout.write(l + '\n');
     const r = await install(
-      { paths: pathsFrom(args), runner: dryRun ? new DryRunner() : new HostRunner(), dryRun, out },
+      { paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out },
       { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now },
     );
     if (r.status === 'installed' && !dryRun) out(`installed ${r.name} from ${r.image} in ${r.deployment}${args.now ? ' and started it' : ` (start it: sysctr start ${r.name})`}`);

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
-import { hostOptions } from './containers.js';
+import { hostOptions, runnerFor } from './containers.js';
 
 interface Args extends GlobalArgs {
   name: string;
@@ -23,9 +23,9 @@ const cmd: CommandModule<object, Args> = {
       .options(hostOptions)
       .example('$0 run web -- cat /etc/os-release', '') as never,
   handler: async (args) => {
-    const [{ runInContainer }, { HostRunner }] = await Promise.all([import('../../lib/deploy/run.js'), import('../../lib/proc.js')]);
+    const { runInContainer } = await import('../../lib/deploy/run.js');
     const out = (l: string) => process.stdout.write(l + '\n');
-    const code = await runInContainer({ paths: pathsFrom(args), runner: new HostRunner(), dryRun: false, out }, String(args.name), commandWords(args));
+    const code = await runInContainer({ paths: pathsFrom(args), runner: await runnerFor(false), dryRun: false, out }, String(args.name), commandWords(args));
     process.exitCode = code;
   },
 };

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
-import { hostOptions } from './containers.js';
+import { hostOptions, runnerFor } from './containers.js';
 
 interface Args extends GlobalArgs {
   name: string;
@@ -16,10 +16,10 @@ const cmd: CommandModule<object, Args> = {
       .options(hostOptions)
       .option('dry-run', { type: 'boolean', describe: 'print what would be removed, change nothing' }) as never,
   handler: async (args) => {
-    const [{ uninstall }, { HostRunner, DryRunner }] = await Promise.all([import('../../lib/deploy/uninstall.js'), import('../../lib/proc.js')]);
+    const { uninstall } = await import('../../lib/deploy/uninstall.js');
     const dryRun = Boolean(args['dry-run']);
     const out = (l: string) => process.stdout.write(l + '\n');
-    const r = await uninstall({ paths: pathsFrom(args), runner: dryRun ? new DryRunner() : new HostRunner(), dryRun, out }, String(args.name));
+    const r = await uninstall({ paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out }, String(args.name));
     if (r.removed && !dryRun) out(`uninstalled ${r.name}`);
   },
 };

@@ -91,6 +91,8 @@ async function findOrPull(store: Store, ref: string, out: (l: string) => void, d
 
 export async function install(ctx: DeployContext, o: InstallOptions): Promise<InstallResult> {
   const { paths, out } = ctx;
+  const t0 = performance.now();
+  const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: install:${what} ${(performance.now() - t0).toFixed(0)} ms since start\n`);
   // cheap checks first: nothing is read or written if the command line is wrong
   const set = parseSetArgs(o.set ?? []);
   if (o.name !== undefined) validateName(o.name);
@@ -128,6 +130,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
   });
   assertReadOnly(rendered);
+  timing('rendered');
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,

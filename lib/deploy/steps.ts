@@ -3,6 +3,7 @@
  * writes a journal first and removes it last, so the next command can tell a half-done operation
  * and finish or undo it. `SYSCTR_FAULT_STEP=<op>:<step>` kills the process with SIGKILL right after
  * that step: the crash-matrix tests use it to stop an operation at every step in turn.
+ * `SYSCTR_STEP_TIMES=1` prints how long each step took (stderr), for benchmarks.
  */
 
 /** The steps of each operation, in order (a step may be skipped, e.g. `start` without --now). */
@@ -24,8 +25,10 @@ export class StepRunner<O extends Operation> {
 
   /** Runs one step; then, when asked to, dies as a crash would. */
   async step<T>(name: StepName<O>, fn: () => T | Promise<T>): Promise<T> {
+    const started = performance.now();
     const result = await fn();
     this.done.push(name);
+    if (this.env.SYSCTR_STEP_TIMES) process.stderr.write(`sysctr: ${this.op}:${name} ${(performance.now() - started).toFixed(0)} ms\n`);
     if (this.env.SYSCTR_FAULT_STEP === `${this.op}:${name}`) {
       process.stderr.write(`sysctr: SYSCTR_FAULT_STEP: killing myself after ${this.op}:${name}\n`);
       process.kill(process.pid, 'SIGKILL');

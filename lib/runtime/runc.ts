@@ -3,8 +3,9 @@
  * Everything goes through a Runner, so `--dry-run` prints the commands; the interactive forms
  * (exec/run with the caller's terminal) spawn with inherited stdio.
  */
-import { execa } from 'execa';
-import { DryRunner, type Runner } from '../proc.js';
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import type { Runner } from '../proc.js';
 
 export interface ContainerState {
   id: string;
@@ -15,15 +16,18 @@ export interface ContainerState {
 }
 
 export class Runc {
-  /** `root` is runc's --root (state dir); undefined = runc's default (/run/runc as root) */
+  /**
+   * `root` is runc's --root (state dir); undefined = runc's default (/run/runc as root).
+   * `dryRun`: the interactive forms go to the runner (which prints) instead of a terminal.
+   */
   constructor(
     readonly runner: Runner,
     readonly runtime: string,
-    readonly root?: string,
+    readonly opts: { root?: string; dryRun?: boolean } = {},
   ) {}
 
   private args(rest: string[]): string[] {
-    return this.root ? ['--root', this.root, ...rest] : rest;
+    return this.opts.root ? ['--root', this.opts.root, ...rest] : rest;
   }
 
   /** The container's state, or undefined when the runtime does not know it. */
@@ -61,11 +65,14 @@ export class Runc {
   }
 
   private async interactive(args: string[]): Promise<number> {
-    if (this.runner instanceof DryRunner) {
+    if (this.opts.dryRun) {
       await this.runner.run(this.runtime, args);
       return 0;
     }
-    const r = await execa(this.runtime, args, { stdio: 'inherit', reject: false });
-    return r.exitCode ?? 1;
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.runtime, args, { stdio: 'inherit' });
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
+    });
   }
 }
