@@ -106,3 +106,20 @@ t.test('an undefined variable is reported once, not again as the broken JSON or 
     'tmpfiles.template:1:28 template-undefined-variable',
   ].join('\n'));
 });
+
+t.test('Dockerfile stages: only what reaches the final image counts', async (t) => {
+  const clean = path.join(fixtures, 'clean');
+  const files: Record<string, string> = {};
+  for (const f of fs.readdirSync(clean)) if (f !== 'EXPECT' && f !== 'Dockerfile') files[f] = fs.readFileSync(path.join(clean, f), 'utf8');
+  const exportsList = 'config.json.template manifest.json service.template tmpfiles.template';
+  const lintWith = async (dockerfile: string) => found(t.testdir({ ...files, Dockerfile: dockerfile }), { noSystemd: true });
+  t.equal(await lintWith(`FROM fedora:40 AS base\nLABEL atomic.type=system\nFROM base\nCOPY ${exportsList} /exports/\n`), '', 'a label in the stage the final one is built from');
+  t.equal(await lintWith(`FROM golang:1.22 AS build\nCOPY ${exportsList} /exports/\nFROM fedora:40\nLABEL atomic.type=system\nCOPY --from=build /exports /exports\n`), '', 'exports copied from a builder stage');
+  t.equal(await lintWith(`FROM golang:1.22 AS build\nLABEL atomic.type=system\nCOPY ${exportsList} /exports/\nFROM fedora:40\n`), [
+    'Dockerfile:4:1 dockerfile-label-system',
+    'Dockerfile:4:1 dockerfile-exports-not-copied',
+    'Dockerfile:4:1 dockerfile-exports-not-copied',
+    'Dockerfile:4:1 dockerfile-exports-not-copied',
+    'Dockerfile:4:1 dockerfile-exports-not-copied',
+  ].sort().join('\n'), 'a builder stage\'s label and COPY are not in the image');
+});

@@ -17,19 +17,23 @@ export function checkDockerfile(ctx: LintContext): RawFinding[] {
   const copied = new Set<string>();
   let systemLabel = false;
   let exportsCopy: DockerInstruction | undefined;
+  const inImage = finalImageStages(ins);
 
   for (const i of ins) {
     if (i.keyword === 'MAINTAINER') out.push(finding(FILE, i.line, i.col, 'dockerfile-maintainer', 'MAINTAINER is deprecated: use LABEL maintainer="..."'));
     if (i.keyword === 'FROM') checkFrom(i, stageNames, at);
-    if (i.keyword === 'LABEL' && hasSystemLabel(i.args)) systemLabel = true;
-    if (i.keyword === 'COPY' || i.keyword === 'ADD') {
+    if (i.keyword === 'LABEL' && inImage.has(i.stage) && hasSystemLabel(i.args)) systemLabel = true;
+    // only what lands in the final image counts (a builder stage's COPY does not)
+    if ((i.keyword === 'COPY' || i.keyword === 'ADD') && inImage.has(i.stage)) {
       const { sources, dest } = copyOperands(i);
       if (!dest) continue;
       const d = dest.text.replace(/^["']|["']$/g, '');
       if (d === '/export' || d.startsWith('/export/')) at(i, dest.index, 'dockerfile-export-dir', `"${d}": sysctr reads /exports (with an s)`);
       if (d === '/exports' || d.startsWith('/exports/')) {
         exportsCopy ??= i;
-        if (d === '/exports') {
+        // a directory (exports/, or /exports of another stage) may go to /exports; files may not
+        const known = (x: { text: string }) => ctx.texts.has(x.text.replace(/^["']|["']$/g, '').split('/').pop()!);
+        if (d === '/exports' && (sources.length > 1 || sources.every(known))) {
           at(i, dest.index, 'dockerfile-exports-trailing-slash', sources.length > 1
             ? '"/exports" without a trailing "/": the build fails when several files are copied; write /exports/'
             : '"/exports" without a trailing "/": the file is copied AS /exports, not into it; write /exports/');
@@ -38,26 +42,46 @@ export function checkDockerfile(ctx: LintContext): RawFinding[] {
         if (renamedTo) copied.add(renamedTo);
         for (const s of sources) {
           const src = s.text.replace(/^["']|["']$/g, '').replace(/\/+$/, '');
-          // COPY . /exports/, COPY exports/ /exports/, COPY * /exports/: the whole directory
-          if (['.', 'exports', '*', './exports'].includes(src) || /(^|\/)\*$/.test(src)) for (const f of ctx.texts.keys()) copied.add(f);
-          copied.add(src.split('/').pop()!);
+          // COPY . /exports/, COPY exports/ /exports/, COPY exports/* /exports/, COPY --from=b /exports /exports
+          const base = src.split('/').pop()!;
+          if (['', '.', 'exports', '*'].includes(base)) for (const f of ctx.texts.keys()) copied.add(f);
+          copied.add(base);
         }
         if (i.keyword === 'ADD') out.push(finding(FILE, i.line, i.col, 'dockerfile-add-exports', 'ADD to /exports: use COPY (ADD also fetches URLs and unpacks archives)'));
       }
     }
     if (i.keyword === 'RUN') checkRun(i, at);
   }
+  // what is missing from the image is reported at the FROM of its final stage
+  const finalFrom = [...ins].reverse().find((x) => x.keyword === 'FROM') ?? ins[0];
   if (!systemLabel) {
-    const first = ins.find((x) => x.keyword === 'FROM') ?? ins[0];
-    out.push(finding(FILE, first?.line ?? 1, first?.col ?? 1, 'dockerfile-label-system', 'no LABEL atomic.type=system: add LABEL atomic.type="system"'));
+    out.push(finding(FILE, finalFrom?.line ?? 1, finalFrom?.col ?? 1, 'dockerfile-label-system', 'no LABEL atomic.type=system: add LABEL atomic.type="system"'));
   }
   for (const f of ctx.texts.keys()) {
     if (!copied.has(f)) {
-      const where = exportsCopy ?? { line: 1, col: 1 };
+      const where = exportsCopy ?? finalFrom ?? { line: 1, col: 1 };
       out.push(finding(FILE, where.line, where.col, 'dockerfile-exports-not-copied', `${f} is not copied to /exports: add COPY ${f} /exports/`));
     }
   }
   return out;
+}
+
+/** The stages the final image is made of: the last one and the stages it is built FROM, by name. */
+function finalImageStages(ins: DockerInstruction[]): Set<number> {
+  const froms = ins.filter((i) => i.keyword === 'FROM').map((i) => {
+    const ws = words(i.args).filter((w) => !w.text.startsWith('--'));
+    const as = ws.findIndex((w) => w.text.toLowerCase() === 'as');
+    return { stage: i.stage, image: (ws[0]?.text ?? '').toLowerCase(), alias: as > 0 ? ws[as + 1]?.text.toLowerCase() : undefined };
+  });
+  const chain = new Set<number>();
+  let cur: (typeof froms)[number] | undefined = froms[froms.length - 1];
+  while (cur && !chain.has(cur.stage)) {
+    chain.add(cur.stage);
+    const image: string = cur.image;
+    cur = froms.find((f) => f.alias === image || String(f.stage) === image);
+  }
+  if (chain.size === 0) chain.add(0);
+  return chain;
 }
 
 function hasSystemLabel(args: string): boolean {
