@@ -155,4 +155,22 @@ if (requireRealSystemd(t)) {
       t.equal((await leftovers(name)).stdout.trim(), '', 'nothing left');
     });
   }
+
+  t.test('--rootfs DIR: runs an existing root filesystem (its /exports), not a checkout', async (t) => {
+    t.equal((await sysctr(['checkout', 'layout:v1', '/var/lib/rootfs-web'])).exitCode, 0);
+    const r = await sysctr(['install', '--name', 'fromdir', '--rootfs', '/var/lib/rootfs-web', '--set', 'PORT=8290', '--set', 'MESSAGE=from-rootfs', '--set', 'SYSCTR_STOP_TIMEOUT=1', '--now', 'layout:v1']);
+    t.equal(r.exitCode, 0, r.stderr);
+    let page = '';
+    for (let i = 0; i < 40 && !page; i++) {
+      page = (await m.exec(['busybox', 'wget', '-qO-', 'http://127.0.0.1:8290/'])).stdout.trim();
+      if (!page) await new Promise((res) => setTimeout(res, 250));
+    }
+    t.equal(page, 'from-rootfs');
+    const cfg = JSON.parse((await m.exec(['cat', '/var/lib/sysctr-e2e/fromdir.0/config.json'])).stdout);
+    t.equal(cfg.root.path, '/var/lib/rootfs-web');
+    t.equal(cfg.root.readonly, true);
+    t.equal((await m.exec(['test', '-e', '/var/lib/sysctr-e2e/fromdir.0/rootfs'])).exitCode, 1, 'no checkout');
+    t.equal((await sysctr(['uninstall', 'fromdir'])).exitCode, 0);
+    t.equal((await m.exec(['test', '-x', '/var/lib/rootfs-web/bin/busybox'])).exitCode, 0, 'uninstall leaves the given rootfs alone');
+  });
 }

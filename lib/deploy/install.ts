@@ -130,6 +130,8 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
   });
   assertReadOnly(rendered);
+  // runc refuses a symlinked rootfs: with --rootfs the bundle points at DIR itself
+  const configJson = rootfs ? withRootPath(rendered.configJson, rootfs) : rendered.configJson;
   timing('rendered');
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
@@ -155,12 +157,11 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
       const partial = path.join(paths.root, `.${name}.0.partial-${process.pid}`);
       fs.rmSync(partial, { recursive: true, force: true });
       fs.mkdirSync(partial, { recursive: true });
-      if (rootfs) fs.symlinkSync(rootfs, path.join(partial, 'rootfs'));
-      else {
+      if (!rootfs) {
         fs.mkdirSync(path.join(partial, 'rootfs'));
         writeTree(tree!, path.join(partial, 'rootfs'), (id) => store.objectPath(id));
       }
-      fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson);
+      fs.writeFileSync(path.join(partial, 'config.json'), configJson);
       fs.renameSync(partial, destdir);
     }),
   );
@@ -202,6 +203,12 @@ function assertReadOnly(r: Rendered): void {
   if (cfg.root?.readonly !== true) throw new SysctrError('config.json: root.readonly must be true', { hint: 'set "readonly": true in config.json.template' });
 }
 
+function withRootPath(configJson: string, rootfs: string): string {
+  const cfg = JSON.parse(configJson) as { root: { path: string } };
+  cfg.root.path = rootfs;
+  return JSON.stringify(cfg, null, 2) + '\n';
+}
+
 function linkAtomic(target: string, link: string): void {
   const tmp = `${link}.sysctr-link-${process.pid}`;
   fs.rmSync(tmp, { force: true });
@@ -222,8 +229,8 @@ interface Plan {
 
 function printPlan(ctx: DeployContext, p: Plan): void {
   const file = (where: string, text: string) => ctx.out(`would write ${where}:\n${text.replace(/\n?$/, '\n')}`);
-  ctx.out(p.rootfs ? `would link ${p.destdir}/rootfs -> ${p.rootfs}` : `would check out the image into ${p.destdir}/rootfs`);
-  file(`${p.destdir}/config.json`, p.rendered.configJson);
+  ctx.out(p.rootfs ? `would run the existing rootfs ${p.rootfs} (root.path in config.json)` : `would check out the image into ${p.destdir}/rootfs`);
+  file(`${p.destdir}/config.json`, p.rootfs ? withRootPath(p.rendered.configJson, p.rootfs) : p.rendered.configJson);
   file(p.f.unit, p.unitText);
   file(p.f.dropIn, p.dropIn);
   if (p.rendered.tmpfiles) file(p.f.tmpfiles, p.rendered.tmpfiles);
