@@ -11,6 +11,14 @@ import { reportError } from './context.js';
 
 const argv = hideBin(process.argv);
 
+// `sysctr ... | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 let cli = yargs(argv)
   .scriptName('sysctr')
   .usage('$0 <command> [options]\n\nInstall OCI images as read-only system services run by runc under systemd.')
@@ -29,7 +37,9 @@ let cli = yargs(argv)
   .version()
   .wrap(Math.min(110, process.stdout.columns || 100))
   .fail((msg, err) => {
-    if (err) throw err;
+    // yargs' own validation errors (YError) are usage errors; anything else came from a handler.
+    if (err && err.name !== 'YError') throw err;
+    msg ||= err?.message ?? 'usage error';
     process.stderr.write(`sysctr: ${msg}\n(see: sysctr --help)\n`);
     process.exit(2);
   });
@@ -39,5 +49,9 @@ for (const c of commands) cli = cli.command(c);
 try {
   await cli.parseAsync();
 } catch (err) {
-  process.exitCode = reportError(err, argv.includes('--debug'));
+  // a nested command's failed check rejects with its message: a usage error
+  if (typeof err === 'string') {
+    process.stderr.write(`sysctr: ${err}\n(see: sysctr --help)\n`);
+    process.exitCode = 2;
+  } else process.exitCode = reportError(err, argv.includes('--debug'));
 }

@@ -20,6 +20,7 @@ export function progressReporter(opts: { quiet: boolean; tty?: boolean }): Repor
       onEvent: (e) => {
         if (e.type === 'layer-skip') process.stdout.write(`layer ${short(e.digest)}: already in the store\n`);
         else if (e.type === 'layer-done') process.stdout.write(`layer ${short(e.digest)}: imported (${e.files} entries)\n`);
+        else if (e.type === 'retry') process.stderr.write(`retrying ${e.what} (attempt ${e.attempt}: ${e.reason})\n`);
       },
       stop: () => {},
     };
@@ -64,6 +65,8 @@ export function progressReporter(opts: { quiet: boolean; tty?: boolean }): Repor
       b?.update(b.getTotal());
     } else if (e.type === 'layer-skip') {
       multi.log(` ${short(e.digest)}: already in the store\n`);
+    } else if (e.type === 'retry') {
+      multi.log(` retrying ${e.what} (attempt ${e.attempt}: ${e.reason})\n`);
     }
   }
   return {

@@ -265,3 +265,41 @@ t.test('a killed import leaves nothing visible and the next pull completes', asy
   t.equal(fs.readdirSync(path.join(work, 'co-kill')).length, 400);
   t.same(fs.readdirSync(path.join(root, 'store/tmp')), [], 'temp files of the killed pull cleaned');
 });
+
+t.test('images update re-pulls a reference; delete refuses an image a deployment uses', async (t) => {
+  const root = newRoot();
+  const layout = path.join(work, 'layout-upd');
+  const v1 = buildImage({ layers: [{ entries: [{ path: 'v', content: '1' }] }] });
+  writeOciLayout(layout, [{ image: v1, ref: 'stable' }]);
+  t.equal((await run(root, ['pull', `oci:${layout}:stable`])).exitCode, 0);
+  let r = await run(root, ['images', 'update', 'layout-upd:stable']);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /layout-upd:stable: up to date/);
+  fs.rmSync(layout, { recursive: true });
+  const v2 = buildImage({ layers: [{ entries: [{ path: 'v', content: '2' }] }] });
+  writeOciLayout(layout, [{ image: v2, ref: 'stable' }]);
+  r = await run(root, ['images', 'update', 'layout-upd:stable']);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /layout-upd:stable: updated [0-9a-f]{12} -> [0-9a-f]{12} \(1 layers fetched\)/);
+  t.equal(JSON.parse((await run(root, ['images', 'info', 'layout-upd:stable', '--json'])).stdout).id, v2.config.digest);
+  t.equal((await run(root, ['images', 'update'])).exitCode, 2, 'IMAGE or --all is required');
+
+  // A deployment (as install writes it: ROOT/NAME -> NAME.0 with an info file) uses v2.
+  fs.mkdirSync(path.join(root, 'web.0'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'web.0/info'), JSON.stringify({ name: 'web', image: 'localhost/layout-upd:stable', imageId: v2.config.digest }));
+  fs.symlinkSync('web.0', path.join(root, 'web'));
+  r = await run(root, ['images', 'update', '--all']);
+  t.match(r.stdout, /layout-upd:stable: up to date/, '--all updates the images installed containers use');
+  r = await run(root, ['images', 'delete', 'layout-upd:stable']);
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /image localhost\/layout-upd:stable is used by web\.0/);
+  r = await run(root, ['images', 'delete', '--force', 'layout-upd:stable']);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /kept sha256:[0-9a-f]{64} \(unnamed\)/);
+  r = await run(root, ['images', 'prune']);
+  t.match(r.stdout, /removed 0 unnamed images/, 'prune keeps what a deployment uses');
+  t.equal(fs.readdirSync(path.join(root, 'store/layers')).length, 1, "the deployment's layer is kept");
+  fs.rmSync(path.join(root, 'web'));
+  r = await run(root, ['images', 'prune']);
+  t.match(r.stdout, /removed 1 unnamed images, 1 layers/, 'and removes it once nothing uses it');
+});

@@ -126,20 +126,23 @@ const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: bo
   handler: async (args) => {
     const store = await openStore(args);
     const { deleteImages } = await import('../../lib/image/delete.js');
-    const r = await deleteImages(store, pathsFrom(args), args.images, { force: args.force });
+    const { imagesInUse } = await import('../../lib/deploy/in-use.js');
+    const r = await deleteImages(store, args.images, { force: args.force, inUse: imagesInUse(pathsFrom(args)) });
     for (const n of r.removed) process.stdout.write(`deleted ${n}\n`);
+    for (const id of r.kept) process.stdout.write(`kept ${id} (unnamed) while installed containers use it\n`);
     if (r.freed.objects) process.stdout.write(`freed ${r.freed.layers} layers, ${r.freed.objects} objects (${humanSize(r.freed.bytes)})\n`);
   },
 };
 
 const prune: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'prune',
-  describe: 'remove layers, objects and blobs no image uses',
+  describe: 'remove unnamed images no container uses, and layers, objects and blobs no image uses',
   handler: async (args) => {
     const store = await openStore(args);
-    const { prune: run } = await import('../../lib/store/gc.js');
-    const r = await run(store);
-    process.stdout.write(`removed ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
+    const { pruneImages } = await import('../../lib/image/delete.js');
+    const { imagesInUse } = await import('../../lib/deploy/in-use.js');
+    const r = await pruneImages(store, imagesInUse(pathsFrom(args)));
+    process.stdout.write(`removed ${r.images} unnamed images, ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
   },
 };
 
@@ -159,6 +162,58 @@ const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: stri
   },
 };
 
+interface UpdateArgs extends GlobalArgs {
+  image?: string;
+  all?: boolean;
+  creds?: string;
+  authfile?: string;
+  'tls-verify': boolean;
+  quiet?: boolean;
+}
+
+const update: CommandModule<GlobalArgs, UpdateArgs> = {
+  command: 'update [image]',
+  describe: 'pull again the references of installed images (or of IMAGE)',
+  builder: (y) =>
+    y
+      .positional('image', { type: 'string', describe: 'an image in the store' })
+      .option('all', { type: 'boolean', describe: 'every image an installed container uses' })
+      .option('creds', { type: 'string', describe: 'USER:PASSWORD for the registry' })
+      .option('authfile', { type: 'string', describe: 'auth.json with registry credentials' })
+      .option('tls-verify', { type: 'boolean', default: true, describe: 'require HTTPS and verify certificates' })
+      .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only errors' })
+      .check((a) => (!a.image === !a.all ? 'name an IMAGE or give --all' : true))
+      .example('$0 images update --all', 'refresh the images of every installed container, then: sysctr containers update --all'),
+  handler: async (args) => {
+    const store = await openStore(args);
+    const { pullImage } = await import('../../lib/image/pull.js');
+    const { familiarName } = await import('../../lib/image/reference.js');
+    let targets;
+    if (args.image) targets = [await store.resolveImage(args.image)];
+    else {
+      const { imagesInUse } = await import('../../lib/deploy/in-use.js');
+      const used = imagesInUse(pathsFrom(args));
+      targets = (await store.listImages()).filter((i) => used.has(i.id) && !i.name.startsWith('<none>'));
+      if (!targets.length && !args.quiet) process.stdout.write('no installed container uses a named image\n');
+    }
+    let failed = 0;
+    for (const rec of targets) {
+      try {
+        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, creds: args.creds, authFile: args.authfile, tlsVerify: args['tls-verify'] });
+        if (!args.quiet) {
+          process.stdout.write(
+            r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: updated ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers fetched)\n`,
+          );
+        }
+      } catch (err) {
+        failed++;
+        process.stderr.write(`sysctr: ${familiarName(rec.name)}: ${(err as Error).message}\n`);
+      }
+    }
+    if (failed) process.exitCode = 1;
+  },
+};
+
 const cmd: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'images',
   describe: 'list, inspect, tag, delete and prune images',
@@ -169,7 +224,8 @@ const cmd: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(del)
       .command(prune)
       .command(tag)
-      .demandCommand(1, 'name an images command: list, info, delete, prune, tag')
+      .command(update)
+      .demandCommand(1, 'name an images command: list, info, delete, prune, tag, update')
       .example('$0 images list', 'what is in the store')
       .example('$0 images info demo:1', 'labels and template variables of an image'),
   handler: () => {},

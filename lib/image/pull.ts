@@ -18,14 +18,15 @@ import type { ImageRecord } from '../store/types.js';
 import { parseManifest } from './manifest.js';
 import { openSource, type SourceOptions } from './source.js';
 import type { Descriptor, ImageConfig, ImageSource, RawManifest } from './types.js';
-import { choosePlatform, formatPlatform, hostPlatform, parsePlatform } from './platform-select.js';
+import { formatPlatform, hostPlatform, parsePlatform, selectManifest } from './platform.js';
 
 export type PullEvent =
   | { type: 'resolved'; name: string; manifest: string; layers: Array<{ digest: string; size: number; present: boolean }> }
   | { type: 'layer-start'; digest: string; size: number }
   | { type: 'layer-bytes'; digest: string; bytes: number }
   | { type: 'layer-done'; digest: string; files: number }
-  | { type: 'layer-skip'; digest: string };
+  | { type: 'layer-skip'; digest: string }
+  | { type: 'retry'; what: string; attempt: number; delayMs: number; reason: string };
 
 export interface PullOptions extends SourceOptions {
   /** os/arch[/variant]; default the host's */
@@ -48,7 +49,7 @@ const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 export async function pullImage(store: Store, source: string, opts: PullOptions = {}): Promise<PullResult> {
   const wanted = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
-  const src = await openSource(source, opts);
+  const src = await openSource(source, { ...opts, onRetry: (r) => opts.onEvent?.({ type: 'retry', ...r }) });
   try {
     return await pullFrom(store, src, source, wanted, opts);
   } finally {
@@ -82,7 +83,7 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
   let platformSeen: string | undefined;
   for (let depth = 0; parsed.kind === 'index'; depth++) {
     if (depth > 4) throw new SysctrError(`${where}: indexes nested too deeply`);
-    const desc = choosePlatform(parsed.manifests, wanted, where);
+    const desc = selectManifest(parsed.manifests, wanted, { compatible: !opts.platform, image: where });
     if (desc.platform) platformSeen = formatPlatform(desc.platform);
     raw = await src.getManifest(desc.digest);
     verifyDigest(raw.bytes, desc.digest, `${where}: manifest ${desc.digest}`);

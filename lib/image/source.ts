@@ -13,6 +13,8 @@ export interface SourceOptions {
   authFile?: string;
   /** false allows plain HTTP and unverified TLS */
   tlsVerify?: boolean;
+  /** told about each retry of a registry request */
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string; what: string }) => void;
 }
 
 export type SourceSpec =
@@ -72,11 +74,6 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
 async function openRegistry(reference: string, insecure: boolean, opts: SourceOptions): Promise<ImageSource> {
   const { parseReference } = await import('./reference.js');
   const ref = parseReference(reference);
-  let mod: { openRegistrySource?: (r: unknown, o: unknown) => Promise<ImageSource> };
-  try {
-    mod = await import('./registry/index.js' as string);
-  } catch {
-    throw new SysctrError('pulling from registries is not available in this build');
-  }
-  return mod.openRegistrySource!(ref, { creds: opts.creds, authFile: opts.authFile, tlsVerify: opts.tlsVerify, insecureHttp: insecure });
+  const { openRegistrySource } = await import('./registry/index.js');
+  return openRegistrySource(ref, { creds: opts.creds, authFile: opts.authFile, tlsVerify: opts.tlsVerify, insecureHttp: insecure, onRetry: opts.onRetry });
 }
