@@ -80,7 +80,7 @@ async function readImageExports(store: Store, rec: ImageRecord, tree: MergedTree
 
 /** The image from the store, pulled first when it is not there (a source like oci:DIR:TAG). */
 async function findOrPull(store: Store, ref: string, out: (l: string) => void, dryRun: boolean): Promise<ImageRecord> {
-  const found = await store.findImage(ref).catch(() => undefined);
+  const found = await store.findImage(ref);
   if (found) return found;
   if (dryRun) throw new SysctrError(`image ${ref} is not in the store; --dry-run does not pull`, { hint: `pull it first: sysctr pull ${ref}` });
   out(`pulling ${ref}`);
