@@ -58,6 +58,8 @@ if (requireRealSystemd(t)) {
   const polite = path.join(m.scratch, 'src-polite');
   fs.cpSync(path.join(projectDir, 'fixtures/images/example'), polite, { recursive: true });
   fs.writeFileSync(path.join(polite, 'rootfs/usr/bin/run.sh'), '#!/bin/sh\ntrap "exit 0" TERM\nwhile :; do sleep 0.2; done\n');
+  // and no config.json.template: the default config.json from the image config (Cmd /usr/bin/run.sh)
+  fs.rmSync(path.join(polite, 'exports/config.json.template'));
   await buildImage(polite, layout, 'polite');
 
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-stop' };
@@ -117,7 +119,7 @@ if (requireRealSystemd(t)) {
     });
   }
 
-  t.test('a PID 1 that handles SIGTERM stops on it, without waiting the grace period', async (t) => {
+  t.test('a PID 1 that handles SIGTERM stops on it, without waiting the grace period (default config.json)', async (t) => {
     const inst = await sysctr(['install', '--name', 'polite', '--set', 'SYSCTR_STOP_TIMEOUT=20', '--now', 'layout:polite']);
     t.equal(inst.exitCode, 0, inst.stderr);
     await new Promise((res) => setTimeout(res, 500));
