@@ -10,6 +10,11 @@
 export const STEPS = {
   install: ['journal', 'checkout', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
   uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'symlink', 'deployments', 'finish'],
+  // update/rollback share the switch steps (lib/deploy/switch.ts); update-revert is update's
+  // automatic way back when the new deployment does not start
+  update: ['journal', 'clear-slot', 'checkout', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
+  'update-revert': ['journal', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  rollback: ['journal', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
 } as const;
 
 export type Operation = keyof typeof STEPS;
