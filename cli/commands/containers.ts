@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { SysctrError } from '../../lib/errors.js';
 import { pathsFrom, type GlobalArgs } from '../context.js';
+import { info, rollback, update } from './containers-update.js';
 
 export const hostOptions = {
   system: { type: 'boolean', describe: 'system mode: systemctl, /etc/systemd/system (the default)', conflicts: 'user' },
@@ -68,24 +68,16 @@ const list: CommandModule<object, ListArgs> = {
   },
 };
 
-/** Placeholders until issue #5 lands update and rollback. */
-const notYet = (command: string, describe: string): CommandModule => ({
-  command,
-  describe,
-  handler: () => {
-    throw new SysctrError(`containers ${command.split(' ')[0]}: not implemented yet`);
-  },
-});
-
 const cmd: CommandModule = {
   command: 'containers <command>',
   describe: 'list, update and roll back installed containers',
   builder: (y) =>
     y
       .command(list)
-      .command(notYet('update <name>', 'deploy a new image or new values beside the live deployment and switch'))
-      .command(notYet('rollback <name>', 'switch back to the other deployment'))
-      .demandCommand(1, 'name a containers command: list, update, rollback') as never,
+      .command(update)
+      .command(rollback)
+      .command(info)
+      .demandCommand(1, 'name a containers command: list, update, rollback, info') as never,
   handler: () => {},
 };
 export default cmd;

@@ -1,0 +1,108 @@
+/** containers update / rollback / info (issue #5): parse, call lib/deploy, print. */
+import type { CommandModule } from 'yargs';
+import { usageError } from '../../lib/errors.js';
+import { pathsFrom, type GlobalArgs } from '../context.js';
+import { hostOptions } from './containers.js';
+
+const say = (l: string) => process.stdout.write(l + '\n');
+
+async function deployContext(args: GlobalArgs) {
+  const { SpawnRunner } = await import('../../lib/systemd/spawn-runner.js');
+  return { paths: pathsFrom(args), runner: new SpawnRunner(), dryRun: false, out: say };
+}
+
+interface UpdateArgs extends GlobalArgs {
+  name?: string;
+  rebase?: string;
+  set?: string[];
+  pull?: boolean;
+  all?: boolean;
+  settle?: number;
+}
+
+export const update: CommandModule<object, UpdateArgs> = {
+  command: 'update [name]',
+  describe: 'deploy a new image or new values beside the live deployment and switch (back again if it does not start)',
+  builder: (y) =>
+    y
+      .positional('name', { type: 'string', describe: 'the container' })
+      .options(hostOptions)
+      .option('rebase', { type: 'string', describe: 'move to this image (in the store, or a source to pull)' })
+      .option('set', { type: 'string', describe: 'template variable NAME=VALUE (repeatable; kept with the earlier ones)' })
+      .option('pull', { type: 'boolean', describe: 'pull the image reference first' })
+      .option('all', { type: 'boolean', describe: 'every installed container' })
+      .option('settle', { type: 'number', default: 2, describe: 'seconds the new deployment must stay active, or it is rolled back' })
+      .example('$0 containers update --rebase web:2 web', 'move web to the image web:2')
+      .example('$0 containers update --set PORT=8081 web', 'same image, a new value')
+      .example('$0 containers update --pull --all', 'pull every container\'s image again and update what changed') as never,
+  handler: async (args) => {
+    const { assertUpdateArgs, update: doUpdate, updateAll } = await import('../../lib/deploy/update.js');
+    assertUpdateArgs({ all: args.all, name: args.name, rebase: args.rebase });
+    if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
+    const ctx = await deployContext(args);
+    const set = args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String);
+    const o = { set, pull: args.pull, settleMs: Math.round(Number(args.settle) * 1000) };
+    type R = Awaited<ReturnType<typeof doUpdate>>;
+    const report = (r: R): boolean => {
+      if (r.status === 'up-to-date') say(`${r.name} is already up to date (${r.image}, ${r.imageId.slice(7, 19)} in ${r.to})`);
+      else if (r.status === 'updated') say(`updated ${r.name}: ${r.from} (${r.previousImage}) -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
+      else {
+        process.stderr.write(`sysctr: ${r.name}: the new deployment ${r.to} (${r.image}) did not start: ${r.reason}\n`);
+        process.stderr.write(`  rolled back to ${r.from} (${r.previousImage})${r.restarted ? ', which is running again' : ''}; ${r.to} is kept for inspection (sysctr containers info ${r.name}, journalctl -u ${r.name}.service)\n`);
+        return false;
+      }
+      return true;
+    };
+    if (args.all) {
+      const failed = await updateAll(ctx, o, (name, r) => {
+        if (r instanceof Error) process.stderr.write(`sysctr: ${name}: ${r.message}\n`);
+        else report(r);
+      });
+      if (failed) process.exitCode = 1;
+      return;
+    }
+    if (!report(await doUpdate(ctx, { ...o, name: String(args.name), rebase: args.rebase }))) process.exitCode = 1;
+  },
+};
+
+interface NameArgs extends GlobalArgs {
+  name: string;
+  json?: boolean;
+}
+
+export const rollback: CommandModule<object, NameArgs> = {
+  command: 'rollback <name>',
+  describe: 'switch back to the other deployment, as it was rendered',
+  builder: (y) => y.positional('name', { type: 'string', demandOption: true }).options(hostOptions) as never,
+  handler: async (args) => {
+    const { rollback: doRollback } = await import('../../lib/deploy/rollback.js');
+    const r = await doRollback(await deployContext(args), String(args.name));
+    if (r.finished) return; // finishing the interrupted rollback was the job; finishInterrupted said so
+    say(`rolled back ${r.name}: ${r.from} -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
+    if (r.targetFailed) process.stderr.write(`sysctr: warning: ${r.to} had failed to start before: ${r.targetFailed}\n`);
+  },
+};
+
+export const info: CommandModule<object, NameArgs> = {
+  command: 'info <name>',
+  describe: 'the live and the rollback deployment of a container, and the image each holds',
+  builder: (y) => y.positional('name', { type: 'string', demandOption: true }).options(hostOptions).option('json', { type: 'boolean', describe: 'JSON output' }) as never,
+  handler: async (args) => {
+    const [{ describeContainer }, { SpawnRunner }, out] = await Promise.all([
+      import('../../lib/deploy/describe.js'),
+      import('../../lib/systemd/spawn-runner.js'),
+      import('../output.js'),
+    ]);
+    const d = await describeContainer(pathsFrom(args), new SpawnRunner(), String(args.name));
+    if (args.json) return out.printJson(d);
+    say(`${d.name}: ${d.state}, live deployment ${d.live}${d.pending ? ` (a ${d.pending} was interrupted; the next command for ${d.name} finishes it)` : ''}`);
+    out.printTable(d.deployments, [
+      { header: 'DEPLOYMENT', value: (r) => r.deployment },
+      { header: 'ROLE', value: (r) => (r.live ? 'live' : 'rollback') + (r.failed ? ' (failed to start)' : '') },
+      { header: 'IMAGE', value: (r) => r.image },
+      { header: 'IMAGE ID', value: (r) => out.shortId(r.imageId) },
+      { header: 'CREATED', value: (r) => out.ago(r.created) },
+      { header: 'SET', value: (r) => Object.entries(r.set).map(([k, v]) => `${k}=${v}`).join(' ') },
+    ]);
+  },
+};

@@ -1,0 +1,74 @@
+/**
+ * Finishing what a killed sysctr left (issue #5, crash safety). Every deployment operation writes
+ * a journal ROOT/.NAME.journal first and removes it last; the next command for that name reads it:
+ *
+ * - update: when the new deployment is complete in its slot (its info carries the journal's token)
+ *   the update is completed - switched to, started if the service was running, and reverted like
+ *   any update if it does not stay up. Otherwise it is undone: the half checkout is removed; the
+ *   live deployment was never touched.
+ * - update-revert, rollback: completed (the target is a complete deployment by construction).
+ * - install, uninstall: what they left is removed (uninstall is idempotent; installing again
+ *   starts from nothing) - unless the caller is install/uninstall, which do that themselves.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SysctrError } from '../errors.js';
+import type { DeployContext } from './context.js';
+import { containerPaths, readInfo, readJournal } from './state.js';
+import { completeSwitch, toJournal } from './switch.js';
+
+export interface Recovery {
+  op: string;
+  outcome: 'completed' | 'undone' | 'reverted' | 'removed';
+  /** one line for the user */
+  message: string;
+}
+
+/** A sysctr still running with that pid (a concurrent command, not a killed one). */
+function stillRunning(pid: unknown): boolean {
+  if (typeof pid !== 'number' || pid === process.pid) return false;
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /sysctr|cli\/main\.js/.test(cmd);
+  } catch {
+    return false;
+  }
+}
+
+export async function finishInterrupted(ctx: DeployContext, name: string, opts: { installs?: boolean } = {}): Promise<Recovery | undefined> {
+  const c = containerPaths(ctx.paths, name);
+  const raw = readJournal(c);
+  if (!raw) return undefined;
+  if (stillRunning(raw.pid)) {
+    throw new SysctrError(`${name}: another sysctr (pid ${raw.pid}) is running ${raw.op} on it`, { hint: 'wait for it to finish, then try again' });
+  }
+  if (ctx.dryRun) throw new SysctrError(`${name}: a ${raw.op} was interrupted; run the command without --dry-run to finish it first`);
+  const say = (r: Recovery) => {
+    ctx.out(r.message);
+    return r;
+  };
+  if (raw.op === 'install' || raw.op === 'uninstall') {
+    if (opts.installs === false) return undefined;
+    const { uninstall } = await import('./uninstall.js');
+    await uninstall({ ...ctx, out: () => {} }, name);
+    return say({ op: raw.op, outcome: 'removed', message: `${name}: removed what an interrupted ${raw.op} left; install it again to use it` });
+  }
+  const j = toJournal(raw);
+  if (!j) throw new SysctrError(`${name}: unknown operation "${raw.op}" in ${c.journal}`, { hint: `remove that file if no sysctr is running, then try again` });
+  const to = c.deployment(j.to);
+  const complete = j.op !== 'update' || (readInfo(to) as { token?: string } | undefined)?.token === j.token;
+  if (!complete) {
+    // the new deployment never got into its slot: nothing of the live one was touched yet
+    for (const e of fs.readdirSync(ctx.paths.root)) {
+      if (e.startsWith(`.${name}.${j.to}.partial-`)) fs.rmSync(path.join(ctx.paths.root, e), { recursive: true, force: true });
+    }
+    fs.rmSync(c.journal, { force: true });
+    return say({ op: j.op, outcome: 'undone', message: `${name}: undid an interrupted update (its new deployment was not complete); ${path.basename(c.deployment(j.from))} stays live` });
+  }
+  const outcome = await completeSwitch(ctx, name, j);
+  if (outcome.reverted) {
+    return say({ op: j.op, outcome: 'reverted', message: `${name}: an interrupted update to ${path.basename(to)} was finished but it did not start (${outcome.reverted.reason}); back on ${path.basename(c.deployment(j.from))}` });
+  }
+  const what = j.op === 'update-revert' ? 'the revert of a failed update' : `an interrupted ${j.op}`;
+  return say({ op: j.op, outcome: 'completed', message: `${name}: finished ${what}; ${path.basename(c.deployment(outcome.live))} is live` });
+}

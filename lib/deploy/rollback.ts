@@ -1,0 +1,63 @@
+/**
+ * containers rollback NAME (SPEC §4, issue #5): back to the other deployment, as it was rendered
+ * (its kept unit, drop-in and tmpfiles conf; nothing is re-rendered), stopping and starting the
+ * service only if it was active. Rolling back twice returns to where it started.
+ */
+import path from 'node:path';
+import { SysctrError } from '../errors.js';
+import { assertUnitIsOurs, unitFilesFor } from '../systemd/files.js';
+import { Systemd } from '../systemd/systemctl.js';
+import type { DeployContext } from './context.js';
+import { validateName } from './names.js';
+import { finishInterrupted } from './recover.js';
+import { containerPaths, liveDeployment, readInfo, writeJournal } from './state.js';
+import { StepRunner } from './steps.js';
+import { completeSwitch, isUp, otherSlot, renderedHostFiles, slotOf, unitStatus, type SwitchJournal } from './switch.js';
+
+export interface RollbackResult {
+  name: string;
+  from: string;
+  to: string;
+  image: string;
+  imageId: string;
+  restarted: boolean;
+  /** the rollback target is a deployment that failed to start before */
+  targetFailed?: string;
+  /** finishing an interrupted rollback was the whole job */
+  finished?: string;
+}
+
+export async function rollback(ctx: DeployContext, rawName: string): Promise<RollbackResult> {
+  const name = validateName(rawName);
+  const recovered = await finishInterrupted(ctx, name);
+  const c = containerPaths(ctx.paths, name);
+  const live = liveDeployment(c);
+  const info = live ? readInfo(live) : undefined;
+  if (!live || !info) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
+  const from = slotOf(live);
+  const to = otherSlot(from);
+  // the command that was interrupted was this one: finishing it is what the user asked for
+  if (recovered?.op === 'rollback' && recovered.outcome === 'completed') {
+    return { name, from: path.basename(c.deployment(to)), to: path.basename(live), image: info.image, imageId: info.imageId, restarted: false, finished: recovered.message };
+  }
+  const target = readInfo(c.deployment(to));
+  if (!target) {
+    throw new SysctrError(`${name} has no other deployment to roll back to (only ${path.basename(live)})`, {
+      hint: `a rollback deployment appears after the first update: sysctr containers update ${name}`,
+    });
+  }
+  renderedHostFiles(c.deployment(to), name); // its rendered unit must be there before anything changes
+  assertUnitIsOurs(unitFilesFor(ctx.paths, name), name);
+  const systemd = new Systemd(ctx.runner, ctx.paths.user);
+  const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
+  const j: SwitchJournal = { op: 'rollback', from, to, wasActive };
+  await new StepRunner('rollback', ctx.env).step('journal', () => writeJournal(c, j as unknown as Parameters<typeof writeJournal>[1]));
+  const outcome = await completeSwitch(ctx, name, j);
+  const failed = (target as { failed?: { reason: string } }).failed?.reason;
+  if (outcome.startError) {
+    throw new SysctrError(`${name}: rolled back to ${path.basename(c.deployment(to))} (${target.image}), but it did not start: ${outcome.startError}`, {
+      hint: `see journalctl -u ${name}.service; roll back again to return: sysctr containers rollback ${name}`,
+    });
+  }
+  return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: outcome.started, targetFailed: failed };
+}

@@ -1,0 +1,212 @@
+/**
+ * Switching a container's live deployment: the tail shared by `containers update`, its automatic
+ * revert, `containers rollback`, and the recovery of any of them after a crash (recover.ts).
+ *
+ *   stop if active → unit, drop-in, tmpfiles conf from the target deployment's copies (as they were
+ *   rendered, never re-rendered) → ROOT/NAME symlink (new link + rename: the commit point) →
+ *   daemon-reload → tmpfiles --create → start if it was active → (update) settle → journal removed
+ *
+ * Each step looks only at the journal and at the target deployment, so running the whole tail
+ * again after a crash at any point ends in the same state.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SysctrError } from '../errors.js';
+import { unitFilesFor, writeAtomic, writeUnitFiles } from '../systemd/files.js';
+import { Systemd } from '../systemd/systemctl.js';
+import { DROPIN_NAME } from '../systemd/dropin.js';
+import type { DeployContext } from './context.js';
+import { containerPaths, readInfo, writeJournal, type ContainerPaths, type DeploymentInfo, type Journal } from './state.js';
+import { StepRunner } from './steps.js';
+
+export type Slot = 0 | 1;
+export type SwitchOp = 'update' | 'update-revert' | 'rollback';
+
+/** The journal of an update, revert or rollback: where from, where to, and what to restore. */
+export interface SwitchJournal {
+  op: SwitchOp;
+  from: Slot;
+  to: Slot;
+  /** the unit was active before: it is started again at the end */
+  wasActive: boolean;
+  /** update: also in the new deployment's info; tells it from an older deployment in that slot */
+  token?: string;
+  /** update: how long the new deployment must stay active */
+  settleMs?: number;
+}
+
+export interface SwitchOutcome {
+  /** the slot that is live at the end */
+  live: Slot;
+  /** the unit was started (it was active before) */
+  started: boolean;
+  /** rollback / revert: the start failed (the switch itself is complete) */
+  startError?: string;
+  /** update: the new deployment did not start or stay up; it was reverted to `from` */
+  reverted?: { reason: string; startError?: string };
+}
+
+export const DEFAULT_SETTLE_MS = 2000;
+
+export function otherSlot(s: Slot): Slot {
+  return s === 0 ? 1 : 0;
+}
+
+/** 0 or 1 from a deployment dir ROOT/NAME.N. */
+export function slotOf(deployment: string): Slot {
+  return deployment.endsWith('.1') ? 1 : 0;
+}
+
+export function toJournal(j: Journal | undefined): SwitchJournal | undefined {
+  if (!j || (j.op !== 'update' && j.op !== 'update-revert' && j.op !== 'rollback')) return undefined;
+  return j as unknown as SwitchJournal;
+}
+
+/** The unit, drop-in and tmpfiles conf a deployment was rendered with (kept beside its info). */
+export function renderedHostFiles(deployment: string, name: string): { unit: string; dropIn: string; tmpfiles: string } {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(path.join(deployment, f), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const unit = read(`${name}.service`);
+  const dropIn = read(DROPIN_NAME);
+  if (unit === undefined || dropIn === undefined) {
+    throw new SysctrError(`${path.basename(deployment)} has no copy of its rendered unit (${name}.service, ${DROPIN_NAME})`, {
+      hint: `it cannot be switched to as it was rendered; update the container instead: sysctr containers update ${name}`,
+    });
+  }
+  return { unit, dropIn, tmpfiles: read(`${name}.conf`) ?? '' };
+}
+
+/** A new link and a rename: ROOT/NAME points at the old or the new target, never at nothing. */
+export function linkAtomic(target: string, link: string): void {
+  const tmp = `${link}.sysctr-link-${process.pid}`;
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(target, tmp);
+  fs.renameSync(tmp, link);
+}
+
+export interface UnitStatus {
+  activeState: string;
+  subState: string;
+  result: string;
+  nRestarts: number;
+  mainPid: number;
+}
+
+export async function unitStatus(systemd: Systemd, unit: string): Promise<UnitStatus> {
+  const r = await systemd.runner.run(
+    'systemctl',
+    [...(systemd.user ? ['--user'] : []), 'show', '-p', 'ActiveState,SubState,Result,NRestarts,MainPID', '--', unit],
+    { allowFailure: true },
+  );
+  const kv: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) kv[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return {
+    activeState: kv.ActiveState ?? '',
+    subState: kv.SubState ?? '',
+    result: kv.Result ?? '',
+    nRestarts: Number(kv.NRestarts ?? 0) || 0,
+    mainPid: Number(kv.MainPID ?? 0) || 0,
+  };
+}
+
+/** Active, or on its way there: what "it was running" means for restarting it after the switch. */
+export function isUp(s: UnitStatus): boolean {
+  return s.activeState === 'active' || s.activeState === 'activating' || s.activeState === 'reloading';
+}
+
+/**
+ * After a successful start job: the unit must stay active for `ms` (no restart, no exit). Polls
+ * every 200 ms and returns at the first sign of failure.
+ */
+export async function settle(systemd: Systemd, unit: string, ms: number): Promise<string | undefined> {
+  const first = await unitStatus(systemd, unit);
+  const deadline = Date.now() + ms;
+  let s = first;
+  for (;;) {
+    if (s.activeState !== 'active' || s.subState === 'auto-restart') {
+      return `${unit} is ${s.activeState}${s.subState ? ` (${s.subState})` : ''}${s.result && s.result !== 'success' ? `, result ${s.result}` : ''}`;
+    }
+    if (s.nRestarts > first.nRestarts || (first.mainPid && s.mainPid !== first.mainPid)) {
+      return `${unit} restarted (its main process exited)`;
+    }
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((res) => setTimeout(res, Math.min(200, Math.max(0, deadline - Date.now()))));
+    s = await unitStatus(systemd, unit);
+  }
+}
+
+/** A token that tells a new deployment from an older one in the same slot. */
+export function newToken(): string {
+  return `${new Date().toISOString()}#${crypto.randomBytes(4).toString('hex')}`;
+}
+
+/** Marks a deployment that did not start, in its info (containers info shows it). */
+function markFailed(deployment: string, reason: string): void {
+  const info = readInfo(deployment);
+  if (!info) return;
+  const marked: DeploymentInfo & { failed?: { at: string; reason: string } } = { ...info, failed: { at: new Date().toISOString(), reason } };
+  writeAtomic(path.join(deployment, 'info'), JSON.stringify(marked, null, 2) + '\n');
+}
+
+/**
+ * Runs the switch described by the journal (already written), from its `stop` step to `finish`.
+ * An update whose new deployment does not start is reverted here (a second journal, op
+ * update-revert) and reported in the outcome; the caller decides how to tell the user.
+ */
+export async function completeSwitch(ctx: DeployContext, name: string, j: SwitchJournal): Promise<SwitchOutcome> {
+  const c = containerPaths(ctx.paths, name);
+  const f = unitFilesFor(ctx.paths, name);
+  const systemd = new Systemd(ctx.runner, ctx.paths.user);
+  const steps = new StepRunner<SwitchOp>(j.op, ctx.env);
+  const unit = `${name}.service`;
+  const target = c.deployment(j.to);
+  const files = renderedHostFiles(target, name);
+
+  await steps.step('stop', async () => {
+    if (isUp(await unitStatus(systemd, unit))) await systemd.stop(unit);
+  });
+  await steps.step('unit-files', () => writeUnitFiles(f, { unit: files.unit, dropIn: files.dropIn, tmpfiles: files.tmpfiles }));
+  await steps.step('symlink', () => linkAtomic(path.basename(target), c.link));
+  await steps.step('daemon-reload', () => systemd.daemonReload());
+  await steps.step('tmpfiles', async () => {
+    if (files.tmpfiles.trim()) await systemd.tmpfilesCreate(f.tmpfiles);
+  });
+  let startError: string | undefined;
+  await steps.step('start', async () => {
+    if (!j.wasActive) return;
+    // a unit that failed (or hit its start limit) before the switch must be allowed to start
+    if (j.op !== 'update') await systemd.resetFailed(unit);
+    try {
+      await systemd.start(unit);
+    } catch (err) {
+      if (!(err instanceof SysctrError)) throw err;
+      startError = err.message;
+    }
+  });
+  if (j.op === 'update') {
+    let failure: string | undefined = startError;
+    await steps.step('settle', async () => {
+      if (j.wasActive && !failure) failure = await settle(systemd, unit, j.settleMs ?? DEFAULT_SETTLE_MS);
+    });
+    if (failure) return revert(ctx, name, j, c, failure, startError);
+  }
+  await steps.step('finish', () => fs.rmSync(c.journal, { force: true }));
+  return { live: j.to, started: j.wasActive && !startError, startError };
+}
+
+async function revert(ctx: DeployContext, name: string, j: SwitchJournal, c: ContainerPaths, reason: string, startError?: string): Promise<SwitchOutcome> {
+  markFailed(c.deployment(j.to), reason);
+  const back: SwitchJournal = { op: 'update-revert', from: j.to, to: j.from, wasActive: j.wasActive };
+  await new StepRunner('update-revert', ctx.env).step('journal', () => writeJournal(c, back as unknown as Omit<Journal, 'started' | 'pid'>));
+  const out = await completeSwitch(ctx, name, back);
+  return { ...out, reverted: { reason, startError } };
+}

@@ -1,0 +1,207 @@
+/**
+ * containers update (SPEC §4, issue #5): a new image or new values deployed into the other slot
+ * beside the live one, then switched in (switch.ts); an update that does not start is reverted.
+ *
+ *   finish an interrupted operation → "already up to date"? → render everything (nothing written
+ *   yet; a rendering error stops here) → journal → clear the other slot → check it out (temp dir,
+ *   renamed when complete, with config.json, info and the rendered unit files) → switch
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SysctrError, usageError } from '../errors.js';
+import { writeTree } from '../layer/checkout.js';
+import type { MergedTree } from '../layer/tree.js';
+import { resolveRuntime } from '../runtime/check.js';
+import { renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
+import { assertUnitIsOurs, unitFilesFor, withHeader, writeAtomic } from '../systemd/files.js';
+import { Systemd } from '../systemd/systemctl.js';
+import type { Store } from '../store/store.js';
+import type { ImageRecord } from '../store/types.js';
+import type { DeployContext } from './context.js';
+import { validateName } from './names.js';
+import { finishInterrupted } from './recover.js';
+import { EXPORT_FILES, renderDeployment, type ExportsFiles } from './render.js';
+import { containerPaths, installedNames, liveDeployment, readInfo, writeJournal, type DeploymentInfo } from './state.js';
+import { StepRunner } from './steps.js';
+import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, slotOf, unitStatus, type SwitchJournal } from './switch.js';
+import { parseSetArgs } from './values.js';
+
+export interface UpdateOptions {
+  name: string;
+  /** --rebase IMAGE: an image in the store or a source to pull */
+  rebase?: string;
+  /** raw --set arguments, added to the ones given before */
+  set?: string[];
+  /** --pull: pull the image reference first */
+  pull?: boolean;
+  /** how long the new deployment must stay active (default 2 s) */
+  settleMs?: number;
+}
+
+export interface UpdateResult {
+  name: string;
+  status: 'updated' | 'up-to-date' | 'reverted';
+  /** NAME.N before and after */
+  from: string;
+  to: string;
+  image: string;
+  imageId: string;
+  previousImage: string;
+  /** the service was running and was restarted */
+  restarted: boolean;
+  /** reverted: why the new deployment was given up */
+  reason?: string;
+  /** what finishing an interrupted operation did first */
+  recovered?: string;
+}
+
+async function readImageExports(store: Store, rec: ImageRecord, tree: MergedTree): Promise<ExportsFiles> {
+  const out: ExportsFiles = {};
+  for (const f of EXPORT_FILES) {
+    const buf = await store.readImageFile(rec, `exports/${f}`, tree);
+    if (buf) out[f] = buf;
+  }
+  return out;
+}
+
+function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+/** The image to deploy: --rebase (pulled when missing or with --pull), else the live one's reference. */
+async function targetImage(ctx: DeployContext, store: Store, info: DeploymentInfo, o: UpdateOptions): Promise<ImageRecord> {
+  const { pullImage } = o.pull || o.rebase ? await import('../image/pull.js') : { pullImage: undefined };
+  if (o.rebase) {
+    const found = o.pull ? undefined : await store.findImage(o.rebase).catch(() => undefined);
+    if (found) return found;
+    ctx.out(`pulling ${o.rebase}`);
+    return (await pullImage!(store, o.rebase)).image;
+  }
+  const current = (await store.findImage(info.image).catch(() => undefined)) ?? (await store.findImage(info.imageId));
+  if (o.pull) {
+    if (!current?.source) throw new SysctrError(`${info.name}: the store does not know where ${info.image} was pulled from`, { hint: `name the source: sysctr containers update --pull --rebase SOURCE ${info.name}` });
+    ctx.out(`pulling ${current.source}`);
+    return (await pullImage!(store, current.source, { name: current.name, platform: current.platform })).image;
+  }
+  if (!current) {
+    throw new SysctrError(`${info.name}: its image ${info.image} (${info.imageId.slice(7, 19)}) is no longer in the store`, {
+      hint: `pull it again, or move to another image: sysctr containers update --rebase IMAGE ${info.name}`,
+    });
+  }
+  return current;
+}
+
+export async function update(ctx: DeployContext, o: UpdateOptions): Promise<UpdateResult> {
+  const name = validateName(o.name);
+  const set = parseSetArgs(o.set ?? []);
+  const recovered = await finishInterrupted(ctx, name);
+  const { paths } = ctx;
+  const c = containerPaths(paths, name);
+  const live = liveDeployment(c);
+  const info = live ? readInfo(live) : undefined;
+  if (!live || !info) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
+  if (info.rootfs) {
+    throw new SysctrError(`${name} runs an existing rootfs (${info.rootfs}), not an image: update does not apply`, {
+      hint: `uninstall it and install again: sysctr uninstall ${name}`,
+    });
+  }
+  const f = unitFilesFor(paths, name);
+  assertUnitIsOurs(f, name);
+
+  const { Store } = await import('../store/store.js');
+  const store = await Store.open(paths.store);
+  const rec = await targetImage(ctx, store, info, o);
+  const mergedSet = { ...info.set, ...set };
+  const from = slotOf(live);
+  const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message };
+  if (rec.id === info.imageId && sameValues(mergedSet, info.set)) {
+    return { ...base, status: 'up-to-date', to: path.basename(live), image: info.image, restarted: false };
+  }
+
+  // render everything before touching anything: a rendering error leaves the service alone
+  const to = otherSlot(from);
+  const destdir = c.deployment(to);
+  const runtime = resolveRuntime(info.runtime);
+  const tree = await store.mergedTree(rec);
+  const rendered = renderDeployment({
+    name, destdir, exports: await readImageExports(store, rec, tree),
+    image: { name: rec.name, id: rec.id, config: await store.imageConfig(rec) },
+    set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
+    hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
+  });
+  const unitText = withHeader(name, rendered.unit);
+  const dropIn = renderDropIn({
+    name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
+    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
+  });
+  const created = new Date().toISOString();
+  const record: DeploymentInfo = {
+    name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
+    created, detached: rendered.detached, user: paths.user, unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
+  };
+  const systemd = new Systemd(ctx.runner, paths.user);
+  const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
+  const j: SwitchJournal = { op: 'update', from, to, wasActive, token: newToken(), settleMs: o.settleMs ?? DEFAULT_SETTLE_MS };
+  (record as DeploymentInfo & { token?: string }).token = j.token;
+
+  const steps = new StepRunner('update', ctx.env);
+  await steps.step('journal', () => writeJournal(c, j as unknown as Parameters<typeof writeJournal>[1]));
+  await steps.step('clear-slot', () => clearSlot(paths.root, name, to, destdir));
+  await steps.step('checkout', () => {
+    const partial = path.join(paths.root, `.${name}.${to}.partial-${process.pid}`);
+    fs.rmSync(partial, { recursive: true, force: true });
+    fs.mkdirSync(path.join(partial, 'rootfs'), { recursive: true });
+    writeTree(tree, path.join(partial, 'rootfs'), (id) => store.objectPath(id));
+    fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson);
+    fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
+    fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
+    if (rendered.tmpfiles) fs.writeFileSync(path.join(partial, `${name}.conf`), rendered.tmpfiles);
+    writeAtomic(path.join(partial, 'info'), JSON.stringify(record, null, 2) + '\n');
+    fs.renameSync(partial, destdir);
+  });
+  const outcome = await completeSwitch(ctx, name, j);
+  const result = { ...base, to: path.basename(destdir), restarted: outcome.started };
+  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started };
+  return { ...result, status: 'updated' };
+}
+
+/**
+ * Empties the slot the new deployment goes into: renamed away first (one atomic step, so a crash
+ * never leaves a half-removed deployment under its real name), then removed. Temp dirs of killed
+ * commands for that slot go too.
+ */
+function clearSlot(root: string, name: string, slot: 0 | 1, destdir: string): void {
+  if (fs.existsSync(destdir)) fs.renameSync(destdir, path.join(root, `.${name}.${slot}.partial-old-${process.pid}`));
+  for (const e of fs.readdirSync(root)) {
+    if (e.startsWith(`.${name}.${slot}.partial-`)) fs.rmSync(path.join(root, e), { recursive: true, force: true });
+  }
+}
+
+/** --all: every installed container, one result (or error) each. */
+export async function updateAll(
+  ctx: DeployContext,
+  o: Omit<UpdateOptions, 'name' | 'rebase'>,
+  report: (name: string, r: UpdateResult | Error) => void,
+): Promise<number> {
+  const names = installedNames(ctx.paths.root);
+  let failed = 0;
+  for (const name of names) {
+    try {
+      const r = await update(ctx, { ...o, name });
+      if (r.status === 'reverted') failed++;
+      report(name, r);
+    } catch (err) {
+      if (!(err instanceof SysctrError)) throw err;
+      failed++;
+      report(name, err);
+    }
+  }
+  return failed;
+}
+
+export function assertUpdateArgs(o: { all?: boolean; name?: string; rebase?: string }): void {
+  if (o.all && o.name) throw usageError('give a container NAME or --all, not both');
+  if (!o.all && !o.name) throw usageError('name the container to update, or give --all');
+  if (o.all && o.rebase) throw usageError('--rebase names one image: it cannot be used with --all', 'update one container at a time with --rebase');
+}
