@@ -173,4 +173,15 @@ if (requireRealSystemd(t)) {
     t.equal((await sysctr(['uninstall', 'fromdir'])).exitCode, 0);
     t.equal((await m.exec(['test', '-x', '/var/lib/rootfs-web/bin/busybox'])).exitCode, 0, 'uninstall leaves the given rootfs alone');
   });
+
+  t.test('two installs of the same name at once: one installs, the other finds it installed', async (t) => {
+    const args = ['install', '--name', 'twin', '--set', 'PORT=8291', '--set', 'SYSCTR_STOP_TIMEOUT=1', 'layout:v1'];
+    const [a, b] = await Promise.all([sysctr(args), sysctr(args)]);
+    t.same([a.exitCode, b.exitCode], [0, 0], a.stderr + b.stderr);
+    const outs = [a.stdout, b.stdout].join('\n');
+    t.match(outs, /installed twin from/);
+    t.match(outs, /twin is already installed/);
+    t.equal((await m.sh('ls -d /var/lib/sysctr-e2e/twin* /var/lib/sysctr-e2e/.twin* 2>/dev/null')).stdout.trim().split('\n').sort().join(' '), '/var/lib/sysctr-e2e/twin /var/lib/sysctr-e2e/twin.0');
+    t.equal((await sysctr(['uninstall', 'twin'])).exitCode, 0);
+  });
 }

@@ -18,9 +18,9 @@ import type { ImageRecord } from '../store/types.js';
 import type { DeployContext } from './context.js';
 import { nameFromImage, validateName } from './names.js';
 import { EXPORT_FILES, renderDeployment, type ExportsFiles, type Rendered } from './render.js';
-import { containerPaths, liveDeployment, readInfo, readJournal, writeJournal, type DeploymentInfo } from './state.js';
+import { containerPaths, liveDeployment, readInfo, readJournal, withContainersLock, writeJournal, type ContainerPaths, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
-import { uninstall } from './uninstall.js';
+import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from './values.js';
 
 export interface InstallOptions {
@@ -91,8 +91,6 @@ async function findOrPull(store: Store, ref: string, out: (l: string) => void, d
 
 export async function install(ctx: DeployContext, o: InstallOptions): Promise<InstallResult> {
   const { paths, out } = ctx;
-  const t0 = performance.now();
-  const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: install:${what} ${(performance.now() - t0).toFixed(0)} ms since start\n`);
   // cheap checks first: nothing is read or written if the command line is wrong
   const set = parseSetArgs(o.set ?? []);
   if (o.name !== undefined) validateName(o.name);
@@ -103,22 +101,13 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const store = await Store.open(paths.store);
   const rec = await findOrPull(store, o.image, out, ctx.dryRun);
   const name = validateName(o.name ?? nameFromImage(rec.name));
+  const t0 = performance.now();
+  const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: install:${what} ${(performance.now() - t0).toFixed(0)} ms after the image was found\n`);
   const c = containerPaths(paths, name);
   const f = unitFilesFor(paths, name);
   assertUnitIsOurs(f, name);
-
-  const journal = readJournal(c);
-  const live = liveDeployment(c);
-  const info = live ? readInfo(live) : undefined;
-  if (info && !journal) {
-    if (info.imageId === rec.id) {
-      out(`${name} is already installed from ${info.image}`);
-      return { name, status: 'already-installed', deployment: live!, image: info.image, imageId: info.imageId };
-    }
-    throw new SysctrError(`${name} is already installed from another image (${info.image}, ${info.imageId.slice(7, 19)})`, {
-      hint: `to move it to ${rec.name}: sysctr containers update --rebase ${o.image} ${name}; or choose another --name`,
-    });
-  }
+  const installed = alreadyInstalled(c, rec, o.image, name, out);
+  if (installed) return installed;
 
   // render everything before touching the host
   const destdir = c.deployment(0);
@@ -138,14 +127,44 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
     pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
   });
-
+  const plan: Plan = { name, destdir, rendered, configJson, unitText, dropIn, f, link: c.link, rootfs, set };
   if (ctx.dryRun) {
-    printPlan(ctx, { name, destdir, rendered, unitText, dropIn, f, link: c.link, rootfs });
-  } else if (journal || live || fs.existsSync(destdir) || unitOwner(f) === 'sysctr') {
-    out(`${name}: finishing a half-done ${journal?.op ?? 'install'} first (removing what it left)`);
-    await uninstall({ ...ctx, out: () => {} }, name);
+    printPlan(ctx, plan);
+    return apply(ctx, o, plan, store, rec, tree);
   }
+  return withContainersLock(paths.root, out, async () => {
+    // the same checks again, now that no other sysctr command can change things
+    assertUnitIsOurs(f, name);
+    const raced = alreadyInstalled(c, rec, o.image, name, out);
+    if (raced) return raced;
+    const journal = readJournal(c);
+    if (journal || liveDeployment(c) || fs.existsSync(destdir) || unitOwner(f) === 'sysctr') {
+      out(`${name}: finishing a half-done ${journal?.op ?? 'install'} first (removing what it left)`);
+      await uninstallUnlocked({ ...ctx, out: () => {} }, name);
+    }
+    return apply(ctx, o, plan, store, rec, tree);
+  });
+}
 
+/** "already installed" (same image) or an error (another image); undefined when not installed. */
+function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name: string, out: (l: string) => void): InstallResult | undefined {
+  const live = liveDeployment(c);
+  const info = live ? readInfo(live) : undefined;
+  if (!info || readJournal(c)) return undefined;
+  if (info.imageId === rec.id) {
+    out(`${name} is already installed from ${info.image}`);
+    return { name, status: 'already-installed', deployment: live!, image: info.image, imageId: info.imageId };
+  }
+  throw new SysctrError(`${name} is already installed from another image (${info.image}, ${info.imageId.slice(7, 19)})`, {
+    hint: `to move it to ${rec.name}: sysctr containers update --rebase ${ref} ${name}; or choose another --name`,
+  });
+}
+
+/** The steps, from the journal to the start; each a no-op print under --dry-run. */
+async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Store, rec: ImageRecord, tree: MergedTree | undefined): Promise<InstallResult> {
+  const { paths } = ctx;
+  const { name, destdir, rendered, configJson, unitText, dropIn, f, rootfs, set } = p;
+  const c = containerPaths(paths, name);
   const systemd = new Systemd(ctx.runner, paths.user);
   const steps = new StepRunner('install', ctx.env);
   const write = (fn: () => void) => (ctx.dryRun ? undefined : fn());
@@ -218,8 +237,11 @@ function linkAtomic(target: string, link: string): void {
 
 interface Plan {
   name: string;
+  /** the --set values, for info */
+  set: Record<string, string>;
   destdir: string;
   rendered: Rendered;
+  configJson: string;
   unitText: string;
   dropIn: string;
   f: ReturnType<typeof unitFilesFor>;
@@ -230,7 +252,7 @@ interface Plan {
 function printPlan(ctx: DeployContext, p: Plan): void {
   const file = (where: string, text: string) => ctx.out(`would write ${where}:\n${text.replace(/\n?$/, '\n')}`);
   ctx.out(p.rootfs ? `would run the existing rootfs ${p.rootfs} (root.path in config.json)` : `would check out the image into ${p.destdir}/rootfs`);
-  file(`${p.destdir}/config.json`, p.rootfs ? withRootPath(p.rendered.configJson, p.rootfs) : p.rendered.configJson);
+  file(`${p.destdir}/config.json`, p.configJson);
   file(p.f.unit, p.unitText);
   file(p.f.dropIn, p.dropIn);
   if (p.rendered.tmpfiles) file(p.f.tmpfiles, p.rendered.tmpfiles);

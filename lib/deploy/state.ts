@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errors.js';
 import type { Paths } from '../paths.js';
+import { acquireLock } from '../store/lock.js';
 import { writeAtomic } from '../systemd/files.js';
 
 /** ROOT/NAME.N/info */
@@ -91,4 +92,19 @@ export function installedNames(root: string): string[] {
     throw err;
   }
   return entries.filter((e) => e.isSymbolicLink() && !e.name.startsWith('.')).map((e) => e.name).sort();
+}
+
+/**
+ * Runs fn holding ROOT/.containers.lock, so two commands never change deployments at once (one
+ * lock for all names: a per-name lock file would have to outlive uninstall). A flock held by a
+ * child process: a killed sysctr releases it.
+ */
+export async function withContainersLock<T>(root: string, out: (l: string) => void, fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(root, { recursive: true });
+  const lock = await acquireLock(path.join(root, '.containers.lock'), { onWait: () => out('waiting for another sysctr command to finish...') });
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
 }

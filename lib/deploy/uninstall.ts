@@ -12,7 +12,7 @@ import { removeUnitFiles, unitFilesFor, unitOwner } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
-import { containerPaths, liveDeployment, readInfo, readJournal, writeJournal, type DeploymentInfo } from './state.js';
+import { containerPaths, liveDeployment, readInfo, readJournal, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
 
 export interface UninstallResult {
@@ -41,6 +41,12 @@ function partialDirs(root: string, name: string): string[] {
 
 export async function uninstall(ctx: DeployContext, rawName: string): Promise<UninstallResult> {
   const name = validateName(rawName);
+  if (ctx.dryRun || !fs.existsSync(ctx.paths.root)) return uninstallUnlocked(ctx, name);
+  return withContainersLock(ctx.paths.root, ctx.out, () => uninstallUnlocked(ctx, name));
+}
+
+/** uninstall for a caller that holds the containers lock (install finishing a half-done one). */
+export async function uninstallUnlocked(ctx: DeployContext, name: string): Promise<UninstallResult> {
   const c = containerPaths(ctx.paths, name);
   const f = unitFilesFor(ctx.paths, name);
   const owner = unitOwner(f);
