@@ -60,9 +60,10 @@ const list: CommandModule<object, ListArgs> = {
         { header: 'IMAGE ID', value: (r) => (r.imageId ? out.shortId(r.imageId, noTrunc) : '') },
         { header: 'COMMAND', value: (r) => r.command, trunc: 30 },
         { header: 'CREATED', value: (r) => out.ago(r.created) },
-        { header: 'STATE', value: (r) => r.state },
+        { header: 'STATE', value: (r) => (r.pending ? `${r.state} (${r.pending} interrupted)` : r.state) },
         { header: 'RUNTIME', value: (r) => r.runtime },
         { header: 'DEPLOYMENT', value: (r) => r.deployment },
+        { header: 'ROLLBACK', value: (r) => (r.rollback ? `${r.rollback.deployment} ${r.rollback.image}` : ''), trunc: 40 },
       ], { noTrunc });
     }
   },

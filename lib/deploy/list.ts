@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Paths } from '../paths.js';
 import type { Runner } from '../proc.js';
 import { Systemd, containerState } from '../systemd/systemctl.js';
-import { containerPaths, installedNames, liveDeployment, readInfo } from './state.js';
+import { containerPaths, installedNames, liveDeployment, readInfo, readJournal } from './state.js';
 
 export interface ContainerRow {
   name: string;
@@ -23,6 +23,10 @@ export interface ContainerRow {
   runtime: string;
   /** NAME.0 or NAME.1 */
   deployment: string;
+  /** the other deployment (containers rollback NAME goes there), or null */
+  rollback: { deployment: string; image: string; imageId: string } | null;
+  /** an operation a killed command left half done (the next command for NAME finishes it) */
+  pending: string | null;
 }
 
 function commandOf(deployment: string): string {
@@ -38,9 +42,12 @@ export async function listContainers(paths: Paths, runner: Runner): Promise<Cont
   const names = installedNames(paths.root);
   const rows: ContainerRow[] = [];
   for (const name of names) {
-    const live = liveDeployment(containerPaths(paths, name));
+    const c = containerPaths(paths, name);
+    const live = liveDeployment(c);
     if (!live) continue;
     const info = readInfo(live);
+    const otherDir = c.deployment(live.endsWith('.1') ? 0 : 1);
+    const other = readInfo(otherDir);
     rows.push({
       name,
       image: info?.image ?? '',
@@ -51,6 +58,8 @@ export async function listContainers(paths: Paths, runner: Runner): Promise<Cont
       unit: null,
       runtime: info?.runtime ?? '',
       deployment: path.basename(live),
+      rollback: other ? { deployment: path.basename(otherDir), image: other.image, imageId: other.imageId } : null,
+      pending: readJournal(c)?.op ?? null,
     });
   }
   const states = await new Systemd(runner, paths.user).show(rows.map((r) => `${r.name}.service`));

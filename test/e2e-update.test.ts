@@ -1,0 +1,183 @@
+/**
+ * Update and rollback end to end (issue #5), in a systemd booted with systemd-nspawn, with real
+ * runc: v1 installed and serving, updated to v2 (other content, a changed manifest default), rolled
+ * back and forth, an update to a v3 that cannot start rolled back automatically, a --set-only
+ * update, a stopped service left stopped, and the errors a user meets on the way.
+ */
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectDir } from './helpers/cli.js';
+import { Machine, buildImage, requireRealSystemd } from './helpers/nspawn.js';
+
+if (requireRealSystemd(t)) {
+  const m = await Machine.boot();
+  t.teardown(() => m.shutdown());
+  const layout = path.join(m.scratch, 'layout');
+  for (const v of ['v1', 'v2', 'v3']) await buildImage(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
+  // v2 with a new variable that has no default: its update must fail before anything changes
+  const v4 = path.join(m.scratch, 'src-v4');
+  fs.cpSync(path.join(projectDir, 'fixtures/images/update-v2'), v4, { recursive: true });
+  fs.appendFileSync(path.join(v4, 'exports/service.template'), '# needs $NEW_SETTING\n');
+  await buildImage(v4, layout, 'v4');
+  const root = '/var/lib/sysctr-e2e';
+  const env = { SYSCTR_ROOT: root };
+  const sysctr = (args: string[]) => m.sysctr(args, env);
+  const PORT = 8311;
+
+  /** GET a path; polls until `want` matches (the service may still be coming up). */
+  const get = async (file: string, want: RegExp, port = PORT): Promise<string> => {
+    let body = '';
+    for (let i = 0; i < 60; i++) {
+      const r = await m.exec(['busybox', 'wget', '-qO-', `http://127.0.0.1:${port}/${file}`]);
+      body = r.exitCode === 0 ? r.stdout : '';
+      if (want.test(body)) break;
+      await new Promise((res) => setTimeout(res, 150));
+    }
+    return body.trim();
+  };
+  const link = async () => (await m.exec(['readlink', `${root}/web`])).stdout.trim();
+  const active = async (unit = 'web.service') => (await m.exec(['systemctl', 'is-active', unit])).stdout.trim();
+  const listRow = async () => JSON.parse((await sysctr(['containers', 'list', '--all', '--json'])).stdout).find((r: { name: string }) => r.name === 'web');
+  let uuid = '';
+
+  for (const v of ['v1', 'v2', 'v3', 'v4']) t.equal((await sysctr(['pull', `oci:${layout}:${v}`])).exitCode, 0, `pull ${v}`);
+
+  t.test('install v1 --now: serves v1', async (t) => {
+    const r = await sysctr(['install', '--name', 'web', '--set', `PORT=${PORT}`, '--set', 'EXTRA=kept-from-install', '--now', 'layout:v1']);
+    t.equal(r.exitCode, 0, r.stderr);
+    const state = await get('state.txt', /version=v1/);
+    t.match(state, /^version=v1 message=default message of v1 extra=kept-from-install uuid=[0-9a-f-]{36}$/);
+    uuid = /uuid=(\S+)/.exec(state)![1];
+    t.equal(await link(), 'web.0');
+  });
+
+  t.test('rollback with no other deployment: a clear error, nothing changed', async (t) => {
+    const r = await sysctr(['containers', 'rollback', 'web']);
+    t.equal(r.exitCode, 1);
+    t.match(r.stderr, /web has no other deployment to roll back to \(only web\.0\)/);
+    t.equal(await active(), 'active');
+  });
+
+  t.test('update without a change: already up to date, nothing touched', async (t) => {
+    const r = await sysctr(['containers', 'update', 'web']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, /web is already up to date/);
+    t.equal((await m.exec(['test', '-e', `${root}/web.1`])).exitCode, 1, 'no second deployment');
+  });
+
+  t.test('update to an image with a variable that has no value: error naming it, service untouched', async (t) => {
+    const unitBefore = (await m.exec(['cat', '/etc/systemd/system/web.service'])).stdout;
+    const r = await sysctr(['containers', 'update', '--rebase', 'layout:v4', 'web']);
+    t.equal(r.exitCode, 1);
+    t.match(r.stderr, /service\.template:\d+:\d+: variable NEW_SETTING has no value; set it with --set NEW_SETTING=/);
+    t.equal((await m.exec(['cat', '/etc/systemd/system/web.service'])).stdout, unitBefore, 'unit untouched');
+    t.equal(await link(), 'web.0');
+    t.equal((await m.exec(['test', '-e', `${root}/web.1`])).exitCode, 1, 'no new deployment');
+    t.equal((await m.exec(['test', '-e', `${root}/.web.journal`])).exitCode, 1, 'no journal');
+    t.match(await get('state.txt', /version=v1/), /version=v1/);
+  });
+
+  t.test('update --rebase v2: v2 content and v2 default, same UUID and --set values, link to .1', async (t) => {
+    const r = await sysctr(['containers', 'update', '--rebase', 'layout:v2', 'web']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, /updated web: web\.0 \(localhost\/layout:v1\) -> web\.1 \(localhost\/layout:v2\), restarted/);
+    t.equal(await get('version.txt', /v2/), 'v2');
+    t.equal(await get('state.txt', /version=v2/), `version=v2 message=default message of v2 extra=kept-from-install uuid=${uuid}`);
+    t.equal(await link(), 'web.1');
+    t.match(await listRow(), { image: 'localhost/layout:v2', deployment: 'web.1', state: 'running', rollback: { deployment: 'web.0', image: 'localhost/layout:v1' } });
+    const info = JSON.parse((await sysctr(['containers', 'info', 'web', '--json'])).stdout);
+    t.match(info, { live: 'web.1', deployments: [{ deployment: 'web.0', live: false, image: 'localhost/layout:v1' }, { deployment: 'web.1', live: true, image: 'localhost/layout:v2' }] });
+    const unit = (await m.exec(['grep', '-c', 'web.1', '/etc/systemd/system/web.service'])).stdout.trim();
+    t.not(unit, '0', 'the unit is the new deployment\'s');
+  });
+
+  t.test('images delete refuses the image the rollback deployment uses', async (t) => {
+    const r = await sysctr(['images', 'delete', 'layout:v1']);
+    t.equal(r.exitCode, 1);
+    t.match(r.stderr, /used by web\.0/);
+  });
+
+  t.test('rollback: v1 answers again; rollback again: v2', async (t) => {
+    const r = await sysctr(['containers', 'rollback', 'web']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, /rolled back web: web\.1 -> web\.0 \(localhost\/layout:v1\), restarted/);
+    t.equal(await get('state.txt', /version=v1/), `version=v1 message=default message of v1 extra=kept-from-install uuid=${uuid}`);
+    t.equal(await link(), 'web.0');
+    t.match(await listRow(), { image: 'localhost/layout:v1', deployment: 'web.0', state: 'running' });
+    const again = await sysctr(['containers', 'rollback', 'web']);
+    t.equal(again.exitCode, 0, again.stderr);
+    t.equal(await get('version.txt', /v2/), 'v2');
+    t.equal(await link(), 'web.1');
+  });
+
+  t.test('update to v3, whose service exits at once: rolled back automatically, v2 answers, exit 1', async (t) => {
+    const r = await sysctr(['containers', 'update', '--rebase', 'layout:v3', '--settle', '3', 'web']);
+    t.equal(r.exitCode, 1, r.stdout);
+    t.match(r.stderr, /web: the new deployment web\.0 \(localhost\/layout:v3\) did not start/);
+    t.match(r.stderr, /rolled back to web\.1 \(localhost\/layout:v2\), which is running again; web\.0 is kept for inspection/);
+    t.equal(await link(), 'web.1');
+    t.equal(await active(), 'active');
+    t.equal(await get('version.txt', /v2/), 'v2');
+    const info = JSON.parse((await sysctr(['containers', 'info', 'web', '--json'])).stdout);
+    t.match(info.deployments[0], { deployment: 'web.0', live: false, image: 'localhost/layout:v3', failed: { reason: /web\.service/ } }, 'the failed deployment is kept and marked');
+    t.equal((await m.exec(['test', '-e', `${root}/.web.journal`])).exitCode, 1, 'no journal left');
+  });
+
+  t.test('update with --set only (same image): a new slot with the new value, the earlier --set kept', async (t) => {
+    const r = await sysctr(['containers', 'update', '--set', 'MESSAGE=set-by-update', 'web']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.equal(await link(), 'web.0');
+    t.equal(await get('state.txt', /set-by-update/), `version=v2 message=set-by-update extra=kept-from-install uuid=${uuid}`);
+    const info = JSON.parse((await m.exec(['cat', `${root}/web.0/info`])).stdout);
+    t.same(info.set, { PORT: String(PORT), EXTRA: 'kept-from-install', MESSAGE: 'set-by-update' });
+    t.equal((await sysctr(['containers', 'update', '--set', 'MESSAGE=set-by-update', 'web'])).stdout.trim(), `web is already up to date (localhost/layout:v2, ${info.imageId.slice(7, 19)} in web.0)`);
+  });
+
+  t.test('update of a stopped service leaves it stopped; rollback too', async (t) => {
+    t.equal((await sysctr(['stop', 'web'])).exitCode, 0);
+    const r = await sysctr(['containers', 'update', '--rebase', 'layout:v1', 'web']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, /not running \(left stopped\)/);
+    t.equal(await active(), 'inactive');
+    t.equal(await link(), 'web.1');
+    const rb = await sysctr(['containers', 'rollback', 'web']);
+    t.equal(rb.exitCode, 0, rb.stderr);
+    t.equal(await active(), 'inactive');
+    t.equal(await link(), 'web.0');
+    t.equal((await sysctr(['start', 'web'])).exitCode, 0);
+    t.equal(await get('state.txt', /set-by-update/), `version=v2 message=set-by-update extra=kept-from-install uuid=${uuid}`);
+  });
+
+  t.test('update --all reports each container; usage errors', async (t) => {
+    const two = await sysctr(['install', '--name', 'web2', '--set', 'PORT=8312', '--now', 'layout:v1']);
+    t.equal(two.exitCode, 0, two.stderr);
+    const r = await sysctr(['containers', 'update', '--all', '--set', 'EXTRA=all']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, /updated web: web\.0 .* -> web\.1/);
+    t.match(r.stdout, /updated web2: web2\.0 .* -> web2\.1/);
+    t.match(await get('state.txt', /extra=all/, 8312), /version=v1 .*extra=all/);
+    t.match(await get('state.txt', /extra=all/), /version=v2 .*extra=all/);
+    const both = await sysctr(['containers', 'update', '--all', 'web']);
+    t.equal(both.exitCode, 2);
+    t.match(both.stderr, /NAME or --all, not both/);
+    const none = await sysctr(['containers', 'update']);
+    t.equal(none.exitCode, 2);
+    const missing = await sysctr(['containers', 'update', 'nosuch']);
+    t.equal(missing.exitCode, 1);
+    t.match(missing.stderr, /nosuch is not installed/);
+    t.equal((await sysctr(['uninstall', 'web2'])).exitCode, 0);
+  });
+
+  t.test('update --pull: pulls the source again first', async (t) => {
+    const r = await sysctr(['containers', 'update', '--pull', 'web']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, new RegExp(`pulling oci:${layout}:v2`));
+    t.match(r.stdout, /already up to date/);
+  });
+
+  t.test('uninstall removes both deployments', async (t) => {
+    t.equal((await sysctr(['uninstall', 'web'])).exitCode, 0);
+    t.equal((await m.sh(`ls -d ${root}/web* ${root}/.web* 2>/dev/null; runc list -q`)).stdout.trim(), '');
+  });
+}
