@@ -9,6 +9,9 @@
  * - update-revert, rollback: completed (the target is a complete deployment by construction).
  * - install, uninstall: what they left is removed (uninstall is idempotent; installing again
  *   starts from nothing) - unless the caller is install/uninstall, which do that themselves.
+ *
+ * The caller holds the containers lock (state.ts withContainersLock): no other sysctr is running
+ * an operation, so a journal is always a killed command's.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,24 +27,10 @@ export interface Recovery {
   message: string;
 }
 
-/** A sysctr still running with that pid (a concurrent command, not a killed one). */
-function stillRunning(pid: unknown): boolean {
-  if (typeof pid !== 'number' || pid === process.pid) return false;
-  try {
-    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return /sysctr|cli\/main\.js/.test(cmd);
-  } catch {
-    return false;
-  }
-}
-
 export async function finishInterrupted(ctx: DeployContext, name: string, opts: { installs?: boolean } = {}): Promise<Recovery | undefined> {
   const c = containerPaths(ctx.paths, name);
   const raw = readJournal(c);
   if (!raw) return undefined;
-  if (stillRunning(raw.pid)) {
-    throw new SysctrError(`${name}: another sysctr (pid ${raw.pid}) is running ${raw.op} on it`, { hint: 'wait for it to finish, then try again' });
-  }
   if (ctx.dryRun) throw new SysctrError(`${name}: a ${raw.op} was interrupted; run the command without --dry-run to finish it first`);
   const say = (r: Recovery) => {
     ctx.out(r.message);
@@ -49,8 +38,8 @@ export async function finishInterrupted(ctx: DeployContext, name: string, opts: 
   };
   if (raw.op === 'install' || raw.op === 'uninstall') {
     if (opts.installs === false) return undefined;
-    const { uninstall } = await import('./uninstall.js');
-    await uninstall({ ...ctx, out: () => {} }, name);
+    const { uninstallUnlocked } = await import('./uninstall.js');
+    await uninstallUnlocked({ ...ctx, out: () => {} }, name);
     return say({ op: raw.op, outcome: 'removed', message: `${name}: removed what an interrupted ${raw.op} left; install it again to use it` });
   }
   const j = toJournal(raw);

@@ -3,6 +3,7 @@
  * (its kept unit, drop-in and tmpfiles conf; nothing is re-rendered), stopping and starting the
  * service only if it was active. Rolling back twice returns to where it started.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
 import { assertUnitIsOurs, unitFilesFor } from '../systemd/files.js';
@@ -10,7 +11,7 @@ import { Systemd } from '../systemd/systemctl.js';
 import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
 import { finishInterrupted } from './recover.js';
-import { containerPaths, liveDeployment, readInfo, writeJournal } from './state.js';
+import { containerPaths, liveDeployment, readInfo, withContainersLock, writeJournal } from './state.js';
 import { StepRunner } from './steps.js';
 import { completeSwitch, isUp, otherSlot, renderedHostFiles, slotOf, unitStatus, type SwitchJournal } from './switch.js';
 
@@ -29,6 +30,11 @@ export interface RollbackResult {
 
 export async function rollback(ctx: DeployContext, rawName: string): Promise<RollbackResult> {
   const name = validateName(rawName);
+  if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
+  return withContainersLock(ctx.paths.root, ctx.out, () => rollbackLocked(ctx, name));
+}
+
+async function rollbackLocked(ctx: DeployContext, name: string): Promise<RollbackResult> {
   const recovered = await finishInterrupted(ctx, name);
   const c = containerPaths(ctx.paths, name);
   const live = liveDeployment(c);

@@ -21,7 +21,7 @@ import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
 import { finishInterrupted } from './recover.js';
 import { EXPORT_FILES, renderDeployment, type ExportsFiles } from './render.js';
-import { containerPaths, installedNames, liveDeployment, readInfo, writeJournal, type DeploymentInfo } from './state.js';
+import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
 import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, slotOf, unitStatus, type SwitchJournal } from './switch.js';
 import { parseSetArgs } from './values.js';
@@ -95,6 +95,11 @@ async function targetImage(ctx: DeployContext, store: Store, info: DeploymentInf
 export async function update(ctx: DeployContext, o: UpdateOptions): Promise<UpdateResult> {
   const name = validateName(o.name);
   const set = parseSetArgs(o.set ?? []);
+  if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
+  return withContainersLock(ctx.paths.root, ctx.out, () => updateLocked(ctx, name, set, o));
+}
+
+async function updateLocked(ctx: DeployContext, name: string, set: Record<string, string>, o: UpdateOptions): Promise<UpdateResult> {
   const recovered = await finishInterrupted(ctx, name);
   const { paths } = ctx;
   const c = containerPaths(paths, name);
