@@ -137,7 +137,16 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     assertUnitIsOurs(f, name);
     const raced = alreadyInstalled(c, rec, o.image, name, out);
     if (raced) return raced;
-    const journal = readJournal(c);
+    let journal = readJournal(c);
+    if (journal && !INSTALL_OPS.has(journal.op)) {
+      // an interrupted update or rollback of an installed container: finish that, do not reinstall
+      const { finishInterrupted } = await import('./recover.js');
+      await finishInterrupted(ctx, name, { installs: false });
+      journal = readJournal(c);
+      if (journal) throw new SysctrError(`${name}: an interrupted ${journal.op} could not be finished`, { hint: `see ${c.journal}` });
+      const done = alreadyInstalled(c, rec, o.image, name, out);
+      if (done) return done;
+    }
     if (journal || liveDeployment(c) || fs.existsSync(destdir) || unitOwner(f) === 'sysctr') {
       out(`${name}: finishing a half-done ${journal?.op ?? 'install'} first (removing what it left)`);
       await uninstallUnlocked({ ...ctx, out: () => {} }, name);
@@ -146,10 +155,14 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   });
 }
 
+/** journals whose leftovers install removes before starting again */
+const INSTALL_OPS = new Set(['install', 'uninstall']);
+
 /** "already installed" (same image) or an error (another image); undefined when not installed. */
 function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name: string, out: (l: string) => void): InstallResult | undefined {
   const live = liveDeployment(c);
   const info = live ? readInfo(live) : undefined;
+  // with a journal, the locked path decides (finish an update, or remove a half install)
   if (!info || readJournal(c)) return undefined;
   if (info.imageId === rec.id) {
     out(`${name} is already installed from ${info.image}`);
