@@ -16,9 +16,14 @@ export async function checkout(store: Store, image: ImageRecord, dir: string): P
   if (!isAbsentOrEmptyDir(dir)) {
     throw new SysctrError(`checkout target ${dir} exists and is not empty`, { hint: 'choose a new directory or empty this one' });
   }
-  const tree = mergeLayers(await store.layerTrees(image.layers));
-  fs.mkdirSync(dir, { recursive: true });
-  return writeTree(tree, path.resolve(dir), (id) => store.objectPath(id));
+  return store.withLock(
+    async () => {
+      const tree = mergeLayers(await store.layerTrees(image.layers));
+      fs.mkdirSync(dir, { recursive: true });
+      return writeTree(tree, path.resolve(dir), (id) => store.objectPath(id));
+    },
+    { shared: true },
+  );
 }
 
 export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string) => string): CheckoutStats {

@@ -11,9 +11,12 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export async function acquireLock(lockFile: string, opts: { onWait?: () => void; timeoutMs?: number } = {}): Promise<HeldLock> {
+export async function acquireLock(
+  lockFile: string,
+  opts: { onWait?: () => void; timeoutMs?: number; shared?: boolean } = {},
+): Promise<HeldLock> {
   fs.closeSync(fs.openSync(lockFile, 'a'));
-  const child: ChildProcess = spawn('flock', ['--exclusive', lockFile, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
+  const child: ChildProcess = spawn('flock', [opts.shared ? '--shared' : '--exclusive', lockFile, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -57,13 +57,18 @@ export class Store {
 
   // ---- locking -------------------------------------------------------------------------------
 
-  /** Runs fn holding the store lock (re-entrant within this process). */
-  async withLock<T>(fn: () => Promise<T> | T, onWait?: () => void): Promise<T> {
+  /**
+   * Runs fn holding the store lock (re-entrant within this process). Writers hold it exclusive;
+   * readers that need content to stay (checkouts) hold it shared, so prune cannot remove what
+   * they are linking.
+   */
+  async withLock<T>(fn: () => Promise<T> | T, opts: { shared?: boolean; onWait?: () => void } = {}): Promise<T> {
     if (this.lockDepth === 0) {
       this.held = await acquireLock(path.join(this.dir, 'lock'), {
-        onWait: onWait ?? (() => process.stderr.write('waiting for the store lock (another sysctr command is writing)...\n')),
+        shared: opts.shared,
+        onWait: opts.onWait ?? (() => process.stderr.write('waiting for the store lock (another sysctr command is writing)...\n')),
       });
-      this.cleanTmp();
+      if (!opts.shared) this.cleanTmp();
     }
     this.lockDepth++;
     try {
