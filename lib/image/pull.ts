@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { SysctrError } from '../errors.js';
 import { sha256 } from '../fsutil.js';
 import { importLayerStream, LayerFormatError } from '../layer/import.js';
+import { ObjectWriter } from '../store/object-writer.js';
 import { CorruptStreamError } from '../layer/decompress.js';
 import { UnsafePathError } from '../layer/safepath.js';
 import { LinkTracker } from '../layer/tree.js';
@@ -123,8 +124,9 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
 
   return store.withLock(async () => {
     const addedLayers: string[] = [];
-    const addedObjects: string[] = [];
     let fetched = 0;
+    // One writer thread for all the layers fetched at once: memory stays flat however many.
+    const writer = new ObjectWriter(store.objects);
     try {
       await forEachLimit(manifest.layers, opts.parallel ?? 3, async (desc, i) => {
         const diffId = diffIds[i];
@@ -132,10 +134,9 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
         opts.onEvent?.({ type: 'layer-start', digest: desc.digest, size: desc.size });
         fetched++;
         const stream = await src.getBlob(desc, { onBytes: (n) => opts.onEvent?.({ type: 'layer-bytes', digest: desc.digest, bytes: n }) });
-        const layer = await importLayerStream(store.objects, stream as AsyncIterable<Buffer>).catch((err) => {
+        const layer = await importLayerStream(store.objects, stream as AsyncIterable<Buffer>, { writer }).catch((err) => {
           throw layerError(err, desc, where);
         });
-        addedObjects.push(...layer.newObjects);
         const { blob, blobSize, diff } = layer.digests;
         if (desc.digest.startsWith('sha256:') && `sha256:${blob}` !== desc.digest) {
           throw new SysctrError(`${where}: layer ${desc.digest}: content does not match its digest (got sha256:${blob})`, {
@@ -154,6 +155,7 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
         }
         opts.onEvent?.({ type: 'layer-done', digest: desc.digest, files: layer.entries });
       });
+      await writer.finish();
       try {
         await checkLinks(store, diffIds);
       } catch (err) {
@@ -177,6 +179,7 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
       await store.putImage(image);
       return { image, upToDate: false, fetched };
     } catch (err) {
+      const addedObjects = await writer.abort();
       for (const d of addedLayers) store.removeLayer(d);
       for (const id of addedObjects) fs.rmSync(store.objectPath(id), { force: true });
       throw err;

@@ -21,7 +21,7 @@ export interface ImportedLayer {
   treeFile: string;
   entries: number;
   digests: StreamDigests;
-  /** objects this import created (so a failed pull can remove them again) */
+  /** objects this import created (so a failed pull can remove them again); empty with a shared writer */
   newObjects: string[];
 }
 
@@ -30,12 +30,14 @@ export class LayerFormatError extends Error {}
 export async function importLayerStream(
   objects: ObjectDir,
   input: AsyncIterable<Buffer>,
-  opts: { onBytes?: (n: number) => void } = {},
+  opts: { onBytes?: (n: number) => void; writer?: ObjectWriter } = {},
 ): Promise<ImportedLayer> {
   const { stream, done } = uncompressedStream(input, opts.onBytes);
   // The listing goes to disk as it grows: memory does not grow with the layer.
   const entries = new ListingWriter(`${objects.tmpDirPath}/tree-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
-  const writer = new ObjectWriter(objects);
+  // A caller importing several layers at once shares one writer thread (and cleans up after it).
+  const ownWriter = !opts.writer;
+  const writer = opts.writer ?? new ObjectWriter(objects);
   let failure: Error | undefined;
   const fail = (e: Error) => {
     failure ??= e;
@@ -163,15 +165,17 @@ export async function importLayerStream(
     fail(e as Error);
   }
   if (failure) {
-    removeNew(await writer.abort());
+    if (ownWriter) removeNew(await writer.abort());
+    else await writer.drain().catch(() => undefined);
     entries.discard();
     throw failure;
   }
-  let newObjects: string[];
+  let newObjects: string[] = [];
   try {
-    newObjects = await writer.finish();
+    if (ownWriter) newObjects = await writer.finish();
+    else await writer.drain();
   } catch (e) {
-    removeNew(writer.created);
+    if (ownWriter) removeNew(writer.created);
     entries.discard();
     throw e;
   }

@@ -117,12 +117,20 @@ export class ObjectWriter {
     });
   }
 
-  /** Waits for every write; returns the objects created. Always stops the worker. */
-  async finish(): Promise<string[]> {
+  /** Waits until everything queued so far is written (the worker keeps running). */
+  async drain(): Promise<void> {
     this.flushBatch();
     while (this.pending > 0 && !this.error) await new Promise<void>((r) => this.waiters.push(r));
-    await this.worker.terminate();
     if (this.error) throw this.error;
+  }
+
+  /** Waits for every write; returns the objects created. Always stops the worker. */
+  async finish(): Promise<string[]> {
+    try {
+      await this.drain();
+    } finally {
+      await this.worker.terminate();
+    }
     return this.created;
   }
 
