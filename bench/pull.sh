@@ -17,7 +17,7 @@ for t in "${need[@]}"; do
   command -v "$t" >/dev/null || { echo "bench/pull.sh: $t is missing (apt-get install -y docker-registry skopeo umoci hyperfine time)" >&2; exit 1; }
 done
 [ -f dist/cli/main.js ] || npx tsc -p .
-SYSCTR="node $PWD/dist/cli/main.js"
+SYSCTR="$PWD/dist/cli/main.js"   # as the installed bin runs (its shebang sets node flags)
 
 work=$(mktemp -d /tmp/sysctr-bench-pull.XXXXXX)
 reg_pid=
