@@ -1,5 +1,5 @@
 # Sourced by demo/run.sh and bench/*.sh: boot a throw-away systemd with systemd-nspawn (TESTING.md)
-# and run commands in it. Defines machine_boot SCRATCH [BIND...], inside CMD..., machine_kill.
+# and run commands in it (own loopback: --private-network, so ports never clash with the host's). Defines machine_boot SCRATCH [BIND...], inside CMD..., machine_kill.
 # The caller must `trap machine_kill EXIT`.
 nspawn_pid=
 leader=
@@ -9,7 +9,7 @@ machine_boot() {
   local binds=() b
   for b in "$@"; do binds+=("--bind=$b"); done
   SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 SYSTEMD_SECCOMP=0 systemd-nspawn --boot --directory=/ --volatile=yes \
-    --machine="sysctr-$$-$RANDOM" --register=no --keep-unit --capability=all \
+    --machine="sysctr-$$-$RANDOM" --register=no --keep-unit --capability=all --private-network \
     --bind="$scratch" "${binds[@]}" systemd.firstboot=off >"$scratch/nspawn.log" 2>&1 </dev/null &
   nspawn_pid=$!
   local state= c

@@ -2,7 +2,8 @@
  * A throw-away systemd for end-to-end tests, booted with systemd-nspawn exactly as TESTING.md says:
  * host `/` volatile (fresh /etc, /var, /run on a tmpfs; /usr read-only from the host), the project
  * dir and a scratch dir bound in, commands run with `nsenter --target LEADER --all`. One per test
- * file. The machine is killed at teardown, on failure too, and when the test process exits.
+ * file. `--private-network` (beyond TESTING.md): each machine has its own loopback, so services in
+ * test files running side by side cannot collide on a port. The machine is killed at teardown, on failure too, and when the test process exits.
  */
 import { execa, type ResultPromise } from 'execa';
 import fs from 'node:fs';
@@ -72,7 +73,7 @@ export class Machine {
     const binds = [projectDir, scratch, ...(opts.binds ?? [])].map((b) => `--bind=${b}`);
     const proc = execa(
       'systemd-nspawn',
-      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...binds, 'systemd.firstboot=off'],
+      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', '--private-network', ...binds, 'systemd.firstboot=off'],
       {
         env: { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' },
         stdin: 'ignore',
