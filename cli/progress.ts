@@ -46,6 +46,7 @@ export function progressReporter(opts: { quiet: boolean; tty?: boolean }): Repor
   });
   void ready;
   const started = new Map<string, number>();
+  const received = new Map<string, number>();
   function handle(e: PullEvent): void {
     if (!multi) {
       pending.push(e);
@@ -57,7 +58,8 @@ export function progressReporter(opts: { quiet: boolean; tty?: boolean }): Repor
     } else if (e.type === 'layer-bytes') {
       const b = bars.get(e.digest);
       if (!b) return;
-      const v = (b.getProgress() * b.getTotal()) + e.bytes;
+      const v = (received.get(e.digest) ?? 0) + e.bytes;
+      received.set(e.digest, v);
       const secs = Math.max(0.001, (Date.now() - (started.get(e.digest) ?? Date.now())) / 1000);
       b.update(v, { done: humanSize(v), speed: humanSize(Math.round(v / secs)) });
     } else if (e.type === 'layer-done') {

@@ -133,8 +133,10 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
         if (store.hasLayer(diffId)) return opts.onEvent?.({ type: 'layer-skip', digest: desc.digest });
         opts.onEvent?.({ type: 'layer-start', digest: desc.digest, size: desc.size });
         fetched++;
-        const stream = await src.getBlob(desc, { onBytes: (n) => opts.onEvent?.({ type: 'layer-bytes', digest: desc.digest, bytes: n }) });
-        const layer = await importLayerStream(store.objects, stream as AsyncIterable<Buffer>, { writer }).catch((err) => {
+        const stream = await src.getBlob(desc);
+        // Bytes are counted where every transport's stream passes: the import.
+        const onBytes = (n: number) => opts.onEvent?.({ type: 'layer-bytes', digest: desc.digest, bytes: n });
+        const layer = await importLayerStream(store.objects, stream as AsyncIterable<Buffer>, { writer, onBytes }).catch((err) => {
           throw layerError(err, desc, where);
         });
         const { blob, blobSize, diff } = layer.digests;
