@@ -69,6 +69,9 @@ if (requireRealSystemd(t)) {
     const table = await sysctr(['containers', 'list']);
     t.match(table.stdout, /^NAME\s+IMAGE[\s\S]*\nweb\s+localhost\/layout:v1/);
     t.equal((await sysctr(['containers', 'list', '-q'])).stdout.trim(), 'web');
+    const full = await sysctr(['containers', 'list', '--no-trunc']);
+    t.match(full.stdout, new RegExp(rows[0].imageId), '--no-trunc shows the whole image id');
+    t.notMatch(table.stdout, new RegExp(rows[0].imageId), 'shortened by default');
     t.equal((await sysctr(['containers', 'list', '-q', '-f', 'state=failed'])).stdout.trim(), '');
   });
 

@@ -53,7 +53,8 @@ const list: CommandModule<object, ListArgs> = {
     } else if (args.json) {
       out.printJson(rows);
     } else {
-      const noTrunc = args['no-trunc'];
+      // yargs reads --no-trunc as the negation of `trunc`
+      const noTrunc = Boolean(args['no-trunc'] || (args as { trunc?: boolean }).trunc === false);
       out.printTable(rows, [
         { header: 'NAME', value: (r) => r.name },
         { header: 'IMAGE', value: (r) => r.image, trunc: 40 },
