@@ -19,7 +19,7 @@ interface ListArgs extends GlobalArgs {
   all?: boolean;
   json?: boolean;
   quiet?: boolean;
-  'no-trunc'?: boolean;
+  trunc?: boolean;
   filter?: string[];
 }
 
@@ -35,7 +35,8 @@ const list: CommandModule<object, ListArgs> = {
       .option('all', { alias: 'a', type: 'boolean', describe: 'also inactive and failed ones' })
       .option('json', { type: 'boolean', describe: 'JSON output' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'names only' })
-      .option('no-trunc', { type: 'boolean', describe: 'do not shorten ids and commands' })
+      // declared as `trunc`: yargs parses --no-trunc as its negation (an option named no-trunc is never set)
+      .option('trunc', { type: 'boolean', default: true, describe: 'shorten ids and commands (--no-trunc: show them whole)' })
       .option('filter', { alias: 'f', type: 'string', describe: `KEY=VALUE (${FILTER_KEYS.join(', ')}; * globs)` }) as never,
   handler: async (args) => {
     const [{ listContainers }, { SpawnRunner }, out] = await Promise.all([
@@ -53,8 +54,7 @@ const list: CommandModule<object, ListArgs> = {
     } else if (args.json) {
       out.printJson(rows);
     } else {
-      // yargs reads --no-trunc as the negation of `trunc`
-      const noTrunc = Boolean(args['no-trunc'] || (args as { trunc?: boolean }).trunc === false);
+      const noTrunc = args.trunc === false;
       out.printTable(rows, [
         { header: 'NAME', value: (r) => r.name },
         { header: 'IMAGE', value: (r) => r.image, trunc: 40 },
