@@ -82,9 +82,13 @@ export function renderedHostFiles(deployment: string, name: string): { unit: str
   return { unit, dropIn, tmpfiles: read(`${name}.conf`) ?? '' };
 }
 
-/** A new link and a rename: ROOT/NAME points at the old or the new target, never at nothing. */
+/**
+ * A new link and a rename: ROOT/NAME points at the old or the new target, never at nothing. The
+ * temp link's name starts with a dot, so a kill between the two calls never adds a name to
+ * `containers list`.
+ */
 export function linkAtomic(target: string, link: string): void {
-  const tmp = `${link}.sysctr-link-${process.pid}`;
+  const tmp = path.join(path.dirname(link), `.${path.basename(link)}.sysctr-link-${process.pid}`);
   fs.rmSync(tmp, { force: true });
   fs.symlinkSync(target, tmp);
   fs.renameSync(tmp, link);
