@@ -130,6 +130,17 @@ if (requireRealSystemd(t)) {
     t.equal((await sysctr(['uninstall', 'polite'])).exitCode, 0);
   });
 
+  t.test('install --now of a service that does not start: installed, failed, exit 1 saying so', async (t) => {
+    const r = await sysctr(['install', '--name', 'nostart', '--set', 'PORT=8210', '--set', 'PIDFILE=/nonexistent/dir/nostart.pid', '--now', 'layout:own-pidfile']);
+    t.equal(r.exitCode, 1);
+    t.match(r.stderr, /^sysctr: installed nostart, but it did not start: /);
+    t.match(r.stderr, /journalctl -u nostart\.service/);
+    t.equal((await m.exec(['test', '-e', '/var/lib/sysctr-stop/.nostart.journal'])).exitCode, 1, 'no half-done journal: the install is complete');
+    const list = JSON.parse((await sysctr(['containers', 'list', '--all', '--json'])).stdout);
+    t.equal(list.find((c: { name: string }) => c.name === 'nostart')?.state, 'failed');
+    t.equal((await sysctr(['uninstall', 'nostart'])).exitCode, 0);
+  });
+
   t.test('baseline: without the drop-in, the same stop leaves the unit failed', async (t) => {
     const name = 'baseline';
     const inst = await sysctr(['install', '--name', name, '--set', 'PORT=8209', '--set', 'SYSCTR_STOP_TIMEOUT=2', '--now', 'layout:own-attached']);

@@ -217,10 +217,17 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
     if (rendered.tmpfiles) await systemd.tmpfilesCreate(f.tmpfiles);
   });
   await steps.step('enable', () => systemd.enable(unit));
+  // a service that does not start is still installed: finish, then say so
+  let startError: unknown;
   await steps.step('start', async () => {
-    if (o.now) await systemd.start(unit);
+    if (o.now) await systemd.start(unit).catch((err) => (startError = err));
   });
   await steps.step('finish', () => write(() => fs.rmSync(c.journal, { force: true })));
+  if (startError) {
+    throw new SysctrError(`installed ${name}, but it did not start: ${(startError as Error).message}`, {
+      hint: `see: journalctl -u ${unit}; fix it and run sysctr start ${name}, or sysctr uninstall ${name}`,
+    });
+  }
   return { name, status: 'installed', deployment: destdir, image: rec.name, imageId: rec.id };
 }
 
