@@ -115,4 +115,17 @@ if (why) {
     t.match(r.stdout, /would run: systemctl daemon-reload\nwould run: systemd-tmpfiles --create .*dry\.conf\nwould run: systemctl enable --no-reload dry\.service/);
     t.same(snapshot(), before, 'nothing written');
   });
+  t.test('--user --dry-run: user directories and systemctl --user', async (t) => {
+    const home = path.join(dir, 'home');
+    const r = await sysctr(['install', '--user', '--dry-run', '--name', 'mine', 'layout:good'], {
+      env: { SYSCTR_ROOT: env.SYSCTR_ROOT, HOME: home, XDG_RUNTIME_DIR: '/run/user/1000' },
+    });
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, new RegExp(`would write ${home}/\\.config/systemd/user/mine\\.service:`));
+    t.match(r.stdout, /"source": "\/run\/user\/1000\/mine"/, 'RUN_DIRECTORY is XDG_RUNTIME_DIR');
+    t.match(r.stdout, /would run: systemctl --user daemon-reload/);
+    t.match(r.stdout, /would run: systemd-tmpfiles --user --create /);
+    t.match(r.stdout, /would run: systemctl --user enable --no-reload mine\.service/);
+    t.notOk(fs.existsSync(home), 'nothing written');
+  });
 }
