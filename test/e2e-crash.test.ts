@@ -127,7 +127,12 @@ if (requireRealSystemd(t)) {
         // killed after `finish`, the rollback was complete: running it again rolls back again
         const want = op === 'rollback' && step === 'finish' ? { version: 'v2', link: '.1' } : plan.want;
         const served = want ? await version(p) : '';
-        const end = await look(name);
+        let end = await look(name);
+        // the old deployment an update replaced is removed in the background: give it a moment
+        for (let i = 0; i < 25 && end.partials; i++) {
+          await new Promise((res) => setTimeout(res, 200));
+          end = await look(name);
+        }
         t.notOk(end.journal, say('no journal left'));
         t.equal(end.partials, 0, say('no temp directories left'));
         if (want) {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { SysctrError } from '../errors.js';
 import type { DeployContext } from './context.js';
 import { containerPaths, readInfo, readJournal } from './state.js';
-import { completeSwitch, toJournal } from './switch.js';
+import { completeSwitch, removeInBackground, toJournal } from './switch.js';
 
 export interface Recovery {
   op: string;
@@ -55,6 +55,7 @@ export async function finishInterrupted(ctx: DeployContext, name: string, opts: 
     return say({ op: j.op, outcome: 'undone', message: `${name}: undid an interrupted update (its new deployment was not complete); ${path.basename(c.deployment(j.from))} stays live` });
   }
   const outcome = await completeSwitch(ctx, name, j);
+  removeInBackground(ctx.paths.root, name);
   if (outcome.reverted) {
     return say({ op: j.op, outcome: 'reverted', message: `${name}: an interrupted update to ${path.basename(to)} was finished but it did not start (${outcome.reverted.reason}); back on ${path.basename(c.deployment(j.from))}` });
   }

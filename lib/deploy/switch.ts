@@ -9,6 +9,7 @@
  * Each step looks only at the journal and at the target deployment, so running the whole tail
  * again after a crash at any point ends in the same state.
  */
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -146,6 +147,17 @@ export async function settle(systemd: Systemd, unit: string, ms: number): Promis
     await new Promise((res) => setTimeout(res, Math.min(200, Math.max(0, deadline - Date.now()))));
     s = await unitStatus(systemd, unit);
   }
+}
+
+/**
+ * Removes the old deployments clearSlot renamed away (and any a killed command left) in a detached
+ * `rm -rf`: unlinking tens of thousands of files is not worth making the user wait for, and
+ * nothing refers to those directories any more. Uninstall removes any that are left.
+ */
+export function removeInBackground(root: string, name: string): void {
+  const old = fs.readdirSync(root).filter((e) => e.startsWith(`.${name}.0.partial-old-`) || e.startsWith(`.${name}.1.partial-old-`));
+  if (!old.length) return;
+  spawn('rm', ['-rf', '--', ...old.map((e) => path.join(root, e))], { detached: true, stdio: 'ignore' }).unref();
 }
 
 /** A token that tells a new deployment from an older one in the same slot. */

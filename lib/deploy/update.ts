@@ -23,7 +23,7 @@ import { finishInterrupted } from './recover.js';
 import { EXPORT_FILES, renderDeployment, type ExportsFiles } from './render.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
-import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, slotOf, unitStatus, type SwitchJournal } from './switch.js';
+import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, removeInBackground, slotOf, unitStatus, type SwitchJournal } from './switch.js';
 import { parseSetArgs } from './values.js';
 
 export interface UpdateOptions {
@@ -100,6 +100,8 @@ export async function update(ctx: DeployContext, o: UpdateOptions): Promise<Upda
 }
 
 async function updateLocked(ctx: DeployContext, name: string, set: Record<string, string>, o: UpdateOptions): Promise<UpdateResult> {
+  const t0 = performance.now();
+  const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: update:${what} ${(performance.now() - t0).toFixed(0)} ms after the lock\n`);
   const recovered = await finishInterrupted(ctx, name);
   const { paths } = ctx;
   const c = containerPaths(paths, name);
@@ -117,6 +119,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const { Store } = await import('../store/store.js');
   const store = await Store.open(paths.store);
   const rec = await targetImage(ctx, store, info, o);
+  timing('image found');
   const mergedSet = { ...info.set, ...set };
   const from = slotOf(live);
   const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message };
@@ -135,6 +138,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
     hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
   });
+  timing('rendered');
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
@@ -166,21 +170,22 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     fs.renameSync(partial, destdir);
   });
   const outcome = await completeSwitch(ctx, name, j);
+  removeInBackground(paths.root, name);
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };
   if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started };
   return { ...result, status: 'updated' };
 }
 
 /**
- * Empties the slot the new deployment goes into: renamed away first (one atomic step, so a crash
- * never leaves a half-removed deployment under its real name), then removed. Temp dirs of killed
- * commands for that slot go too.
+ * Empties the slot the new deployment goes into: renamed away (one atomic step, so a crash never
+ * leaves a half-removed deployment under its real name) to `.NAME.N.partial-old-PID`, removed
+ * after the switch by removeInBackground. Temp dirs of killed checkouts for that slot go now.
  */
 function clearSlot(root: string, name: string, slot: 0 | 1, destdir: string): void {
-  if (fs.existsSync(destdir)) fs.renameSync(destdir, path.join(root, `.${name}.${slot}.partial-old-${process.pid}`));
   for (const e of fs.readdirSync(root)) {
-    if (e.startsWith(`.${name}.${slot}.partial-`)) fs.rmSync(path.join(root, e), { recursive: true, force: true });
+    if (e.startsWith(`.${name}.${slot}.partial-`) && !e.startsWith(`.${name}.${slot}.partial-old-`)) fs.rmSync(path.join(root, e), { recursive: true, force: true });
   }
+  if (fs.existsSync(destdir)) fs.renameSync(destdir, path.join(root, `.${name}.${slot}.partial-old-${process.pid}`));
 }
 
 /** --all: every installed container, one result (or error) each. */
