@@ -249,7 +249,8 @@ function withRootPath(configJson: string, rootfs: string): string {
 }
 
 function linkAtomic(target: string, link: string): void {
-  const tmp = `${link}.sysctr-link-${process.pid}`;
+  // dot-named: a kill between symlink and rename must not add a container name to the listing
+  const tmp = path.join(path.dirname(link), `.${path.basename(link)}.sysctr-link-${process.pid}`);
   fs.rmSync(tmp, { force: true });
   fs.symlinkSync(target, tmp);
   fs.renameSync(tmp, link);

@@ -30,10 +30,11 @@ function exists(p: string): boolean {
   }
 }
 
-/** Temp dirs a killed install left (ROOT/.NAME.0.partial-PID). */
+/** Temp dirs and links a killed install left (ROOT/.NAME.0.partial-PID, ROOT/.NAME.sysctr-link-PID). */
 function partialDirs(root: string, name: string): string[] {
   try {
-    return fs.readdirSync(root).filter((e) => e.startsWith(`.${name}.0.partial-`) || e.startsWith(`.${name}.1.partial-`)).map((e) => path.join(root, e));
+    const prefixes = [`.${name}.0.partial-`, `.${name}.1.partial-`, `.${name}.sysctr-link-`];
+    return fs.readdirSync(root).filter((e) => prefixes.some((p) => e.startsWith(p))).map((e) => path.join(root, e));
   } catch {
     return [];
   }
