@@ -87,9 +87,10 @@ export function uncompressedStream(input: AsyncIterable<Buffer>, onBytes?: (n: n
       try {
         for await (const c of gunzip) yield c as Buffer;
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        if (e.code?.startsWith('Z_') || /unexpected end of file|incorrect header|invalid/.test(e.message)) {
-          throw new CorruptStreamError(`gzip stream is truncated or corrupt (${e.message})`);
+        // Only zlib's own errors mean a bad stream; the source's (a dropped download) pass through.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (typeof code === 'string' && code.startsWith('Z_')) {
+          throw new CorruptStreamError(`gzip stream is truncated or corrupt (${(err as Error).message})`);
         }
         throw err;
       }
