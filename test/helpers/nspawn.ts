@@ -5,10 +5,12 @@
  * file. `--private-network` (beyond TESTING.md): each machine has its own loopback, so services in
  * test files running side by side cannot collide on a port. The machine is killed at teardown, on failure too, and when the test process exits.
  */
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Test } from 'tap';
 import { projectDir, sysctrBin } from './cli.js';
 
 export interface ExecResult {
@@ -36,14 +38,14 @@ export function missingPrerequisite(): string | undefined {
 /**
  * For tap: fail under CI, skip loudly otherwise. Returns true when the caller should go on.
  */
-export function requireRealSystemd(t: { fail(msg: string): unknown; skip(msg: string): unknown }): boolean {
+export function requireRealSystemd(t: Test): boolean {
   const why = missingPrerequisite();
   if (!why) return true;
   if (process.env.CI) {
     t.fail(`end-to-end tests cannot run: ${why} (they must run in CI)`);
   } else {
     process.stderr.write(`\n*** SKIPPING end-to-end tests: ${why} ***\n\n`);
-    t.skip(`end-to-end tests need a real systemd and runc: ${why}`);
+    t.skip(`end-to-end tests need a real systemd and runc: ${why}`, () => {});
   }
   return false;
 }
@@ -52,6 +54,13 @@ const live = new Set<Machine>();
 process.on('exit', () => {
   for (const m of live) m.killNow();
 });
+// tap's timeout sends SIGTERM: 'exit' handlers do not run on a default signal death
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    for (const m of live) m.killNow();
+    process.exit(128 + os.constants.signals[sig]);
+  });
+}
 
 export class Machine {
   private constructor(
@@ -60,7 +69,7 @@ export class Machine {
     readonly leader: number,
     /** a host dir bound at the same path inside */
     readonly scratch: string,
-    private readonly proc: ResultPromise,
+    private readonly exited: Promise<void>,
     readonly log: string,
   ) {}
 
@@ -71,18 +80,12 @@ export class Machine {
     const log = path.join(scratch, 'nspawn.log');
     const logFd = fs.openSync(log, 'w');
     const binds = [projectDir, scratch, ...(opts.binds ?? [])].map((b) => `--bind=${b}`);
-    const proc = execa(
+    const proc = spawn(
       'systemd-nspawn',
       ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', '--private-network', ...binds, 'systemd.firstboot=off'],
-      {
-        env: { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' },
-        stdin: 'ignore',
-        stdout: logFd,
-        stderr: logFd,
-        reject: false,
-        detached: true,
-      },
+      { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' }, stdio: ['ignore', logFd, logFd], detached: true },
     );
+    const exited = new Promise<void>((res) => proc.once('exit', () => res()));
     fs.closeSync(logFd);
     const nspawnPid = proc.pid!;
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
@@ -93,7 +96,7 @@ export class Machine {
         if (proc.exitCode !== null) break;
         leader ||= findLeader(nspawnPid);
         if (leader) {
-          m ??= new Machine(name, nspawnPid, leader, scratch, proc, log);
+          m ??= new Machine(name, nspawnPid, leader, scratch, exited, log);
           live.add(m);
           const r = await m.exec(['systemctl', 'is-system-running'], { timeoutMs: 5000 });
           if (/^(running|degraded)$/m.test(r.stdout)) return m;
@@ -147,7 +150,7 @@ export class Machine {
   /** Kills the machine and waits for nspawn to end; removes the scratch dir. */
   async shutdown(): Promise<void> {
     this.killNow();
-    await Promise.race([this.proc, new Promise((res) => setTimeout(res, 15_000))]);
+    await Promise.race([this.exited, new Promise((res) => setTimeout(res, 15_000))]);
     fs.rmSync(this.scratch, { recursive: true, force: true });
   }
 }
