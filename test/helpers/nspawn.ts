@@ -57,7 +57,10 @@ process.on('exit', () => {
 // tap's timeout sends SIGTERM: 'exit' handlers do not run on a default signal death
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.once(sig, () => {
-    for (const m of live) m.killNow();
+    for (const m of live) {
+      m.killNow();
+      fs.rmSync(m.scratch, { recursive: true, force: true });
+    }
     process.exit(128 + os.constants.signals[sig]);
   });
 }
