@@ -114,8 +114,14 @@ if (await registryTestsCanRun(t)) {
     t.equal(r.exitCode, 0, r.stderr);
     t.same((await images(path.join(work, 'broot'))).map((i) => i.id), [b.configDigest]);
     r = await sysctr(['--root', path.join(work, 'broot'), 'pull', `docker://${reg.host}/App/svc:b`, '--tls-verify=false']);
-    t.equal(r.exitCode, 2, 'a malformed reference is a usage error');
+    t.equal(r.exitCode, 1, 'a malformed reference fails the pull (exit 1)');
     t.match(r.stderr, `invalid image reference "${reg.host}/App/svc:b"`);
+    for (const bad of ['a//b', ':tag', 'UPPER/case']) {
+      const m = await sysctr(['--root', path.join(work, 'broot'), 'pull', bad]);
+      t.equal(m.exitCode, 1, `${bad}: exit 1`);
+      t.match(m.stderr, `invalid image reference "${bad}"`);
+      t.equal(m.stderr.split('\n').filter((l) => l.startsWith('sysctr:')).length, 1, `${bad}: one line`);
+    }
   });
 
   t.test('--creds and --authfile against htpasswd and token registries', async (t) => {

@@ -73,7 +73,14 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
 
 async function openRegistry(reference: string, insecure: boolean, opts: SourceOptions): Promise<ImageSource> {
   const { parseReference } = await import('./reference.js');
-  const ref = parseReference(reference);
+  let ref;
+  try {
+    ref = parseReference(reference);
+  } catch (err) {
+    // A reference that cannot be pulled is a failed pull (exit 1), as the other bad sources are.
+    if (err instanceof SysctrError) throw new SysctrError(err.message, { hint: err.hint });
+    throw err;
+  }
   const { openRegistrySource } = await import('./registry/index.js');
   return openRegistrySource(ref, { creds: opts.creds, authFile: opts.authFile, tlsVerify: opts.tlsVerify, insecureHttp: insecure, onRetry: opts.onRetry });
 }
