@@ -20,7 +20,7 @@ machine_boot() {
       done
     fi
     if [ -n "$leader" ]; then
-      state=$(nsenter --target "$leader" --all systemctl is-system-running 2>/dev/null)
+      state=$(nsenter --target "$leader" --all systemctl is-system-running 2>/dev/null) || true
       case "$state" in running|degraded) return 0 ;; esac
     fi
     kill -0 "$nspawn_pid" 2>/dev/null || { cat "$scratch/nspawn.log" >&2; return 1; }
