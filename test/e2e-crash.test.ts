@@ -98,7 +98,10 @@ if (requireRealSystemd(t)) {
   };
 
   t.test('images', async (t) => {
-    for (const v of ['v1', 'v2', 'v3']) t.equal((await sysctr(['pull', `oci:${layout}:${v}`])).exitCode, 0, `pull ${v}`);
+    for (const v of ['v1', 'v2', 'v3']) {
+      const r = await sysctr(['pull', `oci:${layout}:${v}`]);
+      t.equal(r.exitCode, 0, `pull ${v}: ${r.stderr}`);
+    }
   });
 
   for (const op of Object.keys(STEPS) as Op[]) {

@@ -42,7 +42,10 @@ if (requireRealSystemd(t)) {
   let uuid = '';
 
   t.test('install v1 --now: serves v1', async (t) => {
-    for (const v of ['v1', 'v2', 'v3', 'v4']) t.equal((await sysctr(['pull', `oci:${layout}:${v}`])).exitCode, 0, `pull ${v}`);
+    for (const v of ['v1', 'v2', 'v3', 'v4']) {
+      const p = await sysctr(['pull', `oci:${layout}:${v}`]);
+      t.equal(p.exitCode, 0, `pull ${v}: ${p.stderr}`);
+    }
     const r = await sysctr(['install', '--name', 'web', '--set', `PORT=${PORT}`, '--set', 'EXTRA=kept-from-install', '--now', 'layout:v1']);
     t.equal(r.exitCode, 0, r.stderr);
     const state = await get('state.txt', /version=v1/);

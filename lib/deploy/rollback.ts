@@ -13,7 +13,7 @@ import { validateName } from './names.js';
 import { finishInterrupted } from './recover.js';
 import { containerPaths, liveDeployment, readInfo, withContainersLock, writeJournal } from './state.js';
 import { StepRunner } from './steps.js';
-import { completeSwitch, isUp, otherSlot, renderedHostFiles, slotOf, unitStatus, type SwitchJournal } from './switch.js';
+import { completeSwitch, isUp, otherSlot, removeInBackground, renderedHostFiles, slotOf, unitStatus, type SwitchJournal } from './switch.js';
 
 export interface RollbackResult {
   name: string;
@@ -36,6 +36,7 @@ export async function rollback(ctx: DeployContext, rawName: string): Promise<Rol
 
 async function rollbackLocked(ctx: DeployContext, name: string): Promise<RollbackResult> {
   const recovered = await finishInterrupted(ctx, name);
+  removeInBackground(ctx.paths.root, name); // an old deployment a killed update had renamed away
   const c = containerPaths(ctx.paths, name);
   const live = liveDeployment(c);
   const info = live ? readInfo(live) : undefined;

@@ -103,6 +103,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const t0 = performance.now();
   const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: update:${what} ${(performance.now() - t0).toFixed(0)} ms after the lock\n`);
   const recovered = await finishInterrupted(ctx, name);
+  removeInBackground(ctx.paths.root, name); // an old deployment a killed update had renamed away
   const { paths } = ctx;
   const c = containerPaths(paths, name);
   const live = liveDeployment(c);
