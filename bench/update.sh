@@ -31,7 +31,10 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "== building images"
 bash demo/build-image.sh fixtures/images/example "$scratch/layout" ex1 >/dev/null
+cp -a fixtures/images/example "$scratch/ex2" && echo ex2 >"$scratch/ex2/rootfs/usr/bin/version"
+bash demo/build-image.sh "$scratch/ex2" "$scratch/layout" ex2 >/dev/null
 bash demo/build-image.sh fixtures/images/update-v1 "$scratch/layout" up1 >/dev/null
+bash demo/build-image.sh fixtures/images/update-v2 "$scratch/layout" up2 >/dev/null
 src=$scratch/src
 cp -a fixtures/images/example "$src"
 for d in "${LAYER_DIRS[@]}"; do mkdir -p "$src/rootfs$(dirname "$d")"; cp -a "$d" "$src/rootfs$d"; done
@@ -43,25 +46,26 @@ echo "changed in big2" > "$scratch/bundle/rootfs/usr/share/bench-changed.txt"
 umoci repack --image "$scratch/layout:big2" "$scratch/bundle" >/dev/null
 rm -rf "$scratch/bundle"
 machine_boot "$scratch" "$project" || { echo "bench/update.sh: systemd did not boot" >&2; exit 1; }
-for tag in ex1 up1 big big2; do inside env SYSCTR_ROOT=$R $S pull "oci:$scratch/layout:$tag" >/dev/null; done
+for tag in ex1 ex2 up1 up2 big big2; do inside env SYSCTR_ROOT=$R $S pull "oci:$scratch/layout:$tag" >/dev/null; done
 
-downtime() { # NAME PORT IMAGE: UPDATES updates of a running service between two --set values
-  local name=$1 port=$2 image=$3 i old new
+downtime() { # NAME PORT IMAGE_A IMAGE_B: UPDATES updates of a running service, alternating images and --set MESSAGE
+  local name=$1 port=$2 i old new image
   for i in $(seq 1 "$UPDATES"); do
     old=answer-$((i - 1)) new=answer-$i
+    if [ $((i % 2)) = 1 ]; then image=$4; else image=$3; fi
     inside node "$project/bench/update-poll.mjs" "http://127.0.0.1:$port/" "$old" "$new" >"$scratch/poll" &
     local poller=$!
     sleep 0.3
-    inside env SYSCTR_ROOT=$R $S containers update --set "MESSAGE=$new" --settle 0.5 "$name" >/dev/null
+    inside env SYSCTR_ROOT=$R $S containers update --rebase "$image" --set "MESSAGE=$new" --settle 0.5 "$name" >/dev/null
     wait "$poller"
     cat "$scratch/poll"
   done
 }
 echo "== 1. downtime of an update of a running service (GET every 10 ms), $UPDATES updates each"
 inside env SYSCTR_ROOT=$R $S install --name ex --set PORT=8501 --set MESSAGE=answer-0 --set SYSCTR_STOP_TIMEOUT=0 --now layout:ex1 >/dev/null
-ex=$(downtime ex 8501 ex1 | tr '\n' ' ')
+ex=$(downtime ex 8501 layout:ex1 layout:ex2 | tr '\n' ' ')
 inside env SYSCTR_ROOT=$R $S install --name up --set PORT=8502 --set MESSAGE=answer-0 --now layout:up1 >/dev/null
-up=$(downtime up 8502 up1 | tr '\n' ' ')
+up=$(downtime up 8502 layout:up1 layout:up2 | tr '\n' ' ')
 echo "example image (SYSCTR_STOP_TIMEOUT=0): ms $ex  median $(echo $ex | tr ' ' '\n' | median) ms"
 echo "update-v1 image (PID 1 handles SIGTERM, default grace): ms $up  median $(echo $up | tr ' ' '\n' | median) ms"
 inside env SYSCTR_ROOT=$R $S uninstall ex >/dev/null; inside env SYSCTR_ROOT=$R $S uninstall up >/dev/null

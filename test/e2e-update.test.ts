@@ -88,6 +88,11 @@ if (requireRealSystemd(t)) {
     t.equal(await get('state.txt', /version=v2/), `version=v2 message=default message of v2 extra=kept-from-install uuid=${uuid}`);
     t.equal(await link(), 'web.1');
     t.match(await listRow(), { image: 'localhost/layout:v2', deployment: 'web.1', state: 'running', rollback: { deployment: 'web.0', image: 'localhost/layout:v1' } });
+    const table = (await sysctr(['containers', 'list'])).stdout;
+    t.match(table, /\nweb\s+localhost\/layout:v2\s.*\brunning\s.*\bweb\.1\s+web\.0 localhost\/layout:v1/, 'list: live web.1 (v2), rollback web.0 (v1)');
+    const text = (await sysctr(['containers', 'info', 'web'])).stdout;
+    t.match(text, /^web: running, live deployment web\.1\n/);
+    t.match(text, /\nweb\.0\s+rollback\s+localhost\/layout:v1\s.*\nweb\.1\s+live\s+localhost\/layout:v2\s/);
     const info = JSON.parse((await sysctr(['containers', 'info', 'web', '--json'])).stdout);
     t.match(info, { live: 'web.1', deployments: [{ deployment: 'web.0', live: false, image: 'localhost/layout:v1' }, { deployment: 'web.1', live: true, image: 'localhost/layout:v2' }] });
     const unit = (await m.exec(['grep', '-c', 'web.1', '/etc/systemd/system/web.service'])).stdout.trim();
