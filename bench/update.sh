@@ -96,4 +96,8 @@ live=$(inside readlink "$R/b")
 new_kb=$(inside du -sk "$R/store" "$R/$live" | tail -1 | cut -f1)
 image_kb=$(inside du -sk --apparent-size "$R/$live/rootfs" | cut -f1)
 dirs=$(inside find "$R/$live" -type d | wc -l)
+# the floor for any hardlink checkout of the same tree (cp -al creates the same directories)
+inside cp -al "$R/$live/rootfs" "$scratch/cpal"
+cpal_kb=$(inside du -sk "$R/store" "$R/$live" "$scratch/cpal" | tail -1 | cut -f1)
+echo "cp -al of the same rootfs: ${cpal_kb} KiB new blocks (the floor for a hardlink checkout on this file system)"
 echo "new deployment $live: ${new_kb} KiB new blocks (${dirs} directories) for an image of ${image_kb} KiB: $(node -e 'console.log((100 * +process.argv[1] / +process.argv[2]).toFixed(2))' "$new_kb" "$image_kb") % (target < 1 %)"
