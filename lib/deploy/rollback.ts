@@ -11,9 +11,9 @@ import { Systemd } from '../systemd/systemctl.js';
 import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
 import { finishInterrupted } from './recover.js';
-import { containerPaths, liveDeployment, readInfo, withContainersLock, writeJournal } from './state.js';
+import { containerPaths, liveDeployment, readInfo, withContainersLock } from './state.js';
 import { StepRunner } from './steps.js';
-import { completeSwitch, isUp, otherSlot, removeInBackground, renderedHostFiles, slotOf, unitStatus, type SwitchJournal } from './switch.js';
+import { completeSwitch, isUp, otherSlot, removeInBackground, renderedHostFiles, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 
 export interface RollbackResult {
   name: string;
@@ -58,7 +58,7 @@ async function rollbackLocked(ctx: DeployContext, name: string): Promise<Rollbac
   const systemd = new Systemd(ctx.runner, ctx.paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
   const j: SwitchJournal = { op: 'rollback', from, to, wasActive };
-  await new StepRunner('rollback', ctx.env).step('journal', () => writeJournal(c, j as unknown as Parameters<typeof writeJournal>[1]));
+  await new StepRunner('rollback', ctx.env).step('journal', () => writeSwitchJournal(c, j));
   const outcome = await completeSwitch(ctx, name, j);
   const failed = (target as { failed?: { reason: string } }).failed?.reason;
   if (outcome.startError) {

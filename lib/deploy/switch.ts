@@ -59,6 +59,10 @@ export function slotOf(deployment: string): Slot {
   return deployment.endsWith('.1') ? 1 : 0;
 }
 
+export function writeSwitchJournal(c: ContainerPaths, j: SwitchJournal): void {
+  writeJournal(c, { ...j });
+}
+
 export function toJournal(j: Journal | undefined): SwitchJournal | undefined {
   if (!j || (j.op !== 'update' && j.op !== 'update-revert' && j.op !== 'rollback')) return undefined;
   return j as unknown as SwitchJournal;
@@ -222,7 +226,7 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
 async function revert(ctx: DeployContext, name: string, j: SwitchJournal, c: ContainerPaths, reason: string, startError?: string): Promise<SwitchOutcome> {
   markFailed(c.deployment(j.to), reason);
   const back: SwitchJournal = { op: 'update-revert', from: j.to, to: j.from, wasActive: j.wasActive };
-  await new StepRunner('update-revert', ctx.env).step('journal', () => writeJournal(c, back as unknown as Omit<Journal, 'started' | 'pid'>));
+  await new StepRunner('update-revert', ctx.env).step('journal', () => writeSwitchJournal(c, back));
   const out = await completeSwitch(ctx, name, back);
   return { ...out, reverted: { reason, startError } };
 }

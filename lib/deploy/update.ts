@@ -21,9 +21,9 @@ import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
 import { finishInterrupted } from './recover.js';
 import { EXPORT_FILES, renderDeployment, type ExportsFiles } from './render.js';
-import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
+import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
-import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, removeInBackground, slotOf, unitStatus, type SwitchJournal } from './switch.js';
+import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, removeInBackground, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 import { parseSetArgs } from './values.js';
 
 export interface UpdateOptions {
@@ -145,18 +145,18 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
     pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
   });
-  const created = new Date().toISOString();
-  const record: DeploymentInfo = {
-    name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
-    created, detached: rendered.detached, user: paths.user, unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
-  };
   const systemd = new Systemd(ctx.runner, paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
   const j: SwitchJournal = { op: 'update', from, to, wasActive, token: newToken(), settleMs: o.settleMs ?? DEFAULT_SETTLE_MS };
-  (record as DeploymentInfo & { token?: string }).token = j.token;
+  // the token in info is how recovery tells this deployment from an older one in the slot
+  const record: DeploymentInfo & { token?: string } = {
+    name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
+    created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
+    tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token,
+  };
 
   const steps = new StepRunner('update', ctx.env);
-  await steps.step('journal', () => writeJournal(c, j as unknown as Parameters<typeof writeJournal>[1]));
+  await steps.step('journal', () => writeSwitchJournal(c, j));
   await steps.step('clear-slot', () => clearSlot(paths.root, name, to, destdir));
   await steps.step('checkout', () => {
     const partial = path.join(paths.root, `.${name}.${to}.partial-${process.pid}`);
