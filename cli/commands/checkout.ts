@@ -27,6 +27,7 @@ const cmd: CommandModule<GlobalArgs, CheckoutArgs> = {
       process.stdout.write(
         `checked out ${image.name} into ${args.dir}: ${s.files} files (${s.linked} hardlinked, ${s.copied} copied), ${s.dirs} directories, ${s.symlinks} symlinks` +
           (s.skipped ? `; ${s.skipped} device nodes/fifos/sockets skipped` : '') +
+          (s.files > 1 && s.linked === 0 && s.copied === s.files ? ' (copied: the directory is on another filesystem than the store)' : '') +
           '\n',
       );
     }

@@ -6,7 +6,7 @@ interface ListArgs extends GlobalArgs {
   all?: boolean;
   json?: boolean;
   quiet?: boolean;
-  'no-trunc'?: boolean;
+  trunc: boolean;
   filter?: string[];
 }
 
@@ -32,7 +32,8 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       .option('all', { alias: 'a', type: 'boolean', describe: 'also list layers no image uses (left by interrupted pulls or deletes)' })
       .option('json', { type: 'boolean', describe: 'print JSON' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print image ids only' })
-      .option('no-trunc', { type: 'boolean', describe: 'do not shorten ids' })
+      // declared as `trunc`: yargs reads --no-trunc as its negation
+      .option('trunc', { type: 'boolean', default: true, describe: 'shorten ids (--no-trunc: show them whole)' })
       .option('filter', { alias: 'f', type: 'string', array: true, describe: `KEY=VALUE (${FILTER_KEYS.join(', ')}); * globs` })
       .example('$0 images list -f repo=*etcd*', 'images whose repository matches')
       .example('$0 images list -f label=atomic.type=system --json', 'system container images, as JSON'),
@@ -66,7 +67,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
     const used = new Set(images.flatMap((i) => i.layers));
     const dangling = args.all ? store.listLayers().filter((l) => !used.has(l) && !(filters.length > 0)) : [];
     if (args.quiet) {
-      const ids = [...new Set(images.map((i) => shortId(i.id, args['no-trunc'])))];
+      const ids = [...new Set(images.map((i) => shortId(i.id, !args.trunc)))];
       if (ids.length) process.stdout.write(ids.join('\n') + '\n');
       return;
     }
@@ -75,8 +76,8 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       return;
     }
     const rows = [
-      ...images.map((i) => ({ ...splitName(familiarName(i.name)), id: shortId(i.id, args['no-trunc']), created: ago(i.created), size: humanSize(i.size), platform: i.platform })),
-      ...dangling.map((l) => ({ repo: '<layer>', tag: '<none>', id: shortId(l, args['no-trunc']), created: '', size: humanSize(store.layerMeta(l)?.size ?? 0), platform: '' })),
+      ...images.map((i) => ({ ...splitName(familiarName(i.name)), id: shortId(i.id, !args.trunc), created: ago(i.created), size: humanSize(i.size), platform: i.platform })),
+      ...dangling.map((l) => ({ repo: '<layer>', tag: '<none>', id: shortId(l, !args.trunc), created: '', size: humanSize(store.layerMeta(l)?.size ?? 0), platform: '' })),
     ];
     printTable(rows, [
       { header: 'REPOSITORY', value: (r) => r.repo },
@@ -85,7 +86,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
       { header: 'CREATED', value: (r) => r.created },
       { header: 'SIZE', value: (r) => r.size },
       { header: 'PLATFORM', value: (r) => r.platform },
-    ], { noTrunc: args['no-trunc'] });
+    ], { noTrunc: !args.trunc });
   },
 };
 

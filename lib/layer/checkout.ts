@@ -32,6 +32,7 @@ export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string
   // As root a directory can be created with its final mode at once (root writes into read-only
   // directories); then only special bits and owners need a second call.
   const root = process.getuid?.() === 0;
+  let crossDevice = false;
   const oldUmask = process.umask(0);
   try {
     for (const [rel, node] of tree.walk()) {
@@ -57,17 +58,24 @@ export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string
           break;
         }
         const src = objectPath(e.object!);
-        try {
-          fs.linkSync(src, dest);
-          stats.linked++;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
-          fs.copyFileSync(src, dest);
-          fs.chownSync(dest, e.uid, e.gid);
-          fs.chmodSync(dest, e.mode);
-          fs.utimesSync(dest, e.mtime, e.mtime);
-          stats.copied++;
+        if (!crossDevice) {
+          try {
+            fs.linkSync(src, dest);
+            stats.linked++;
+            break;
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            // EMLINK: this object is at the link-count limit; EXDEV: DIR is on another filesystem
+            // than the store, so every file is copied.
+            if (code === 'EXDEV') crossDevice = true;
+            else if (code !== 'EMLINK') throw err;
+          }
         }
+        fs.copyFileSync(src, dest);
+        fs.chownSync(dest, e.uid, e.gid);
+        fs.chmodSync(dest, e.mode);
+        fs.utimesSync(dest, e.mtime, e.mtime);
+        stats.copied++;
         break;
       }
       case 'l':

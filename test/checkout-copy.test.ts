@@ -1,6 +1,7 @@
 /**
- * A store object whose link count is at the filesystem's limit is copied, not linked, at checkout
- * (ext4 allows 65,000 links). The object is pushed to its limit here by linking it from a scratch dir.
+ * When checkout cannot hardlink it copies: an object at the filesystem's link-count limit (ext4
+ * allows 65,000 links; pushed there by linking it from a scratch dir), and a target directory on
+ * another filesystem than the store (/dev/shm, a tmpfs).
  */
 import t from 'tap';
 import fs from 'node:fs';
@@ -55,4 +56,30 @@ t.test('an object at the link-count limit is copied', async (t) => {
   t.equal(st.mode & 0o7777, 0o640, 'mode kept');
   t.same([st.uid, st.gid], [7, 8], 'owner kept');
   t.ok(fs.statSync(path.join(co, 'other')).nlink >= 2, 'other files still linked');
+});
+
+t.test('a target on another filesystem: every file copied, with metadata', async (t) => {
+  const shm = '/dev/shm';
+  if (!fs.existsSync(shm) || fs.statSync(shm).dev === fs.statSync(root).dev) {
+    t.skip('no second filesystem at /dev/shm to check out into');
+    return;
+  }
+  const co = fs.mkdtempSync(path.join(shm, 'sysctr-xdev-'));
+  t.teardown(() => fs.rmSync(co, { recursive: true, force: true }));
+  const r = await run(['checkout', 'img:1', co]);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /2 files \(0 hardlinked, 2 copied\).*another filesystem than the store/);
+  const st = fs.statSync(path.join(co, 'popular'));
+  t.equal(st.mode & 0o7777, 0o640);
+  t.same([st.uid, st.gid], [7, 8]);
+  t.equal(fs.readFileSync(path.join(co, 'other'), 'utf8'), 'plain\n');
+});
+
+t.test('images list --no-trunc shows whole ids', async (t) => {
+  const r = await run(['images', 'list', '--no-trunc']);
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(r.stdout, /sha256:[0-9a-f]{64}/);
+  const short = await run(['images', 'list']);
+  t.notMatch(short.stdout, /sha256:[0-9a-f]{64}/);
+  t.match(short.stdout, /\b[0-9a-f]{12}\b/);
 });
