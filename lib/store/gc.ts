@@ -3,6 +3,7 @@
  * report, and with repair remove, damaged content and everything that depends on it).
  */
 import fs from 'node:fs';
+import { sha256 } from '../fsutil.js';
 import type { Store } from './store.js';
 
 export interface PruneResult {
@@ -127,7 +128,6 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
           continue;
         }
         const bytes = store.getBlob(b);
-        const { sha256 } = await import('../fsutil.js');
         if (`sha256:${sha256(bytes)}` !== b) {
           problems.push({ kind: 'blob-damaged', id: b, detail: `config or manifest of ${img.name}`, images: [img.name] });
           badImages.add(img.name);
