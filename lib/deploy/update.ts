@@ -19,6 +19,7 @@ import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
+import { recheckout } from './recheckout.js';
 import { finishInterrupted } from './recover.js';
 import { EXPORT_FILES, renderDeployment, type ExportsFiles } from './render.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, type DeploymentInfo } from './state.js';
@@ -155,14 +156,32 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token,
   };
 
+  // the rollback slot's checkout is reused in place when its image is still known (recheckout.ts)
+  const older = readInfo(destdir);
+  const olderImage = older && !older.rootfs ? await store.findImage(older.imageId).catch(() => undefined) : undefined;
+  const olderTree = olderImage ? await store.mergedTree(olderImage) : undefined;
+  const partial = path.join(paths.root, `.${name}.${to}.partial-${process.pid}`);
+
   const steps = new StepRunner('update', ctx.env);
   await steps.step('journal', () => writeSwitchJournal(c, j));
-  await steps.step('clear-slot', () => clearSlot(paths.root, name, to, destdir));
+  await steps.step('clear-slot', () => clearSlot(paths.root, name, to, destdir, olderTree ? partial : undefined));
   await steps.step('checkout', () => {
-    const partial = path.join(paths.root, `.${name}.${to}.partial-${process.pid}`);
-    fs.rmSync(partial, { recursive: true, force: true });
-    fs.mkdirSync(path.join(partial, 'rootfs'), { recursive: true });
-    writeTree(tree, path.join(partial, 'rootfs'), (id) => store.objectPath(id));
+    const objectPath = (id: string) => store.objectPath(id);
+    let reused = false;
+    if (olderTree && fs.existsSync(path.join(partial, 'rootfs'))) {
+      try {
+        recheckout(olderTree, tree, path.join(partial, 'rootfs'), objectPath);
+        reused = true;
+      } catch {
+        fs.rmSync(partial, { recursive: true, force: true }); // not what it should be: start afresh
+      }
+    }
+    if (!reused) {
+      fs.rmSync(partial, { recursive: true, force: true });
+      fs.mkdirSync(path.join(partial, 'rootfs'), { recursive: true });
+      writeTree(tree, path.join(partial, 'rootfs'), objectPath);
+    }
+    fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
     fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson);
     fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
     fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
@@ -178,15 +197,16 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
 }
 
 /**
- * Empties the slot the new deployment goes into: renamed away (one atomic step, so a crash never
- * leaves a half-removed deployment under its real name) to `.NAME.N.partial-old-PID`, removed
- * after the switch by removeInBackground. Temp dirs of killed checkouts for that slot go now.
+ * Empties the slot the new deployment goes into, by a rename (one atomic step, so a crash never
+ * leaves a half-changed deployment under its real name): to `reuseAs`, the temp dir the checkout
+ * step turns into the new deployment, or away to `.NAME.N.partial-old-PID`, removed after the
+ * switch by removeInBackground. Temp dirs of killed checkouts for that slot go first.
  */
-function clearSlot(root: string, name: string, slot: 0 | 1, destdir: string): void {
+function clearSlot(root: string, name: string, slot: 0 | 1, destdir: string, reuseAs?: string): void {
   for (const e of fs.readdirSync(root)) {
     if (e.startsWith(`.${name}.${slot}.partial-`) && !e.startsWith(`.${name}.${slot}.partial-old-`)) fs.rmSync(path.join(root, e), { recursive: true, force: true });
   }
-  if (fs.existsSync(destdir)) fs.renameSync(destdir, path.join(root, `.${name}.${slot}.partial-old-${process.pid}`));
+  if (fs.existsSync(destdir)) fs.renameSync(destdir, reuseAs ?? path.join(root, `.${name}.${slot}.partial-old-${process.pid}`));
 }
 
 /** --all: every installed container, one result (or error) each. */
