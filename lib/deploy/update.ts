@@ -165,7 +165,9 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const steps = new StepRunner('update', ctx.env);
   await steps.step('journal', () => writeSwitchJournal(c, j));
   await steps.step('clear-slot', () => clearSlot(paths.root, name, to, destdir, olderTree ? partial : undefined));
-  await steps.step('checkout', () => {
+  // under the store's shared lock, like `sysctr checkout`: a concurrent prune waits until the new
+  // deployment's info (which keeps its image in use) is written
+  await steps.step('checkout', () => store.withLock(() => {
     const objectPath = (id: string) => store.objectPath(id);
     let reused = false;
     if (olderTree && fs.existsSync(path.join(partial, 'rootfs'))) {
@@ -188,7 +190,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     if (rendered.tmpfiles) fs.writeFileSync(path.join(partial, `${name}.conf`), rendered.tmpfiles);
     writeAtomic(path.join(partial, 'info'), JSON.stringify(record, null, 2) + '\n');
     fs.renameSync(partial, destdir);
-  });
+  }, { shared: true }));
   const outcome = await completeSwitch(ctx, name, j);
   removeInBackground(paths.root, name);
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };
