@@ -24,7 +24,7 @@ done
 . bench/lib.sh
 . demo/machine.sh
 scratch=$(mktemp -d /var/tmp/sysctr-bench-update.XXXXXX)
-trap 'machine_kill; rm -rf "$scratch"' EXIT
+trap 'set +e; machine_kill; rm -rf "$scratch"' EXIT
 S="node $project/dist/cli/main.js"
 R=$scratch/root
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
