@@ -57,11 +57,12 @@ downtime() { # NAME PORT IMAGE_A IMAGE_B: UPDATES updates of a running service, 
   for i in $(seq 1 "$UPDATES"); do
     old=answer-$((i - 1)) new=answer-$i
     if [ $((i % 2)) = 1 ]; then image=$4; else image=$3; fi
-    inside node "$project/bench/update-poll.mjs" "http://127.0.0.1:$port/" "$old" "$new" >"$scratch/poll" &
-    local poller=$!
-    sleep 0.3
+    rm -f "$scratch/ready"
+    inside node "$project/bench/update-poll.mjs" "http://127.0.0.1:$port/" "$old" "$new" "$scratch/ready" >"$scratch/poll" &
+    local poller=$! n
+    for n in $(seq 1 100); do [ -e "$scratch/ready" ] && break; sleep 0.05; done
     inside env SYSCTR_ROOT=$R $S containers update --rebase "$image" --set "MESSAGE=$new" --settle 0.5 "$name" >/dev/null
-    wait "$poller"
+    wait "$poller" || echo "bench: the poller saw no switch from $old to $new" >&2
     cat "$scratch/poll"
   done
 }
