@@ -7,6 +7,7 @@
  * changed files). The result is the same tree writeTree would write (test/update-recheckout).
  */
 import fs from 'node:fs';
+import { writeLeaf, type LinkState } from '../layer/checkout.js';
 import type { MergedTree, TreeNode } from '../layer/tree.js';
 import type { TreeEntry } from '../store/types.js';
 
@@ -49,6 +50,7 @@ function sameEntry(a: TreeEntry, b: TreeEntry): boolean {
 export function recheckout(oldTree: MergedTree, newTree: MergedTree, dir: string, objectPath: (id: string) => string): RecheckoutStats {
   const stats: RecheckoutStats = { kept: 0, written: 0, removed: 0 };
   const root = process.getuid?.() === 0;
+  const link: LinkState = { crossDevice: false };
   // what the new tree does not have, or has as another type, goes first (walk: parents first)
   let removedDir: string | undefined;
   for (const [rel, node] of oldTree.walk()) {
@@ -82,7 +84,7 @@ export function recheckout(oldTree: MergedTree, newTree: MergedTree, dir: string
       }
       if (present) fs.rmSync(dest, { recursive: true, force: true });
       if (e.type === 'x') continue;
-      writeEntry(dest, e, objectPath);
+      writeLeaf(dest, e, objectPath, link);
       stats.written++;
     }
   } finally {
@@ -96,30 +98,4 @@ export function recheckout(oldTree: MergedTree, newTree: MergedTree, dir: string
     fs.utimesSync(d, e.mtime, e.mtime);
   }
   return stats;
-}
-
-/** One file or symlink, as writeTree writes it: a hardlink to the store object, or a copy. */
-function writeEntry(dest: string, e: TreeEntry, objectPath: (id: string) => string): void {
-  if (e.type === 'l') {
-    fs.symlinkSync(e.link!, dest);
-    fs.lchownSync(dest, e.uid, e.gid);
-    fs.lutimesSync(dest, e.mtime, e.mtime);
-    return;
-  }
-  if (e.type !== 'f') throw new Error(`unexpected tree entry type ${e.type} at ${dest}`);
-  if (e.size !== 0) {
-    try {
-      fs.linkSync(objectPath(e.object!), dest);
-      return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EMLINK' && code !== 'EXDEV') throw err;
-    }
-    fs.copyFileSync(objectPath(e.object!), dest);
-  } else {
-    fs.closeSync(fs.openSync(dest, 'wx', 0o600));
-  }
-  fs.chownSync(dest, e.uid, e.gid);
-  fs.chmodSync(dest, e.mode);
-  fs.utimesSync(dest, e.mtime, e.mtime);
 }

@@ -32,7 +32,7 @@ export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string
   // As root a directory can be created with its final mode at once (root writes into read-only
   // directories); then only special bits and owners need a second call.
   const root = process.getuid?.() === 0;
-  let crossDevice = false;
+  const link: LinkState = { crossDevice: false };
   const oldUmask = process.umask(0);
   try {
     for (const [rel, node] of tree.walk()) {
@@ -50,38 +50,13 @@ export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string
         dirs.push([dest, e]);
         stats.dirs++;
         break;
-      case 'f': {
+      case 'f':
         stats.files++;
-        if (e.size === 0) {
-          writeEmpty(dest, e);
-          stats.copied++;
-          break;
-        }
-        const src = objectPath(e.object!);
-        if (!crossDevice) {
-          try {
-            fs.linkSync(src, dest);
-            stats.linked++;
-            break;
-          } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            // EMLINK: this object is at the link-count limit; EXDEV: DIR is on another filesystem
-            // than the store, so every file is copied.
-            if (code === 'EXDEV') crossDevice = true;
-            else if (code !== 'EMLINK') throw err;
-          }
-        }
-        fs.copyFileSync(src, dest);
-        fs.chownSync(dest, e.uid, e.gid);
-        fs.chmodSync(dest, e.mode);
-        fs.utimesSync(dest, e.mtime, e.mtime);
-        stats.copied++;
+        if (writeLeaf(dest, e, objectPath, link) === 'linked') stats.linked++;
+        else stats.copied++;
         break;
-      }
       case 'l':
-        fs.symlinkSync(e.link!, dest);
-        fs.lchownSync(dest, e.uid, e.gid);
-        fs.lutimesSync(dest, e.mtime, e.mtime);
+        writeLeaf(dest, e, objectPath, link);
         stats.symlinks++;
         break;
       case 'x':
@@ -100,6 +75,46 @@ export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string
     fs.utimesSync(d, e.mtime, e.mtime);
   }
   return stats;
+}
+
+/** Remembers, for one checkout, that linking is impossible (DIR on another filesystem). */
+export interface LinkState {
+  crossDevice: boolean;
+}
+
+/**
+ * Writes one file or symlink of a tree: a regular file as a hardlink to its store object (the
+ * object carries mode and owner), copied when it is empty, when the object is at the link-count
+ * limit (EMLINK) or when the target is on another filesystem than the store (EXDEV).
+ */
+export function writeLeaf(dest: string, e: TreeEntry, objectPath: (id: string) => string, link: LinkState): 'linked' | 'copied' | 'symlink' {
+  if (e.type === 'l') {
+    fs.symlinkSync(e.link!, dest);
+    fs.lchownSync(dest, e.uid, e.gid);
+    fs.lutimesSync(dest, e.mtime, e.mtime);
+    return 'symlink';
+  }
+  if (e.type !== 'f') throw new Error(`unexpected tree entry type ${e.type} at ${dest}`);
+  if (e.size === 0) {
+    writeEmpty(dest, e);
+    return 'copied';
+  }
+  const src = objectPath(e.object!);
+  if (!link.crossDevice) {
+    try {
+      fs.linkSync(src, dest);
+      return 'linked';
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EXDEV') link.crossDevice = true;
+      else if (code !== 'EMLINK') throw err;
+    }
+  }
+  fs.copyFileSync(src, dest);
+  fs.chownSync(dest, e.uid, e.gid);
+  fs.chmodSync(dest, e.mode);
+  fs.utimesSync(dest, e.mtime, e.mtime);
+  return 'copied';
 }
 
 function writeEmpty(dest: string, e: { mode: number; uid: number; gid: number; mtime: number }): void {
