@@ -34,7 +34,11 @@ inside() {
 }
 
 machine_kill() {
-  [ -n "$leader" ] && kill -KILL "$leader" 2>/dev/null
-  [ -n "$nspawn_pid" ] && { kill -KILL "$nspawn_pid" 2>/dev/null; wait "$nspawn_pid" 2>/dev/null; }
+  # `wait` reports the SIGKILL (137): under set -e that must not become the caller's exit status
+  if [ -n "$leader" ]; then kill -KILL "$leader" 2>/dev/null || true; fi
+  if [ -n "$nspawn_pid" ]; then
+    kill -KILL "$nspawn_pid" 2>/dev/null || true
+    wait "$nspawn_pid" 2>/dev/null || true
+  fi
   leader= nspawn_pid=
 }
