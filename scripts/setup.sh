@@ -27,4 +27,8 @@ if [ "$major" -lt 20 ]; then
 fi
 echo "setup: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
+if [ "$(id -u)" = 0 ] && [ "$(readlink -f /usr/local/bin/sysctr 2>/dev/null)" != "$PWD/dist/cli/main.js" ]; then
+  echo "setup: linking /usr/local/bin/sysctr -> $PWD/dist/cli/main.js"
+  ln -sfn "$PWD/dist/cli/main.js" /usr/local/bin/sysctr
+fi
 echo "setup: done"
