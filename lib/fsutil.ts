@@ -9,8 +9,12 @@ export function tempPath(target: string): string {
   return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${process.pid}-${Date.now()}-${counter++}`);
 }
 
-/** Writes a file atomically: readers see the old content or the new, never a part. */
+/**
+ * Writes a file atomically: readers see the old content or the new, never a part. The temp file is
+ * dot-named beside the target (a listing never shows it) and gets exactly `mode`, whatever the umask.
+ */
 export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o644): void {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tempPath(target);
   const fd = fs.openSync(tmp, 'wx', mode);
   try {
@@ -21,18 +25,6 @@ export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o
   }
   try {
     fs.renameSync(tmp, target);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
-/** Replaces (or creates) a symlink atomically: new link beside it, then rename over. */
-export function symlinkAtomic(target: string, linkPath: string): void {
-  const tmp = tempPath(linkPath);
-  fs.symlinkSync(target, tmp);
-  try {
-    fs.renameSync(tmp, linkPath);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw err;

@@ -6,8 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError, isErrno } from '../errors.js';
+import { writeFileAtomic as writeAtomic } from '../fsutil.js';
 import type { Paths } from '../paths.js';
 import { DROPIN_NAME, MANAGED_HEADER } from './dropin.js';
+
+// the project's one atomic write (temp beside the target + rename), under the name deploy/ uses
+export { writeAtomic };
 
 export interface UnitFiles {
   unit: string;
@@ -31,18 +35,6 @@ export function withHeader(name: string, unit: string): string {
   return `${MANAGED_HEADER} for container ${name}; do not edit. Removed by: sysctr uninstall ${name}\n${unit}`;
 }
 
-let seq = 0;
-export function writeAtomic(file: string, data: string | Buffer, mode = 0o644): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.sysctr-${process.pid}-${seq++}`);
-  try {
-    fs.writeFileSync(tmp, data, { mode });
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 function readHead(file: string): string | undefined {
   try {
