@@ -10,11 +10,8 @@ cd "$(dirname "$0")/.."
 project=$(pwd)
 RUNS=${RUNS:-20}
 N=${N:-20}
-for p in systemd-nspawn nsenter runc umoci busybox hyperfine node; do
-  command -v "$p" >/dev/null || { echo "bench/cli.sh: $p is missing (bash scripts/setup.sh)" >&2; exit 1; }
-done
-[ -f dist/cli/main.js ] || npm run build >/dev/null
 . bench/lib.sh
+bench_needs bench/cli.sh systemd-nspawn nsenter runc umoci busybox hyperfine node
 . demo/machine.sh
 scratch=$(mktemp -d /tmp/sysctr-bench-cli.XXXXXX)
 trap 'machine_kill; rm -rf "$scratch"' EXIT

@@ -13,11 +13,8 @@ cd "$(dirname "$0")/.."
 project=$(pwd)
 RUNS=${RUNS:-5}
 LAYER_DIRS=(${LAYER_DIRS:-/usr/lib/python3 /usr/share/doc})
-for p in systemd-nspawn nsenter runc umoci busybox hyperfine node; do
-  command -v "$p" >/dev/null || { echo "bench/install.sh: $p is missing (bash scripts/setup.sh)" >&2; exit 1; }
-done
-[ -f dist/cli/main.js ] || npm run build >/dev/null
 . bench/lib.sh
+bench_needs bench/install.sh systemd-nspawn nsenter runc umoci busybox hyperfine node
 . demo/machine.sh
 scratch=$(mktemp -d /tmp/sysctr-bench-install.XXXXXX)
 trap 'machine_kill; rm -rf "$scratch"' EXIT

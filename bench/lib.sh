@@ -15,3 +15,12 @@ ratio() { node -e 'console.log((+process.argv[1] / +process.argv[2]).toFixed(2))
 
 # peak RSS in MB of a command
 peak_mb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n1 | awk '{printf "%.0f", $1/1024}'; }
+
+# bench_needs SCRIPT TOOL...: stop with a clear line when a tool is missing; build dist/ if needed
+bench_needs() {
+  local script=$1; shift
+  for p in "$@"; do
+    command -v "$p" >/dev/null || { echo "$script: $p is missing (bash scripts/setup.sh)" >&2; exit 1; }
+  done
+  [ -f dist/cli/main.js ] || npm run build >/dev/null
+}

@@ -17,11 +17,8 @@ project=$(pwd)
 RUNS=${RUNS:-5}
 UPDATES=${UPDATES:-7}
 LAYER_DIRS=(${LAYER_DIRS:-/usr/lib/python3 /usr/share/doc})
-for p in systemd-nspawn nsenter runc umoci busybox hyperfine node; do
-  command -v "$p" >/dev/null || { echo "bench/update.sh: $p is missing (bash scripts/setup.sh)" >&2; exit 1; }
-done
-[ -f dist/cli/main.js ] || npm run build >/dev/null
 . bench/lib.sh
+bench_needs bench/update.sh systemd-nspawn nsenter runc umoci busybox hyperfine node
 . demo/machine.sh
 scratch=$(mktemp -d /var/tmp/sysctr-bench-update.XXXXXX)
 trap 'set +e; machine_kill; rm -rf "$scratch"' EXIT
