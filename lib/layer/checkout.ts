@@ -10,7 +10,7 @@ import { SysctrError } from '../errors.js';
 import { isAbsentOrEmptyDir } from '../fsutil.js';
 import type { Store } from '../store/store.js';
 import type { CheckoutStats, ImageRecord, TreeEntry } from '../store/types.js';
-import { mergeLayers, type MergedTree } from './tree.js';
+import type { MergedTree } from './tree.js';
 
 export async function checkout(store: Store, image: ImageRecord, dir: string): Promise<CheckoutStats> {
   if (!isAbsentOrEmptyDir(dir)) {
@@ -18,7 +18,7 @@ export async function checkout(store: Store, image: ImageRecord, dir: string): P
   }
   return store.withLock(
     async () => {
-      const tree = mergeLayers(await store.layerTrees(image.layers));
+      const tree = await store.mergedTree(image);
       fs.mkdirSync(dir, { recursive: true });
       return writeTree(tree, path.resolve(dir), (id) => store.objectPath(id));
     },
