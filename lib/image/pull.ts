@@ -136,7 +136,7 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
         const stream = await src.getBlob(desc);
         // Bytes are counted where every transport's stream passes: the import.
         const onBytes = (n: number) => opts.onEvent?.({ type: 'layer-bytes', digest: desc.digest, bytes: n });
-        const layer = await importLayerStream(store.objects, stream as AsyncIterable<Buffer>, { writer, onBytes }).catch((err) => {
+        const layer = await importLayerStream(store.objects, stream as AsyncIterable<Buffer>, writer, { onBytes }).catch((err) => {
           throw layerError(err, desc, where);
         });
         const { blob, blobSize, diff } = layer.digests;

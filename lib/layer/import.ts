@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
 import type { ObjectDir } from '../store/objects.js';
 import { objectHasher } from '../store/objects.js';
-import { ObjectWriter } from '../store/object-writer.js';
+import type { ObjectWriter } from '../store/object-writer.js';
 import type { TreeEntry } from '../store/types.js';
 import { uncompressedStream, type StreamDigests } from './decompress.js';
 import { basename, dirname, normalizeEntryPath, UnsafePathError } from './safepath.js';
@@ -21,23 +21,23 @@ export interface ImportedLayer {
   treeFile: string;
   entries: number;
   digests: StreamDigests;
-  /** objects this import created (so a failed pull can remove them again); empty with a shared writer */
-  newObjects: string[];
 }
 
 export class LayerFormatError extends Error {}
 
+/**
+ * Imports one layer. Objects go through `writer`, which the caller owns: it may serve several layers
+ * at once, and it knows every object created, for the caller to remove again if the pull fails.
+ */
 export async function importLayerStream(
   objects: ObjectDir,
   input: AsyncIterable<Buffer>,
-  opts: { onBytes?: (n: number) => void; writer?: ObjectWriter } = {},
+  writer: ObjectWriter,
+  opts: { onBytes?: (n: number) => void } = {},
 ): Promise<ImportedLayer> {
   const { stream, done } = uncompressedStream(input, opts.onBytes);
   // The listing goes to disk as it grows: memory does not grow with the layer.
   const entries = new ListingWriter(`${objects.tmpDirPath}/tree-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
-  // A caller importing several layers at once shares one writer thread (and cleans up after it).
-  const ownWriter = !opts.writer;
-  const writer = opts.writer ?? new ObjectWriter(objects);
   let failure: Error | undefined;
   const fail = (e: Error) => {
     failure ??= e;
@@ -144,9 +144,6 @@ export async function importLayerStream(
     });
   }
 
-  const removeNew = (ids: string[]) => {
-    for (const id of ids) fs.rmSync(objects.pathOf(id), { force: true });
-  };
   try {
     for await (const chunk of stream) {
       if (failure) break;
@@ -165,22 +162,19 @@ export async function importLayerStream(
     fail(e as Error);
   }
   if (failure) {
-    if (ownWriter) removeNew(await writer.abort());
-    else await writer.drain().catch(() => undefined);
+    await writer.drain().catch(() => undefined);
     entries.discard();
     throw failure;
   }
-  let newObjects: string[] = [];
   try {
-    if (ownWriter) newObjects = await writer.finish();
-    else await writer.drain();
+    // the listing is committed only after every object it names is in place
+    await writer.drain();
   } catch (e) {
-    if (ownWriter) removeNew(writer.created);
     entries.discard();
     throw e;
   }
   entries.close();
-  return { treeFile: entries.file, entries: entries.count, digests: done(), newObjects };
+  return { treeFile: entries.file, entries: entries.count, digests: done() };
 }
 
 /** Appends tree entries to a JSONL file through a small buffer. */

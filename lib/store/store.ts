@@ -88,10 +88,6 @@ export class Store {
     for (const n of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, n), { recursive: true, force: true });
   }
 
-  tmpDir(): string {
-    return path.join(this.dir, 'tmp');
-  }
-
   // ---- objects and layers --------------------------------------------------------------------
 
   objectPath(id: string): string {
