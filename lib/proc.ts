@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { SysctrError } from './errors.js';
 
 /** The result of running a host program. */
@@ -19,6 +18,7 @@ export interface RunOptions {
 /**
  * How sysctr runs host programs (systemctl, systemd-tmpfiles, runc, ...). One interface so that
  * `--dry-run` prints instead of running, and pure sequencing can be unit-tested by recording calls.
+ * The real one is SpawnRunner (lib/systemd/spawn-runner.ts).
  */
 export interface Runner {
   run(file: string, args: string[], opts?: RunOptions): Promise<RunResult>;
@@ -30,34 +30,6 @@ export function quoteArg(a: string): string {
 
 export function commandLine(file: string, args: string[]): string {
   return [file, ...args].map(quoteArg).join(' ');
-}
-
-/** Runs programs for real, through execa. */
-export class HostRunner implements Runner {
-  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    let r;
-    try {
-      r = await execa(file, args, {
-        reject: false,
-        input: opts.input,
-        env: opts.env,
-        timeout: opts.timeoutMs,
-        stripFinalNewline: true,
-      });
-    } catch (err) {
-      throw new SysctrError(`cannot run ${file}: ${(err as Error).message}`, { cause: err });
-    }
-    if (r.failed && r.exitCode === undefined) {
-      const why = (r as { code?: string }).code === 'ENOENT' ? 'not found' : r.shortMessage;
-      throw new SysctrError(`cannot run ${file}: ${why}`);
-    }
-    const res = { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
-    if (res.exitCode !== 0 && !opts.allowFailure) {
-      const detail = (res.stderr || res.stdout).trim().split('\n').slice(-3).join(' / ');
-      throw new SysctrError(`${commandLine(file, args)} failed (exit ${res.exitCode})${detail ? `: ${detail}` : ''}`);
-    }
-    return res;
-  }
 }
 
 /** Prints each command instead of running it (--dry-run); reports success. */

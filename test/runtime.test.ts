@@ -13,7 +13,7 @@ import { resolveRuntime } from '../lib/runtime/check.js';
 import { Runc } from '../lib/runtime/runc.js';
 import { renderDropIn, stopTimeoutFrom } from '../lib/systemd/dropin.js';
 import { containerState, parseShow } from '../lib/systemd/systemctl.js';
-import { HostRunner } from '../lib/proc.js';
+import { SpawnRunner } from '../lib/systemd/spawn-runner.js';
 
 t.test('EXEC_* commands: attached and detached forms (SPEC §4)', async (t) => {
   const base = { name: 'web', runtime: '/usr/sbin/runc', destdir: '/var/lib/x/web.0', pidfile: '/run/container-web.pid' };
@@ -70,7 +70,7 @@ const canRunc = process.getuid?.() === 0 && fs.existsSync('/usr/sbin/runc') && f
 t.test('real runc: the wrapper, and the stop script on a PID 1 that ignores SIGTERM', { skip: canRunc ? false : 'needs root, runc and busybox-static' }, async (t) => {
   const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-runc-'));
   const id = `sysctr-t-${process.pid}`;
-  const runc = new Runc(new HostRunner(), '/usr/sbin/runc');
+  const runc = new Runc(new SpawnRunner(), '/usr/sbin/runc');
   t.teardown(async () => {
     await runc.delete(id);
     fs.rmSync(bundle, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import type { Runner } from '../proc.js';
 
 export interface DeployContext {
   paths: Paths;
-  /** HostRunner, or DryRunner for --dry-run */
+  /** SpawnRunner, or DryRunner for --dry-run */
   runner: Runner;
   /** --dry-run: print files and commands, write nothing */
   dryRun: boolean;

@@ -1,15 +1,11 @@
 /**
- * A Runner on node:child_process, for the paths that must start fast (containers list, start,
- * stop): importing execa costs more than the whole `systemctl show` it would run. Same contract
- * as HostRunner: throws SysctrError on a non-zero exit unless allowFailure.
+ * The Runner that runs host programs for real, on node:child_process (importing execa would cost
+ * more than the whole `systemctl show` of a `containers list`). Throws SysctrError on a non-zero
+ * exit unless allowFailure.
  */
 import { execFile } from 'node:child_process';
 import { SysctrError } from '../errors.js';
-import type { RunOptions, RunResult, Runner } from '../proc.js';
-
-// proc.ts's commandLine, repeated: importing proc.ts loads execa
-const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-const commandLine = (file: string, args: string[]) => [file, ...args].map(quote).join(' ');
+import { commandLine, type RunOptions, type RunResult, type Runner } from '../proc.js';
 
 export class SpawnRunner implements Runner {
   run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
