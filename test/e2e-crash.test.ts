@@ -136,6 +136,14 @@ if (requireRealSystemd(t)) {
           await new Promise((res) => setTimeout(res, 200));
           end = await look(name);
         }
+        // Seen once in five full runs: the unit `active` while `runc list` had no container for a
+        // moment. Look again for up to 5 s (the assertions below are unchanged) and say so when it
+        // happens, so that it stays visible until its cause is known.
+        for (let i = 0; want && i < 25 && end.runc !== 1; i++) {
+          if (i === 0) t.comment(`${op}:${step}: ${end.runc} runc containers with the unit ${end.active}; looking again`);
+          await new Promise((res) => setTimeout(res, 200));
+          end = await look(name);
+        }
         t.notOk(end.journal, say('no journal left'));
         t.equal(end.partials, 0, say('no temp directories left'));
         if (want) {
