@@ -136,9 +136,9 @@ if (requireRealSystemd(t)) {
           await new Promise((res) => setTimeout(res, 200));
           end = await look(name);
         }
-        // Seen once in five full runs: the unit `active` while `runc list` had no container for a
-        // moment. Look again for up to 5 s (the assertions below are unchanged) and say so when it
-        // happens, so that it stays visible until its cause is known.
+        // A Type=simple unit is `active` as soon as `runc run` is forked, before runc has created
+        // the container: right after a start, `runc list` can still be empty. Look again for up to
+        // 5 s (the assertions below are unchanged), and say so when it happens.
         for (let i = 0; want && i < 25 && end.runc !== 1; i++) {
           if (i === 0) t.comment(`${op}:${step}: ${end.runc} runc containers with the unit ${end.active}; looking again`);
           await new Promise((res) => setTimeout(res, 200));
