@@ -1,8 +1,7 @@
 /**
  * Writing a merged tree into a directory: regular files hardlinked to store objects (which carry
  * the files' mode and owner), zero-size files and files at the link-count limit copied, symlinks,
- * directories with their metadata set after their children. Synchronous calls in one tight loop:
- * for tens of thousands of link() calls this beats the thread pool.
+ * directories with their metadata set after their children.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,23 +9,43 @@ import { SysctrError } from '../errors.js';
 import { isAbsentOrEmptyDir } from '../fsutil.js';
 import type { Store } from '../store/store.js';
 import type { CheckoutStats, ImageRecord, TreeEntry } from '../store/types.js';
+import { flatten, type FlatRow } from '../store/trees.js';
 import type { MergedTree } from './tree.js';
 
 export async function checkout(store: Store, image: ImageRecord, dir: string): Promise<CheckoutStats> {
   if (!isAbsentOrEmptyDir(dir)) {
     throw new SysctrError(`checkout target ${dir} exists and is not empty`, { hint: 'choose a new directory or empty this one' });
   }
-  return store.withLock(
-    async () => {
-      const tree = await store.mergedTree(image);
+  // The merged tree is read while the lock request is under way. Once the lock is held, what it
+  // names is safe if the image's layers are still there: prune removes objects only with the
+  // last layer that lists them.
+  return store.withLockAfter(
+    () => store.flatTree(image),
+    (flat) => {
+      if (!image.layers.every((l) => store.hasLayer(l))) {
+        throw new SysctrError(`image ${image.name} was removed from the store while the checkout waited for it`);
+      }
       fs.mkdirSync(dir, { recursive: true });
-      return writeTree(tree, path.resolve(dir), (id) => store.objectPath(id));
+      return writeRows(flat.rows, path.resolve(dir), (id) => store.objectPath(id));
     },
     { shared: true },
   );
 }
 
+/** A tree's entries in checkout order (parents first), as rows: see writeRows. */
+export function treeRows(tree: MergedTree): FlatRow[] {
+  return flatten(tree, []).rows;
+}
+
 export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string) => string): CheckoutStats {
+  return writeRows(treeRows(tree), dir, objectPath);
+}
+
+/**
+ * Writes entries, given parents first, into dir (which exists): one tight loop of synchronous
+ * calls, which for tens of thousands of mkdir/link calls beats the thread pool several times over.
+ */
+export function writeRows(rows: FlatRow[], dir: string, objectPath: (id: string) => string): CheckoutStats {
   const stats: CheckoutStats = { files: 0, linked: 0, copied: 0, dirs: 0, symlinks: 0, hardlinks: 0, skipped: 0 };
   const dirs: Array<[string, { mode: number; uid: number; gid: number; mtime: number }]> = [];
   // As root a directory can be created with its final mode at once (root writes into read-only
@@ -35,10 +54,9 @@ export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string
   const link: LinkState = { crossDevice: false };
   const oldUmask = process.umask(0);
   try {
-    for (const [rel, node] of tree.walk()) {
-      const e = node.entry;
-      const dest = rel ? `${dir}/${rel}` : dir;
-      writeEntry(rel, dest, e);
+    for (const r of rows) {
+      const rel = r[1];
+      writeEntry(rel, rel ? `${dir}/${rel}` : dir, rowEntry(r));
     }
   } finally {
     process.umask(oldUmask);
@@ -126,4 +144,9 @@ function writeEmpty(dest: string, e: { mode: number; uid: number; gid: number; m
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function rowEntry(r: FlatRow): TreeEntry {
+  const [type, p, mode, uid, gid, mtime, size, ref] = r;
+  return { path: p, type, mode, uid, gid, mtime, size, object: type === 'f' ? ref : undefined, link: type === 'l' ? ref : undefined };
 }

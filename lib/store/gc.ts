@@ -3,11 +3,14 @@
  * report, and with repair remove, damaged content and everything that depends on it).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { sha256 } from '../fsutil.js';
 import type { Store } from './store.js';
 
 export interface PruneResult {
   layers: number;
+  /** merged trees of layer chains no image has */
+  trees: number;
   objects: number;
   blobs: number;
   bytes: number;
@@ -17,7 +20,14 @@ export interface PruneResult {
 export async function prune(store: Store): Promise<PruneResult> {
   return store.withLock(async () => {
     const images = await store.listImages();
-    const result: PruneResult = { layers: 0, objects: 0, blobs: 0, bytes: 0 };
+    const result: PruneResult = { layers: 0, trees: 0, objects: 0, blobs: 0, bytes: 0 };
+    const keepTrees = new Set(images.map((i) => path.basename(store.treeFile(i.layers), '.json')));
+    for (const t of store.listTrees()) {
+      if (!keepTrees.has(t)) {
+        store.removeTree(t);
+        result.trees++;
+      }
+    }
     const keepLayers = new Set(images.flatMap((i) => i.layers));
     for (const l of store.listLayers()) {
       if (!keepLayers.has(l)) {
@@ -49,7 +59,7 @@ export async function prune(store: Store): Promise<PruneResult> {
 }
 
 export interface FsckProblem {
-  kind: 'object-damaged' | 'object-missing' | 'layer-damaged' | 'blob-damaged' | 'blob-missing' | 'layer-missing';
+  kind: 'object-damaged' | 'object-missing' | 'layer-damaged' | 'blob-damaged' | 'blob-missing' | 'layer-missing' | 'tree-damaged';
   id: string;
   detail: string;
   /** images that depend on it */
@@ -62,7 +72,7 @@ export interface FsckResult {
   images: number;
   problems: FsckProblem[];
   /** with repair: what was removed */
-  removed: { objects: number; layers: number; images: string[] };
+  removed: { objects: number; layers: number; trees: number; images: string[] };
 }
 
 export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: (done: number) => void } = {}): Promise<FsckResult> {
@@ -134,7 +144,20 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
         }
       }
     }
-    const removed = { objects: 0, layers: 0, images: [] as string[] };
+    // Merged trees are derived from the layers: one that differs from a fresh merge is damaged
+    // (removed on repair; the next checkout writes it again from the layers).
+    const badTrees = new Set<string>();
+    for (const img of images) {
+      if (badImages.has(img.name)) continue;
+      const chain = path.basename(store.treeFile(img.layers), '.json');
+      if (badTrees.has(chain) || !fs.existsSync(store.treeFile(img.layers))) continue;
+      const stored = store.storedFlatTree(img.layers);
+      if (!stored || JSON.stringify(stored.rows) !== JSON.stringify(store.computeFlatTree(img.layers).rows)) {
+        badTrees.add(chain);
+        problems.push({ kind: 'tree-damaged', id: `sha256:${chain}`, detail: `merged tree of ${img.name} differs from its layers`, images: [] });
+      }
+    }
+    const removed = { objects: 0, layers: 0, trees: 0, images: [] as string[] };
     if (opts.repair) {
       for (const id of badObjects) {
         fs.rmSync(store.objectPath(id), { force: true });
@@ -145,6 +168,13 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
         removed.layers++;
       }
       removed.images = (await store.removeImages([...badImages])).map((i) => i.name);
+      const kept = new Set((await store.listImages()).map((i) => path.basename(store.treeFile(i.layers), '.json')));
+      for (const t of store.listTrees()) {
+        if (badTrees.has(t) || !kept.has(t)) {
+          store.removeTree(t);
+          removed.trees++;
+        }
+      }
       for (const p of problems) if (p.kind === 'blob-damaged') store.removeBlob(p.id);
     }
     return { objects, layers: layers.length, images: images.length, problems, removed };

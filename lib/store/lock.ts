@@ -1,9 +1,11 @@
 /**
- * The store lock: an exclusive flock(2) held by a small `flock` child process for as long as this
- * process holds the lock. The kernel releases it when the holder dies (the child sees EOF on its
- * stdin and exits), so a killed sysctr never leaves a stale lock for the next command to break.
+ * The store lock: flock(2) on a lock file, taken on an open file description that this process
+ * keeps. Node cannot call flock itself, so a `flock` child locks the descriptor it inherits as its
+ * fd 3 and exits: the lock belongs to the shared open file description, not to the child, and
+ * stays held until this process closes its descriptor — or dies, when the kernel closes it. A
+ * killed sysctr therefore never leaves a stale lock, and no helper process outlives the request.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { SysctrError } from '../errors.js';
 
@@ -11,54 +13,43 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-export async function acquireLock(
+export function acquireLock(
   lockFile: string,
   opts: { onWait?: () => void; timeoutMs?: number; shared?: boolean } = {},
 ): Promise<HeldLock> {
-  fs.closeSync(fs.openSync(lockFile, 'a'));
-  const child: ChildProcess = spawn('flock', [opts.shared ? '--shared' : '--exclusive', lockFile, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  // The request starts before this returns (the child is spawned synchronously), so a caller can
+  // do lock-free work while flock waits and runs on the other core.
+  let fd: number;
+  try {
+    fd = fs.openSync(lockFile, 'a');
+  } catch (err) {
+    return Promise.reject(new SysctrError(`cannot open the lock file ${lockFile}: ${(err as Error).message}`));
+  }
+  const args = [opts.shared ? '--shared' : '--exclusive'];
+  if (opts.timeoutMs) args.push('--wait', String(opts.timeoutMs / 1000), '--conflict-exit-code', '75');
+  args.push('3');
+  const child = spawn('flock', args, { stdio: ['ignore', 'ignore', 'pipe', fd] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
-  await new Promise<void>((resolve, reject) => {
+  return new Promise<HeldLock>((resolve, reject) => {
     const waitTimer = setTimeout(() => opts.onWait?.(), 500);
-    const limit = opts.timeoutMs
-      ? setTimeout(() => {
-          child.kill();
-          reject(new SysctrError(`timed out waiting for the store lock ${lockFile}: another sysctr command holds it`));
-        }, opts.timeoutMs)
-      : undefined;
-    const done = () => {
+    const fail = (err: SysctrError) => {
       clearTimeout(waitTimer);
-      if (limit) clearTimeout(limit);
+      fs.closeSync(fd);
+      reject(err);
     };
-    child.stdout!.once('data', () => {
-      done();
-      resolve();
-    });
-    child.once('error', (err) => {
-      done();
-      reject(new SysctrError(`cannot take the store lock: ${err.message} (is util-linux's flock installed?)`));
-    });
-    child.once('exit', (code) => {
-      done();
-      reject(new SysctrError(`cannot take the store lock ${lockFile}: flock exited ${code}${stderr ? `: ${stderr.trim()}` : ''}`));
+    child.once('error', (err) => fail(new SysctrError(`cannot take the store lock: ${err.message} (is util-linux's flock installed?)`)));
+    child.once('close', (code) => {
+      if (code === 75) return fail(new SysctrError(`timed out waiting for the lock ${lockFile}: another sysctr command holds it`));
+      if (code !== 0) return fail(new SysctrError(`cannot take the lock ${lockFile}: flock exited ${code}${stderr ? `: ${stderr.trim()}` : ''}`));
+      clearTimeout(waitTimer);
+      let open = true;
+      resolve({
+        release: async () => {
+          if (open) fs.closeSync(fd);
+          open = false;
+        },
+      });
     });
   });
-  child.removeAllListeners('exit');
-  // The lock must not keep the event loop alive on its own.
-  child.unref();
-  (child.stdout as unknown as { unref?: () => void }).unref?.();
-  (child.stderr as unknown as { unref?: () => void }).unref?.();
-  return {
-    release: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        // Keep the process alive until flock has really let go.
-        child.ref();
-        child.once('exit', () => resolve());
-        child.stdin!.end();
-      }),
-  };
 }

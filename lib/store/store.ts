@@ -6,11 +6,13 @@
  *   STORE/objects/ab/cdef…          file objects (see objects.ts)
  *   STORE/layers/<diff-id hex>/     tree.json (the layer's listing) + meta.json, renamed in whole
  *   STORE/blobs/sha256/<hex>        manifests, indexes, configs, by digest
+ *   STORE/trees/<chain id hex>.json an image's layers merged, flat, in checkout order (trees.ts)
  *   STORE/images.json               reference name -> image record, replaced atomically
  *
  * Write order is objects -> layers -> blobs -> images.json, each by rename, so a killed import
  * leaves only unreferenced content, never a reference to something missing.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
@@ -20,6 +22,7 @@ import type { ImageConfig } from '../image/types.js';
 import { mergeLayers, type MergedTree } from '../layer/tree.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { ObjectDir } from './objects.js';
+import { chainId, flatten, parseFlat, type FlatTree } from './trees.js';
 import type { ImageRecord, TreeEntry } from './types.js';
 
 export interface LayerMeta {
@@ -63,16 +66,36 @@ export class Store {
    * they are linking.
    */
   async withLock<T>(fn: () => Promise<T> | T, opts: { shared?: boolean; onWait?: () => void } = {}): Promise<T> {
+    return this.withLockAfter(() => undefined, fn, opts);
+  }
+
+  /**
+   * withLock, running `meanwhile` (work that needs no lock) while the lock request is under way
+   * and passing its result to fn. fn must check that what meanwhile read is still there.
+   */
+  async withLockAfter<M, T>(
+    meanwhile: () => M,
+    fn: (m: M) => Promise<T> | T,
+    opts: { shared?: boolean; onWait?: () => void } = {},
+  ): Promise<T> {
+    let m: M;
     if (this.lockDepth === 0) {
-      this.held = await acquireLock(path.join(this.dir, 'lock'), {
+      const request = acquireLock(path.join(this.dir, 'lock'), {
         shared: opts.shared,
         onWait: opts.onWait ?? (() => process.stderr.write('waiting for the store lock (another sysctr command is writing)...\n')),
       });
+      try {
+        m = meanwhile();
+      } catch (err) {
+        await request.then((h) => h.release(), () => undefined);
+        throw err;
+      }
+      this.held = await request;
       if (!opts.shared) this.cleanTmp();
-    }
+    } else m = meanwhile();
     this.lockDepth++;
     try {
-      return await fn();
+      return await fn(m);
     } finally {
       if (--this.lockDepth === 0) {
         const h = this.held!;
@@ -200,8 +223,9 @@ export class Store {
     return readJson<ImagesFile>(this.imagesFile())?.images ?? [];
   }
 
-  /** Records (or replaces) an image under its name. Call under the lock. */
+  /** Records (or replaces) an image under its name, with its merged tree. Call under the lock. */
   async putImage(rec: ImageRecord): Promise<void> {
+    this.flatTree(rec);
     const images = (await this.listImages()).filter((i) => i.name !== rec.name);
     images.push(rec);
     this.writeImages(images);
@@ -267,6 +291,62 @@ export class Store {
 
   async mergedTree(rec: ImageRecord): Promise<MergedTree> {
     return mergeLayers(await this.layerTrees(rec.layers));
+  }
+
+  // ---- merged trees (derived from the layers; see trees.ts) ----------------------------------
+
+  treeFile(layers: string[]): string {
+    return path.join(this.dir, 'trees', `${hex(chainId(layers))}.json`);
+  }
+
+  /** Chain ids (hex) of the stored merged trees. */
+  listTrees(): string[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(this.dir, 'trees'));
+    } catch {
+      return [];
+    }
+    return names.filter((n) => /^[0-9a-f]{64}\.json$/.test(n)).map((n) => n.slice(0, 64));
+  }
+
+  /** The stored merged tree as it is on disk, or undefined when missing or not one for these layers. */
+  storedFlatTree(layers: string[]): FlatTree | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.treeFile(layers), 'utf8');
+    } catch {
+      return undefined;
+    }
+    return parseFlat(text, layers);
+  }
+
+  /** The merged tree recomputed from the layers' listings. */
+  computeFlatTree(layers: string[]): FlatTree {
+    return flatten(mergeLayers(layers.map((d) => this.layerTree(d))), layers);
+  }
+
+  /**
+   * The image's layers merged, flat, in checkout order: read from trees/, or computed and stored
+   * there (best effort: a store this process cannot write still checks out).
+   */
+  flatTree(rec: ImageRecord): FlatTree {
+    const stored = this.storedFlatTree(rec.layers);
+    if (stored) return stored;
+    const t = this.computeFlatTree(rec.layers);
+    try {
+      fs.mkdirSync(path.join(this.dir, 'trees'), { recursive: true });
+      const tmp = path.join(this.dir, 'tmp', `tree-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+      fs.writeFileSync(tmp, JSON.stringify(t), { mode: 0o644 });
+      fs.renameSync(tmp, this.treeFile(rec.layers));
+    } catch {
+      // derived data: the next command tries again
+    }
+    return t;
+  }
+
+  removeTree(chainHex: string): void {
+    fs.rmSync(path.join(this.dir, 'trees', `${chainHex}.json`), { force: true });
   }
 
   /** A file of the image's root filesystem (e.g. "exports/service.template"), or undefined. */
