@@ -96,8 +96,8 @@ export function installedNames(root: string): string[] {
 
 /**
  * Runs fn holding ROOT/.containers.lock, so two commands never change deployments at once (one
- * lock for all names: a per-name lock file would have to outlive uninstall). A flock held by a
- * child process: a killed sysctr releases it.
+ * lock for all names: a per-name lock file would have to outlive uninstall). A flock(2) on a
+ * descriptor this process holds (lib/store/lock.ts): a killed sysctr releases it.
  */
 export async function withContainersLock<T>(root: string, out: (l: string) => void, fn: () => Promise<T>): Promise<T> {
   fs.mkdirSync(root, { recursive: true });
