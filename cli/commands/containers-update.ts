@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { usageError } from '../../lib/errors.js';
 import { pathsFrom, type GlobalArgs } from '../context.js';
-import { hostOptions } from './containers.js';
+import { hostOptions } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
 

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
-import { hostOptions, runnerFor } from './containers.js';
+import { hostOptions, runnerFor } from './host-options.js';
 
 interface Args extends GlobalArgs {
   name: string;

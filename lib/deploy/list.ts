@@ -1,6 +1,7 @@
 /**
  * containers list: every installed container (a ROOT/NAME link) with its deployment's info and its
- * state from systemd. One `systemctl show` for all units, so a listing costs one process spawn.
+ * state from systemd. One `systemctl show` for all units, so a listing costs one process spawn; it
+ * starts before the deployment files are read, which are read while it runs.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,7 @@ export interface ContainerRow {
   created: string;
   /** running, inactive, failed (systemd's activating, deactivating...), unknown without systemd */
   state: string;
-  /** systemd's ActiveState/SubState/Result, for --json */
+  /** systemd's ActiveState/SubState/Result, for --json (null without systemd or unitDetails) */
   unit: { activeState: string; subState: string; result: string; loadState: string } | null;
   runtime: string;
   /** NAME.0 or NAME.1 */
@@ -38,8 +39,18 @@ function commandOf(deployment: string): string {
   }
 }
 
-export async function listContainers(paths: Paths, runner: Runner): Promise<ContainerRow[]> {
+/**
+ * unitDetails false: only `state` from systemd (one cheap `systemctl list-units`; `unit` stays
+ * null), for listings that print no more than the state.
+ */
+export async function listContainers(paths: Paths, runner: Runner, opts: { unitDetails?: boolean } = {}): Promise<ContainerRow[]> {
   const names = installedNames(paths.root);
+  // every linked name has a live deployment (only a link removed meanwhile drops out of rows)
+  const systemd = new Systemd(runner, paths.user);
+  const units = names.map((n) => `${n}.service`);
+  const asked = opts.unitDetails === false ? systemd.states(units) : systemd.show(units);
+  // a read error below is the one reported: this one must not become an unhandled rejection
+  asked.catch(() => {});
   const rows: ContainerRow[] = [];
   for (const name of names) {
     const c = containerPaths(paths, name);
@@ -62,12 +73,12 @@ export async function listContainers(paths: Paths, runner: Runner): Promise<Cont
       pending: readJournal(c)?.op ?? null,
     });
   }
-  const states = await new Systemd(runner, paths.user).show(rows.map((r) => `${r.name}.service`));
+  const states = await asked;
   for (const r of rows) {
     const s = states.get(`${r.name}.service`);
     if (!s) continue;
     r.state = containerState(s);
-    r.unit = { activeState: s.activeState, subState: s.subState, result: s.result, loadState: s.loadState };
+    if (opts.unitDetails !== false) r.unit = { activeState: s.activeState, subState: s.subState, result: s.result, loadState: s.loadState };
   }
   return rows;
 }

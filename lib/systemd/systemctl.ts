@@ -44,6 +44,20 @@ export function parseShow(stdout: string): UnitState[] {
   return out;
 }
 
+/** Parses `systemctl list-units --plain --no-legend` lines (UNIT LOAD ACTIVE SUB DESCRIPTION) of the asked units. */
+export function parseListUnits(stdout: string, units: string[]): UnitState[] {
+  const asked = new Set(units);
+  const out: UnitState[] = [];
+  for (const line of stdout.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // some systemd versions mark failed units with a leading "●" even in --plain
+    const i = asked.has(f[0]) ? 0 : asked.has(f[1]) ? 1 : -1;
+    if (i < 0 || f.length < i + 4) continue;
+    out.push({ id: f[i], loadState: f[i + 1], activeState: f[i + 2], subState: f[i + 3], result: '' });
+  }
+  return out;
+}
+
 export class Systemd {
   constructor(
     readonly runner: Runner,
@@ -90,6 +104,22 @@ export class Systemd {
     const r = await this.ctl(['show', '-p', 'Id,LoadState,ActiveState,SubState,Result', '--', ...units], true);
     if (r.exitCode !== 0) return map;
     for (const s of parseShow(r.stdout)) map.set(s.id, s);
+    return map;
+  }
+
+  /**
+   * Load, active and sub state (no Result) of every unit from one `systemctl list-units`: ~5 ms for
+   * 20 units, where `show` costs ~1 ms a unit (systemctl fetches every property of each). A unit
+   * systemd has not loaded is not listed: it is inactive (show loads it only to say so). Empty when
+   * systemd cannot be reached; names that list-units would read as globs are asked with show.
+   */
+  async states(units: string[]): Promise<Map<string, UnitState>> {
+    if (units.length === 0 || !units.every((u) => /^[\w.@:-]+$/.test(u))) return this.show(units);
+    const r = await this.ctl(['list-units', '--all', '--plain', '--no-legend', '--no-pager', '--', ...units], true);
+    const map = new Map<string, UnitState>();
+    if (r.exitCode !== 0) return map;
+    for (const s of parseListUnits(r.stdout, units)) map.set(s.id, s);
+    for (const id of units) if (!map.has(id)) map.set(id, { id, loadState: '', activeState: 'inactive', subState: 'dead', result: '' });
     return map;
   }
 

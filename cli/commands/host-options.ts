@@ -1,0 +1,13 @@
+/** Options and the runner shared by the commands that act on installed containers. */
+export const hostOptions = {
+  system: { type: 'boolean', describe: 'system mode: systemctl, /etc/systemd/system (the default)', conflicts: 'user' },
+  user: { type: 'boolean', describe: 'user mode: systemctl --user, ~/.config/systemd/user' },
+  'unit-dir': { type: 'string', describe: 'where units are written; env SYSCTR_UNIT_DIR' },
+  'tmpfiles-dir': { type: 'string', describe: 'where tmpfiles confs are written; env SYSCTR_TMPFILES_DIR' },
+} as const;
+
+/** DryRunner for --dry-run; otherwise a child_process runner (loading execa costs ~0.1 s). */
+export async function runnerFor(dryRun: boolean): Promise<import('../../lib/proc.js').Runner> {
+  if (dryRun) return new (await import('../../lib/proc.js')).DryRunner();
+  return new (await import('../../lib/systemd/spawn-runner.js')).SpawnRunner();
+}
