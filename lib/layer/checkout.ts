@@ -56,32 +56,42 @@ export function writeRows(rows: FlatRow[], dir: string, objectPath: (id: string)
   try {
     for (const r of rows) {
       const rel = r[1];
-      writeEntry(rel, rel ? `${dir}/${rel}` : dir, rowEntry(r));
+      const dest = rel ? `${dir}/${rel}` : dir;
+      switch (r[0]) {
+        case 'd':
+          if (rel) fs.mkdirSync(dest, root ? r[2] & 0o777 : 0o700);
+          dirs.push([dest, { mode: r[2], uid: r[3], gid: r[4], mtime: r[5] }]);
+          stats.dirs++;
+          break;
+        case 'f':
+          stats.files++;
+          if (linkObject(r, dest) || writeLeaf(dest, rowEntry(r), objectPath, link) === 'linked') stats.linked++;
+          else stats.copied++;
+          break;
+        case 'l':
+          writeLeaf(dest, rowEntry(r), objectPath, link);
+          stats.symlinks++;
+          break;
+        case 'x':
+          stats.skipped++;
+          break;
+        default:
+          throw new Error(`unexpected tree entry type ${r[0]} at ${rel}`);
+      }
     }
   } finally {
     process.umask(oldUmask);
   }
-  function writeEntry(rel: string, dest: string, e: TreeEntry): void {
-    switch (e.type) {
-      case 'd':
-        if (rel) fs.mkdirSync(dest, root ? e.mode & 0o777 : 0o700);
-        dirs.push([dest, e]);
-        stats.dirs++;
-        break;
-      case 'f':
-        stats.files++;
-        if (writeLeaf(dest, e, objectPath, link) === 'linked') stats.linked++;
-        else stats.copied++;
-        break;
-      case 'l':
-        writeLeaf(dest, e, objectPath, link);
-        stats.symlinks++;
-        break;
-      case 'x':
-        stats.skipped++;
-        break;
-      default:
-        throw new Error(`unexpected tree entry type ${e.type} at ${rel}`);
+  /** The common case inline; false sends the file to writeLeaf (empty, EMLINK, EXDEV). */
+  function linkObject(r: FlatRow, dest: string): boolean {
+    if (r[6] === 0 || link.crossDevice) return false;
+    try {
+      fs.linkSync(objectPath(r[7]), dest);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EXDEV' || code === 'EMLINK') return false;
+      throw err;
     }
   }
   // Directory metadata last, deepest first: writing children changes a directory's mtime, and a
