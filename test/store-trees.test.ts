@@ -83,6 +83,7 @@ t.test('fsck finds a merged tree that differs from the layers; --repair removes 
   t.match(r.stdout, new RegExp(`tree-damaged.*sha256:${chain}`), 'names the merged tree');
   r = await run(['fsck', '--repair']);
   t.equal(r.exitCode, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /removed 0 objects, 0 layers, 0 images, 1 merged trees/, 'says what it removed');
   t.notOk(fs.existsSync(treeFile), 'removed');
   t.same((await run(['images', 'list', '-q'])).stdout.trim().split('\n').length, 1, 'the image stays: its layers are sound');
   t.equal((await run(['fsck'])).exitCode, 0, 'clean after repair');

@@ -6,9 +6,8 @@ interface FsckArgs extends GlobalArgs {
   json?: boolean;
 }
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule<GlobalArgs, FsckArgs> = {
-  command: 'fsck',
-  describe: 'verify every object, layer and image in the store',
   builder: (y) =>
     y
       .option('repair', { type: 'boolean', describe: 'remove damaged objects and the layers and images that depend on them' })
@@ -29,7 +28,9 @@ const cmd: CommandModule<GlobalArgs, FsckArgs> = {
       process.stdout.write(`checked ${r.objects} objects, ${r.layers} layers, ${r.images} images: ${r.problems.length ? `${r.problems.length} problems` : 'no problems'}\n`);
       if (args.repair && r.problems.length) {
         process.stdout.write(
-          `removed ${r.removed.objects} objects, ${r.removed.layers} layers, ${r.removed.images.length} images${r.removed.images.length ? ` (${r.removed.images.join(', ')}: pull them again)` : ''}\n`,
+          `removed ${r.removed.objects} objects, ${r.removed.layers} layers, ${r.removed.images.length} images${r.removed.images.length ? ` (${r.removed.images.join(', ')}: pull them again)` : ''}` +
+            (r.removed.trees ? `, ${r.removed.trees} merged trees (rebuilt from the layers when needed)` : '') +
+            '\n',
         );
       }
     }
