@@ -1,10 +1,11 @@
 /**
- * Every command through yargs (cli/main.ts runs plain `containers list` itself). Each command lives
- * in cli/commands/ and loads the lib/ modules it needs lazily, so that `--help` starts fast.
+ * Every command through yargs (cli/main.ts runs plain `containers list` itself). Each command's
+ * module loads only when it runs (cli/commands/index.ts) and loads the lib/ modules it needs lazily,
+ * so that `--help` starts fast.
  */
 import { createRequire } from 'node:module';
 import type YargsFactory from 'yargs';
-import { commands } from './commands/index.js';
+import { commands, loadAllCommands } from './commands/index.js';
 import { reportError } from './context.js';
 
 // yargs' CommonJS build is one bundled file: it loads ~65 ms faster than its ESM build, on every command.
@@ -12,6 +13,7 @@ const require = createRequire(import.meta.url);
 const yargs = require('yargs') as typeof YargsFactory;
 
 export async function runYargs(argv: string[]): Promise<void> {
+  if (argv.includes('--get-yargs-completions')) await loadAllCommands();
   let cli = yargs(argv)
     .scriptName('sysctr')
     .usage('$0 <command> [options]\n\nInstall OCI images as read-only system services run by runc under systemd.')

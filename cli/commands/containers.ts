@@ -2,9 +2,8 @@ import type { CommandModule } from 'yargs';
 import { list } from './containers-list.js';
 import { info, rollback, update } from './containers-update.js';
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule = {
-  command: 'containers <command>',
-  describe: 'list, update and roll back installed containers',
   builder: (y) =>
     y
       .command(list)

@@ -215,9 +215,8 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
   },
 };
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'images',
-  describe: 'list, inspect, tag, delete and prune images',
   builder: (y: Argv<GlobalArgs>) =>
     y
       .command(list)

@@ -12,9 +12,8 @@ interface Args extends GlobalArgs {
   'dry-run'?: boolean;
 }
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule<object, Args> = {
-  command: 'install <image>',
-  describe: 'install an image as a system container (pulls it when missing)',
   builder: (y) =>
     y
       .positional('image', { type: 'string', demandOption: true, describe: 'image in the store, or a source (oci:DIR:TAG, docker://...)' })

@@ -8,9 +8,8 @@ interface LintArgs {
   systemd: boolean;
 }
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule<object, LintArgs> = {
-  command: 'lint <dir..>',
-  describe: 'check an image source directory (exports files and Dockerfile)',
   builder: (y) =>
     y
       .positional('dir', { type: 'string', array: true, demandOption: true, describe: 'image source directories' })

@@ -10,9 +10,8 @@ interface PullArgs extends GlobalArgs {
   quiet?: boolean;
 }
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule<GlobalArgs, PullArgs> = {
-  command: 'pull <source>',
-  describe: 'bring an image into the store (docker://, oci:, oci-archive:, docker-archive:)',
   builder: (y) =>
     y
       .positional('source', { type: 'string', demandOption: true, describe: 'TRANSPORT:LOCATION, or REPO[:TAG] for a registry' })

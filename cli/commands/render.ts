@@ -9,9 +9,8 @@ interface RenderArgs extends GlobalArgs {
   runtime?: string;
 }
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule<object, RenderArgs> = {
-  command: 'render <source>',
-  describe: 'print the config.json, unit and tmpfiles conf that install would write',
   builder: (y) =>
     y
       .positional('source', { type: 'string', demandOption: true, describe: 'an image source directory, or an image in the store' })

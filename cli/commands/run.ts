@@ -13,9 +13,8 @@ function commandWords(args: Args & { _: (string | number)[] }): string[] {
   return words.length ? words : args._.slice(1).map(String);
 }
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule<object, Args> = {
-  command: 'run <name> [cmd..]',
-  describe: 'run a command in a container (runc exec when running, a one-off runc run otherwise)',
   builder: (y) =>
     y
       .positional('name', { type: 'string', demandOption: true })

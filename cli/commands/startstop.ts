@@ -7,9 +7,8 @@ interface Args extends GlobalArgs {
 }
 
 function startStop(verb: 'start' | 'stop'): CommandModule<object, Args> {
+  // its command line and description are in commands/index.ts (--help loads no command module)
   return {
-    command: `${verb} <name>`,
-    describe: `${verb} an installed container (systemctl ${verb})`,
     builder: (y) => y.positional('name', { type: 'string', demandOption: true }).options(hostOptions) as never,
     handler: async (args) => {
       const { startStopContainer } = await import('../../lib/deploy/service.js');

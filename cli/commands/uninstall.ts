@@ -7,9 +7,8 @@ interface Args extends GlobalArgs {
   'dry-run'?: boolean;
 }
 
+// its command line and description are in commands/index.ts (--help loads no command module)
 const cmd: CommandModule<object, Args> = {
-  command: 'uninstall <name>',
-  describe: 'stop and remove an installed container (also finishes a half-done install or uninstall)',
   builder: (y) =>
     y
       .positional('name', { type: 'string', demandOption: true })
