@@ -4,13 +4,14 @@
  * so that `--help` starts fast.
  */
 import { createRequire } from 'node:module';
-import type YargsFactory from 'yargs';
+import type YargsFactory from 'yargs/yargs';
 import { commands, loadAllCommands } from './commands/index.js';
 import { reportError } from './context.js';
 
 // yargs' CommonJS build is one bundled file: it loads ~65 ms faster than its ESM build, on every command.
+// yargs/yargs: the factory alone ('yargs' also builds a singleton instance from process.argv).
 const require = createRequire(import.meta.url);
-const yargs = require('yargs') as typeof YargsFactory;
+const yargs = require('yargs/yargs') as typeof YargsFactory;
 
 export async function runYargs(argv: string[]): Promise<void> {
   if (argv.includes('--get-yargs-completions')) await loadAllCommands();
