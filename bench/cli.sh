@@ -2,7 +2,7 @@
 # CLI start-up benchmark (issue #4 targets: median < 0.25 s and within 4 x `node -e 0`):
 #   node -e 0                                  (the floor)
 #   sysctr --help
-#   sysctr containers list --all               (20 installed, running containers; one systemctl show)
+#   sysctr containers list --all               (20 installed, running containers; one systemctl list-units)
 # Runs inside a throw-away systemd booted with systemd-nspawn (containers list asks systemd), with
 # hyperfine, RUNS times each (default 20, 3 warm-ups). Prints medians and ratios.
 set -euo pipefail
