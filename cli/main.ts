@@ -1,10 +1,10 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 // (a small young generation keeps peak memory flat while importing huge layers, at no cost in speed)
 /**
- * sysctr's entry point. A plain `containers list` runs straight away (cli/list-argv.ts); every other
- * command line goes through yargs (cli/yargs-cli.ts), loaded only then.
+ * sysctr's entry point. A plain `containers list` or `checkout` runs straight away (cli/plain-argv.ts);
+ * every other command line goes through yargs (cli/yargs-cli.ts), loaded only then.
  */
-import { plainListArgs } from './list-argv.js';
+import { plainCheckoutArgs, plainListArgs } from './plain-argv.js';
 
 // what yargs' hideBin returns under node: the arguments after the script
 const argv = process.argv.slice(2);
@@ -18,10 +18,11 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const listArgs = plainListArgs(argv);
-if (listArgs) {
-  const { runList } = await import('./commands/containers-list.js');
+const checkoutArgs = listArgs ? undefined : plainCheckoutArgs(argv);
+if (listArgs || checkoutArgs) {
   try {
-    await runList(listArgs);
+    if (listArgs) await (await import('./commands/containers-list.js')).runList(listArgs);
+    else await (await import('./commands/checkout.js')).runCheckout(checkoutArgs!);
   } catch (err) {
     // as the yargs path reports a handler's error
     process.exitCode = (await import('./context.js')).reportError(err, argv.includes('--debug'));

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
 
-interface CheckoutArgs extends GlobalArgs {
+export interface CheckoutArgs extends GlobalArgs {
   image: string;
   dir: string;
   json?: boolean;
@@ -16,21 +16,24 @@ const cmd: CommandModule<GlobalArgs, CheckoutArgs> = {
       .positional('dir', { type: 'string', demandOption: true, describe: 'a new or empty directory' })
       .option('json', { type: 'boolean', describe: 'print the counts as JSON' })
       .example('$0 checkout demo:1 /tmp/rootfs', 'a read-only-by-convention hardlinked tree'),
-  handler: async (args) => {
-    const { Store } = await import('../../lib/store/store.js');
-    const { checkout } = await import('../../lib/layer/checkout.js');
-    const store = await Store.open(pathsFrom(args).store);
-    const image = await store.resolveImage(args.image);
-    const s = await checkout(store, image, args.dir);
-    if (args.json) process.stdout.write(JSON.stringify({ image: image.name, id: image.id, dir: args.dir, ...s }, null, 2) + '\n');
-    else {
-      process.stdout.write(
-        `checked out ${image.name} into ${args.dir}: ${s.files} files (${s.linked} hardlinked, ${s.copied} copied), ${s.dirs} directories, ${s.symlinks} symlinks` +
-          (s.skipped ? `; ${s.skipped} device nodes/fifos/sockets skipped` : '') +
-          (s.files > 1 && s.linked === 0 && s.copied === s.files ? ' (copied: the directory is on another filesystem than the store)' : '') +
-          '\n',
-      );
-    }
-  },
+  handler: (args) => runCheckout(args),
 };
 export default cmd;
+
+/** The command's work; cli/main.ts calls it directly for plain command lines (cli/plain-argv.ts). */
+export async function runCheckout(args: CheckoutArgs): Promise<void> {
+  const { Store } = await import('../../lib/store/store.js');
+  const { checkout } = await import('../../lib/layer/checkout.js');
+  const store = await Store.open(pathsFrom(args).store);
+  const image = await store.resolveImage(args.image);
+  const s = await checkout(store, image, args.dir);
+  if (args.json) process.stdout.write(JSON.stringify({ image: image.name, id: image.id, dir: args.dir, ...s }, null, 2) + '\n');
+  else {
+    process.stdout.write(
+      `checked out ${image.name} into ${args.dir}: ${s.files} files (${s.linked} hardlinked, ${s.copied} copied), ${s.dirs} directories, ${s.symlinks} symlinks` +
+        (s.skipped ? `; ${s.skipped} device nodes/fifos/sockets skipped` : '') +
+        (s.files > 1 && s.linked === 0 && s.copied === s.files ? ' (copied: the directory is on another filesystem than the store)' : '') +
+        '\n',
+    );
+  }
+}

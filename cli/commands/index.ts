@@ -3,7 +3,6 @@
  * (options, handler) loads only when yargs runs that command: yargs waits for an async builder.
  */
 import type { Argv, CommandModule } from 'yargs';
-import checkout from './checkout.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Command = CommandModule<any, any>;
@@ -32,8 +31,7 @@ export async function loadAllCommands(): Promise<void> {
 export const commands: Command[] = [
   lazy('pull <source>', 'bring an image into the store (docker://, oci:, oci-archive:, docker-archive:)', async () => (await import('./pull.js')).default),
   lazy('images', 'list, inspect, tag, delete and prune images', async () => (await import('./images.js')).default),
-  // not lazy: the module belongs to the store code (a second copy of its description here would drift)
-  checkout,
+  lazy('checkout <image> <dir>', "write an image's root filesystem into DIR (files hardlinked from the store)", async () => (await import('./checkout.js')).default),
   lazy('fsck', 'verify every object, layer and image in the store', async () => (await import('./fsck.js')).default),
   lazy('install <image>', 'install an image as a system container (pulls it when missing)', async () => (await import('./install.js')).default),
   lazy('uninstall <name>', 'stop and remove an installed container (also finishes a half-done install or uninstall)', async () => (await import('./uninstall.js')).default),

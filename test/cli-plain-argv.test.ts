@@ -1,5 +1,5 @@
 /**
- * The `containers list` fast path (issue #4): cli/list-argv.ts reads plain command lines as yargs
+ * The fast paths of `containers list` (issue #4) and `checkout` (issue #2): cli/plain-argv.ts reads plain command lines as yargs
  * reads them (checked against yargs itself, with the real option declarations) and hands the rest
  * to yargs; without --json the states come from one `systemctl list-units`.
  */
@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type YargsFactory from 'yargs';
-import { plainListArgs } from '../cli/list-argv.js';
+import { plainListArgs } from '../cli/plain-argv.js';
 import { list, type ListArgs } from '../cli/commands/containers-list.js';
 import { RecordingRunner } from '../lib/proc.js';
 import { resolvePaths } from '../lib/paths.js';
@@ -129,4 +129,34 @@ t.test('the fast path reports errors as yargs did (exit status, message)', async
   t.match(r.stderr, /unknown filter key "bogus"/);
   const empty = await sysctr(['containers', 'ls', '--root', dir, '-q']);
   t.same([empty.exitCode, empty.stdout], [0, '']);
+});
+
+t.test('checkout: plain command lines as yargs reads them, the rest left to yargs', async (t) => {
+  const { plainCheckoutArgs } = await import('../cli/plain-argv.js');
+  const checkoutCmd = (await import('../cli/commands/checkout.js')).default;
+  const viaYargsCheckout = async (argv: string[]) => {
+    let got: Record<string, unknown> | undefined;
+    let failed: string | undefined;
+    await yargs(argv)
+      .option('root', { type: 'string', global: true })
+      .option('debug', { type: 'boolean', global: true })
+      .command({ ...checkoutCmd, handler: (a: Record<string, unknown>) => void (got = a) } as never)
+      .strict()
+      .exitProcess(false)
+      .fail((msg) => void (failed = msg))
+      .parseAsync();
+    return failed ?? got ?? 'no handler';
+  };
+  const keys = ['image', 'dir', 'json', 'root', 'debug'];
+  const pickC = (a: Record<string, unknown>) => Object.fromEntries(keys.filter((k) => a[k] !== undefined && a[k] !== false).map((k) => [k, a[k]]));
+  for (const line of ['checkout img:1 /tmp/x', 'checkout --json img /d', 'checkout img /d --root /r --debug', 'checkout 1234 5678', 'checkout --root=/r img d']) {
+    const argv = line.split(' ');
+    const fast = plainCheckoutArgs(argv);
+    t.ok(fast, `fast path: ${line}`);
+    const slow = await viaYargsCheckout(argv);
+    t.same(pickC(fast as Record<string, unknown>), typeof slow === 'string' ? slow : pickC(slow), line);
+  }
+  for (const line of ['checkout', 'checkout img', 'checkout a b c', 'checkout img -d', 'checkout --help a b', 'checkout a b --json --json', 'checkout a b --frob', 'checkout a b --root', 'checkout __proto__ b', 'checkout a b --json=false']) {
+    t.equal(plainCheckoutArgs(line.split(' ')), undefined, `yargs: ${line}`);
+  }
 });
