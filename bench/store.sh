@@ -26,10 +26,18 @@ imp_sysctr=$(hb import-sysctr "rm -rf $W/s; sync" "$S $SYSCTR pull -q oci:$W/lay
 imp_umoci=$(hb import-umoci "rm -rf $W/u; sync" "umoci unpack --image $W/layout:bench $W/u" "$RUNS")
 imp_ostree=$(hb import-ostree "rm -rf $W/repo; ostree --repo=$W/repo init --mode=bare; sync" "ostree --repo=$W/repo commit --branch=b --tree=dir=$W/tree" "$RUNS")
 
-# checkouts (the store and the ostree repo from the last runs above)
-co_sysctr=$(hb checkout-sysctr "rm -rf $W/co" "$S $SYSCTR checkout layout:bench $W/co" "$RUNS")
-co_cp=$(hb checkout-cp-al "rm -rf $W/cp" "cp -al $W/tree $W/cp" "$RUNS")
-co_ostree=$(hb checkout-ostree "rm -rf $W/oco" "ostree --repo=$W/repo checkout -H b $W/oco" "$RUNS")
+# checkouts (the store and the ostree repo from the last runs above), interleaved: each round runs
+# the three in rotating order, each after removing every checkout and a sync, so that all three
+# meet the same disk (this disk's speed drifts by tens of percent within a minute, and the first
+# command after a large rm -rf pays for the discards it queued)
+node bench/interleave.mjs --runs "$RUNS" --prepare "rm -rf $W/co $W/cp $W/oco; sync" --json "$BENCH_OUT/checkout.json" \
+  --name sysctr "$S $SYSCTR checkout layout:bench $W/co" \
+  --name cp-al "cp -al $W/tree $W/cp" \
+  --name ostree "ostree --repo=$W/repo checkout -H b $W/oco" >"$BENCH_OUT/checkout.txt"
+co_sysctr=$(awk '$1=="sysctr" {print $2}' "$BENCH_OUT/checkout.txt")
+co_cp=$(awk '$1=="cp-al" {print $2}' "$BENCH_OUT/checkout.txt")
+co_ostree=$(awk '$1=="ostree" {print $2}' "$BENCH_OUT/checkout.txt")
+rm -rf "$W/co" "$W/cp" "$W/oco"
 
 # disk blocks a second checkout adds (du counts each inode once across its arguments)
 rm -rf "$W/co" "$W/co2"
@@ -50,6 +58,14 @@ cp -al "$W/tree" "$W/cp2"
 cafter=$(du -sk "$W/tree" "$W/cp" "$W/cp2" | awk '{s+=$1} END {print s}')
 cp_pct=$(pct "$cafter" "$cbefore" "$treekb")
 rm -rf "$W/cp" "$W/cp2" "$W/co2"
+# and for ostree checkout -H
+rm -rf "$W/oco" "$W/oco2"; ostree --repo=$W/repo checkout -H b "$W/oco"
+obefore=$(du -sk "$W/repo" "$W/oco" | awk '{s+=$1} END {print s}')
+ostree --repo=$W/repo checkout -H b "$W/oco2"
+oafter=$(du -sk "$W/repo" "$W/oco" "$W/oco2" | awk '{s+=$1} END {print s}')
+ostree_pct=$(pct "$oafter" "$obefore" "$treekb")
+rm -rf "$W/oco" "$W/oco2"
+blocksz=$(stat -c %s "$W/tree")
 
 # peak memory of the import, for this layer and a 10x larger one (the tree ten times over)
 rm -rf "$W/s"; mem1=$(peak_mb env SYSCTR_ROOT=$W/s $SYSCTR pull -q oci:$W/layout:bench)
@@ -63,7 +79,7 @@ bigmb=$(( $(stat -c %s "$W/big.tar") / 1000000 ))
 rm -rf "$W/s10"; mem10=$(peak_mb env SYSCTR_ROOT=$W/s10 $SYSCTR pull -q oci:$W/biglayout:big); rm -rf "$W/s10"
 
 cat > "$BENCH_OUT/store.md" <<MD
-Tree: $files entries, $size MB (from /usr); one gzip layer. Medians of $RUNS runs, seconds.
+Tree: $files entries, $size MB (from /usr); one gzip layer. Medians of $RUNS runs, seconds; checkouts interleaved in rounds (bench/interleave.mjs).
 
 | operation | sysctr | reference | ratio | target |
 |---|---|---|---|---|
@@ -72,7 +88,7 @@ Tree: $files entries, $size MB (from /usr); one gzip layer. Medians of $RUNS run
 | checkout vs \`cp -al\` | $co_sysctr | $co_cp | $(ratio "$co_sysctr" "$co_cp") | ≤ 1.3 |
 | checkout vs \`ostree checkout -H\` | $co_sysctr | $co_ostree | $(ratio "$co_sysctr" "$co_ostree") | ≤ 1.3 |
 
-- A second checkout of the same image adds $second_pct % of the tree's size in disk blocks (target < 1 %); file data: $data_kb kB (0 means every file is a hardlink); the rest is the $dirs directories' own blocks, which no hardlink checkout can share: \`cp -al\` of the same tree adds $cp_pct %.
+- A second checkout of the same image adds $second_pct % of the tree's size in disk blocks (target < 1 %); file data: $data_kb kB (0 means every file is a hardlink); the rest is the $dirs directories' own blocks ($blocksz bytes each on this ext4, which has no inline_data), which no hardlink checkout can share: \`cp -al\` of the same tree adds $cp_pct %, \`ostree checkout -H\` $ostree_pct %.
 - Peak memory of the import: $mem1 MB for this layer; $mem10 MB for a layer 10× larger ($bigmb MB uncompressed, the tree ten times over) (target < 200 MB).
 MD
 cat "$BENCH_OUT/store.md"
