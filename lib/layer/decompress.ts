@@ -118,7 +118,8 @@ export function uncompressedStream(input: AsyncIterable<Buffer>, onBytes?: (n: n
 
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const c of plain()) {
-      diffHash.update(c);
+      // a plain tar's uncompressed bytes are the blob's: hashed once, as the blob
+      if (compression !== 'none') diffHash.update(c);
       diffSize += c.length;
       yield c;
     }
@@ -129,7 +130,8 @@ export function uncompressedStream(input: AsyncIterable<Buffer>, onBytes?: (n: n
     stream: hashed(),
     done(): StreamDigests {
       if (!finished) throw new Error('stream not consumed');
-      return { blob: blobHash.digest('hex'), blobSize, diff: diffHash.digest('hex'), diffSize, compression };
+      const blob = blobHash.digest('hex');
+      return { blob, blobSize, diff: compression === 'none' ? blob : diffHash.digest('hex'), diffSize, compression };
     },
   };
 }

@@ -8,13 +8,14 @@ import fs from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
 import type { ObjectDir } from '../store/objects.js';
 import { objectHasher } from '../store/objects.js';
-import type { ObjectWriter } from '../store/object-writer.js';
+import { SLAB_BYTES, type ObjectWriter } from '../store/object-writer.js';
 import type { TreeEntry } from '../store/types.js';
 import { uncompressedStream, type StreamDigests } from './decompress.js';
 import { basename, dirname, normalizeEntryPath, UnsafePathError } from './safepath.js';
 
 /** Files up to this size are hashed in memory before anything is written. */
-const SMALL_FILE = 1 << 20;
+const SMALL_FILE = SLAB_BYTES;
+const EMPTY = new Uint8Array(0);
 
 export interface ImportedLayer {
   /** the layer's tree listing, one JSON entry a line, in a temp file for Store.commitLayer */
@@ -39,6 +40,8 @@ export async function importLayerStream(
   // The listing goes to disk as it grows: memory does not grow with the layer.
   const entries = new ListingWriter(`${objects.tmpDirPath}/tree-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`);
   let failure: Error | undefined;
+  /** gathers a small file that arrives in pieces */
+  let scratch = Buffer.alloc(0);
   const fail = (e: Error) => {
     failure ??= e;
   };
@@ -109,27 +112,42 @@ export async function importLayerStream(
   }
 
   function readFile(entry: ReadEntry, te: TreeEntry): void {
-    const meta = { mode: te.mode, uid: te.uid, gid: te.gid, size: te.size! };
+    const size = te.size!;
+    const meta = { mode: te.mode, uid: te.uid, gid: te.gid, size };
     const hash = objectHasher(meta);
-    if (te.size! <= SMALL_FILE) {
-      // One buffer of its own per file: it is handed to the writer thread without a copy.
-      const buf = Buffer.allocUnsafeSlow(te.size!);
+    const done = (id: string) => {
+      te.object = id;
+      entries.push(te);
+    };
+    if (size <= SMALL_FILE) {
+      // Most small files arrive in one piece, handed on as it is; the others are gathered first.
+      let first: Buffer | undefined;
       let off = 0;
       entry.on('data', (c: Buffer) => {
-        c.copy(buf, off);
-        off += c.length;
         hash.update(c);
+        if (off === 0 && c.length === size) first = c;
+        else {
+          if (off === 0) scratch = scratch.length >= size ? scratch : Buffer.allocUnsafe(Math.max(size, 64 * 1024));
+          c.copy(scratch, off);
+        }
+        off += c.length;
+        // written as soon as it is whole, while the piece is certainly still as the parser gave it
+        if (off === size && !failure) {
+          const id = hash.digest('hex');
+          writer.writeSmall(id, first ?? scratch.subarray(0, size), meta, te.mtime);
+          done(id);
+        }
       });
       entry.on('end', () => {
-        if (failure) return;
-        const id = hash.digest('hex');
-        te.object = id;
-        entries.push(te);
-        writer.writeSmall(id, buf, meta, te.mtime);
+        if (size === 0 && !failure) {
+          const id = hash.digest('hex');
+          writer.writeSmall(id, EMPTY, meta, te.mtime);
+          done(id);
+        }
       });
       return;
     }
-    const large = writer.openLarge();
+    const large = writer.openLarge(meta);
     entry.on('data', (c: Buffer) => {
       if (failure) return;
       hash.update(c);
@@ -138,9 +156,8 @@ export async function importLayerStream(
     entry.on('end', () => {
       if (failure) return;
       const id = hash.digest('hex');
-      te.object = id;
-      entries.push(te);
-      large.commit(id, meta, te.mtime);
+      large.commit(id, te.mtime);
+      done(id);
     });
   }
 

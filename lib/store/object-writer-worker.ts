@@ -1,53 +1,61 @@
 /**
  * Worker thread that writes store objects, so that creating files (kernel time) overlaps with
- * decompressing, hashing and parsing on the main thread. Messages are batches of operations;
- * every batch is acknowledged with the bytes it freed and the objects it created.
+ * decompressing, hashing and parsing on the main thread. Each message names a slab of shared
+ * memory holding file data, with the operations that use it; the reply hands the slab back.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ObjectDir } from './objects.js';
-import type { WriterOp, WriterReply } from './object-writer.js';
-import fs from 'node:fs';
+import { ObjectCreator, ObjectDir } from './objects.js';
+import type { WriterMessage, WriterReply } from './object-writer.js';
 
 const objects = new ObjectDir(workerData.objectsDir as string, workerData.tmpDir as string);
+const creator = new ObjectCreator(objects, workerData.dir as string);
+/** the slabs of shared memory the main thread fills, by number */
+const slabs: SharedArrayBuffer[] = [];
+/** large files being written, by key */
 const open = new Map<number, { fd: number; tmp: string }>();
 
-parentPort!.on('message', (ops: WriterOp[]) => {
+parentPort!.on('message', ({ slab, ops, buffer }: WriterMessage & { buffer?: SharedArrayBuffer }) => {
+  if (buffer) slabs[slab] = buffer;
   const created: string[] = [];
-  let bytes = 0;
+  const view = (off: number, len: number) => new Uint8Array(slabs[slab], off, len);
+  let error: string | undefined;
   try {
     for (const op of ops) {
       switch (op.op) {
         case 'small':
-          bytes += op.data.byteLength;
-          if (objects.writeBuffer(op.id, Buffer.from(op.data), op.meta, op.mtime)) created.push(op.id);
+          if (creator.create(op.id, view(op.off, op.len), op.meta, op.mtime)) created.push(op.id);
           break;
         case 'open':
-          open.set(op.key, objects.openTemp());
+          open.set(op.key, creator.open(op.meta));
           break;
-        case 'chunk': {
-          bytes += op.data.byteLength;
-          const f = open.get(op.key)!;
-          fs.writeSync(f.fd, Buffer.from(op.data));
+        case 'chunk':
+          creator.write(open.get(op.key)!.fd, view(op.off, op.len));
           break;
-        }
         case 'commit': {
           const f = open.get(op.key)!;
           open.delete(op.key);
-          if (objects.commit(f.fd, f.tmp, op.id, op.meta, op.mtime)) created.push(op.id);
+          if (creator.commit(f.fd, f.tmp, op.id, op.meta, op.mtime)) created.push(op.id);
+          break;
+        }
+        case 'drop': {
+          const f = open.get(op.key)!;
+          open.delete(op.key);
+          creator.discard(f.fd, f.tmp);
           break;
         }
       }
     }
-    parentPort!.postMessage({ bytes, created } satisfies WriterReply);
   } catch (err) {
+    error = (err as Error).message;
     for (const f of open.values()) {
       try {
-        fs.closeSync(f.fd);
-        fs.rmSync(f.tmp, { force: true });
+        creator.discard(f.fd, f.tmp);
       } catch {
         /* best effort */
       }
     }
-    parentPort!.postMessage({ bytes, created, error: (err as Error).message } satisfies WriterReply);
+    open.clear();
   }
+  const reply: WriterReply = { slab, created, error };
+  parentPort!.postMessage(reply);
 });

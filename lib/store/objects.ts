@@ -29,6 +29,95 @@ export function objectHasher(m: ObjectMeta): crypto.Hash {
   return crypto.createHash('sha256').update(objectHeader(m));
 }
 
+/**
+ * Creates objects (one per worker thread). Each object is written once to a temp file in tmp/ and
+ * renamed into place, so a killed import leaves no partial object in objects/. No fsync: an object
+ * is only referenced after the layer listing naming it is renamed in, and a crash before that
+ * leaves only garbage in tmp/ (cleaned under the lock) or an unreferenced object (removed by
+ * prune); the system calls per object are kept to open, write, futimes, close and rename unless
+ * the owner or mode bits need more.
+ */
+export class ObjectCreator {
+  private n = 0;
+  private readonly prefix: string;
+  private readonly umask = process.umask();
+  private readonly uid = process.geteuid?.() ?? -1;
+  /** the group a new file gets: the temp dir's own when it is setgid */
+  private readonly gid: number;
+
+  /**
+   * `dir`: a directory of this creator's own under tmp/ (created here): creating a file locks its
+   * directory, and creators sharing one would wait for each other.
+   */
+  constructor(private readonly objects: ObjectDir, dir: string) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = fs.statSync(dir);
+    this.gid = st.mode & 0o2000 ? st.gid : (process.getegid?.() ?? -1);
+    this.prefix = path.join(dir, 'o');
+  }
+
+  /** A temp file for an object being written, created with its final permission bits when the umask allows. */
+  open(m: ObjectMeta): { fd: number; tmp: string } {
+    const tmp = this.prefix + (this.n++).toString(36);
+    return { fd: fs.openSync(tmp, 'wx', m.mode & 0o777), tmp };
+  }
+
+  /** Writes all of `data` at the file's current offset. */
+  write(fd: number, data: Uint8Array): void {
+    for (let off = 0; off < data.byteLength; ) off += fs.writeSync(fd, data, off, data.byteLength - off);
+  }
+
+  /**
+   * Gives the temp file its final metadata and renames it into place. Returns false when the
+   * object already existed (the temp is removed).
+   */
+  commit(fd: number, tmp: string, id: string, m: ObjectMeta, mtime: number, checkExists = true): boolean {
+    const dest = this.objects.pathOf(id);
+    if (checkExists && fs.existsSync(dest)) {
+      fs.closeSync(fd);
+      fs.unlinkSync(tmp);
+      return false;
+    }
+    try {
+      const chown = m.uid !== this.uid || m.gid !== this.gid;
+      if (chown) fs.fchownSync(fd, m.uid, m.gid);
+      // set-id and sticky bits are not created by open(2), and chown clears set-id bits
+      if (chown || (m.mode & 0o7777) !== (m.mode & 0o777 & ~this.umask)) fs.fchmodSync(fd, m.mode & 0o7777);
+      fs.futimesSync(fd, mtime, mtime);
+    } catch (err) {
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+    fs.closeSync(fd);
+    fs.renameSync(tmp, dest);
+    return true;
+  }
+
+  /** Writes a whole object from memory. Returns true when it was new. */
+  create(id: string, data: Uint8Array, m: ObjectMeta, mtime: number): boolean {
+    if (this.objects.has(id)) return false;
+    const { fd, tmp } = this.open(m);
+    try {
+      this.write(fd, data);
+    } catch (err) {
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+    return this.commit(fd, tmp, id, m, mtime, false);
+  }
+
+  /** Removes a temp file that will not become an object. */
+  discard(fd: number, tmp: string): void {
+    try {
+      fs.closeSync(fd);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+}
+
 export class ObjectDir {
   constructor(readonly dir: string, private readonly tmpDir: string) {}
 
@@ -49,48 +138,6 @@ export class ObjectDir {
   init(): void {
     if (fs.existsSync(path.join(this.dir, 'ff'))) return;
     for (let i = 0; i < 256; i++) fs.mkdirSync(path.join(this.dir, i.toString(16).padStart(2, '0')), { recursive: true });
-  }
-
-  /** A temp file for an object being written; committed by `commit`. */
-  openTemp(): { fd: number; tmp: string } {
-    const tmp = path.join(this.tmpDir, `obj-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
-    return { fd: fs.openSync(tmp, 'wx', 0o600), tmp };
-  }
-
-  /**
-   * Gives the temp file its final metadata and renames it into place. Returns false when the
-   * object already existed (the temp is removed).
-   */
-  commit(fd: number, tmp: string, id: string, m: ObjectMeta, mtime: number): boolean {
-    const dest = this.pathOf(id);
-    if (fs.existsSync(dest)) {
-      fs.closeSync(fd);
-      fs.unlinkSync(tmp);
-      return false;
-    }
-    try {
-      fs.fchownSync(fd, m.uid, m.gid);
-      fs.fchmodSync(fd, m.mode & 0o7777);
-      fs.futimesSync(fd, mtime, mtime);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, dest);
-    return true;
-  }
-
-  /** Writes a whole small object from memory. Returns true when it was new. */
-  writeBuffer(id: string, data: Buffer, m: ObjectMeta, mtime: number): boolean {
-    if (this.has(id)) return false;
-    const { fd, tmp } = this.openTemp();
-    try {
-      if (data.length) fs.writeSync(fd, data);
-    } catch (err) {
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-      throw err;
-    }
-    return this.commit(fd, tmp, id, m, mtime);
   }
 
   /** Re-hashes an object from disk with the metadata it has on disk: the id it should have. */
