@@ -228,7 +228,7 @@ export class Store {
 
   /** Records (or replaces) an image under its name, with its merged tree. Call under the lock. */
   async putImage(rec: ImageRecord): Promise<void> {
-    this.flatTree(rec);
+    if (!fs.existsSync(this.treeFile(rec.layers))) this.flatTree(rec);
     const images = (await this.listImages()).filter((i) => i.name !== rec.name);
     images.push(rec);
     this.writeImages(images);
