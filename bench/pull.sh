@@ -4,17 +4,17 @@
 #   vs skopeo copy docker://... oci:DIR:1 && umoci unpack                 (the reference)
 # and, to split transport from import: bench/pull-fetch.mjs (sysctr's registry source: fetch and
 # hash every blob, store nothing) vs skopeo copy alone.
-# Runs each RUNS times (default 5) with hyperfine, prints medians and the ratio, and the peak
-# RSS of one run of each from /usr/bin/time -v. Only 127.0.0.1 is used.
+# Runs each RUNS times (default 5), interleaved in rounds, prints medians and the ratios, and the
+# peak RSS of one run of each from /usr/bin/time -v. Only 127.0.0.1 is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 # three trees from the host's /usr: Python, a compiler, binaries (about 180 MiB of gzip together here)
 LAYER_DIRS=(${LAYER_DIRS:-/usr/lib/python3.11 /usr/lib/gcc /usr/bin})
 
-need=(docker-registry skopeo umoci hyperfine /usr/bin/time node curl)
+need=(docker-registry skopeo umoci /usr/bin/time node curl)
 for t in "${need[@]}"; do
-  command -v "$t" >/dev/null || { echo "bench/pull.sh: $t is missing (apt-get install -y docker-registry skopeo umoci hyperfine time)" >&2; exit 1; }
+  command -v "$t" >/dev/null || { echo "bench/pull.sh: $t is missing (apt-get install -y docker-registry skopeo umoci time)" >&2; exit 1; }
 done
 [ -f dist/cli/main.js ] || npx tsc -p .
 SYSCTR="$PWD/dist/cli/main.js"   # as the installed bin runs (its shebang sets node flags)
@@ -64,13 +64,14 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:1" "docker://$REF"
 
 sysctr_cmd="$SYSCTR --root $work/root pull docker://$REF --tls-verify=false -q"
 ref_cmd="skopeo copy --quiet --src-tls-verify=false docker://$REF oci:$work/ref:1 && umoci unpack --image $work/ref:1 $work/refbundle >/dev/null"
-echo "== timing ($RUNS runs each, fresh destination every run)"
-hyperfine --runs "$RUNS" --export-json "$work/times.json" --style basic \
-  --prepare "rm -rf $work/root $work/ref $work/refbundle" \
-  -n "sysctr pull" "$sysctr_cmd" \
-  -n "skopeo copy + umoci unpack" "$ref_cmd" \
-  -n "transport only (fetch+sha256)" "node $PWD/bench/pull-fetch.mjs $REF" \
-  -n "skopeo copy only" "skopeo copy --quiet --src-tls-verify=false docker://$REF oci:$work/ref:1" >"$work/hyperfine.txt"
+echo "== timing ($RUNS rounds, each command once a round in rotating order, fresh destination every run)"
+# interleaved (bench/interleave.mjs): blocks of runs of one command and then the next would
+# compare different moments of this machine's drifting disk and CPU sharing
+node bench/interleave.mjs --runs "$RUNS" --prepare "rm -rf $work/root $work/ref $work/refbundle; sync" --json "$work/times.json" \
+  --name "sysctr pull" "$sysctr_cmd" \
+  --name "skopeo copy + umoci unpack" "$ref_cmd" \
+  --name "transport only (fetch+sha256)" "node $PWD/bench/pull-fetch.mjs $REF" \
+  --name "skopeo copy only" "skopeo copy --quiet --src-tls-verify=false docker://$REF oci:$work/ref:1" >/dev/null
 
 rm -rf "$work/root" "$work/ref" "$work/refbundle"
 peak() { /usr/bin/time -v bash -c "$1" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print int($2/1024)}'; }
@@ -81,11 +82,12 @@ rss_umoci=$(peak "umoci unpack --image $work/ref:1 $work/refbundle")
 node -e '
 const j = require(process.argv[1]);
 const med = (a) => { const s = [...a].sort((x, y) => x - y); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
-const [a, b] = j.results;
+const [a, b, , d] = j.results;
 console.log(`image: ${(Number(process.argv[2]) / 1048576).toFixed(0)} MiB of blobs, 3 gzip layers; ${a.times.length} runs each`);
 for (const r of j.results) {
-  console.log(`${r.command.padEnd(30)} median ${med(r.times).toFixed(2)} s  (min ${Math.min(...r.times).toFixed(2)}, max ${Math.max(...r.times).toFixed(2)})`);
+  console.log(`${r.name.padEnd(30)} median ${med(r.times).toFixed(2)} s  (min ${Math.min(...r.times).toFixed(2)}, max ${Math.max(...r.times).toFixed(2)})`);
 }
-console.log(`ratio sysctr / reference: ${(med(a.times) / med(b.times)).toFixed(2)}`);
+console.log(`ratio sysctr / (skopeo copy + umoci unpack): ${(med(a.times) / med(b.times)).toFixed(2)}`);
+console.log(`ratio sysctr / skopeo copy alone: ${(med(a.times) / med(d.times)).toFixed(2)}`);
 ' "$work/times.json" "$blob_total"
 echo "peak RSS: sysctr pull ${rss_sysctr} MiB; skopeo copy ${rss_ref} MiB, umoci unpack ${rss_umoci} MiB"

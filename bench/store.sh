@@ -22,9 +22,20 @@ files=$(find "$W/tree" | wc -l); size=$(du -sm "$W/tree" | cut -f1)
 echo "tree: $files entries, $size MB"
 
 S="env SYSCTR_ROOT=$W/s"
-imp_sysctr=$(hb import-sysctr "rm -rf $W/s; sync" "$S $SYSCTR pull -q oci:$W/layout:bench" "$RUNS")
-imp_umoci=$(hb import-umoci "rm -rf $W/u; sync" "umoci unpack --image $W/layout:bench $W/u" "$RUNS")
-imp_ostree=$(hb import-ostree "rm -rf $W/repo; ostree --repo=$W/repo init --mode=bare; sync" "ostree --repo=$W/repo commit --branch=b --tree=dir=$W/tree" "$RUNS")
+# imports, interleaved in rounds like the checkouts below: each run starts after all three
+# destinations are removed (ext4 without a journal then skips the just-freed inodes on every
+# create, for each of the three alike) and a sync
+node bench/interleave.mjs --runs "$RUNS" --prepare "rm -rf $W/s $W/u $W/repo; ostree --repo=$W/repo init --mode=bare; sync" \
+  --json "$BENCH_OUT/import.json" \
+  --name sysctr "$S $SYSCTR pull -q oci:$W/layout:bench" \
+  --name umoci "umoci unpack --image $W/layout:bench $W/u" \
+  --name ostree "ostree --repo=$W/repo commit --branch=b --tree=dir=$W/tree" >"$BENCH_OUT/import.txt"
+imp_sysctr=$(awk '$1=="sysctr" {print $2}' "$BENCH_OUT/import.txt")
+imp_umoci=$(awk '$1=="umoci" {print $2}' "$BENCH_OUT/import.txt")
+imp_ostree=$(awk '$1=="ostree" {print $2}' "$BENCH_OUT/import.txt")
+# the checkouts below need the store and the ostree repo
+[ -d "$W/s" ] || $S $SYSCTR pull -q "oci:$W/layout:bench"
+[ -e "$W/repo/refs/heads/b" ] || ostree --repo="$W/repo" commit --branch=b --tree=dir="$W/tree" >/dev/null
 
 # checkouts (the store and the ostree repo from the last runs above), interleaved: each round runs
 # the three in rotating order, each after removing every checkout and a sync, so that all three
