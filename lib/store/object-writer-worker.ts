@@ -11,13 +11,14 @@ const objects = new ObjectDir(workerData.objectsDir as string, workerData.tmpDir
 const creator = new ObjectCreator(objects, workerData.dir as string);
 /** the slabs of shared memory the main thread fills, by number */
 const slabs: SharedArrayBuffer[] = [];
+const EMPTY = new Uint8Array(0);
 /** large files being written, by key */
 const open = new Map<number, { fd: number; tmp: string }>();
 
 parentPort!.on('message', ({ slab, ops, buffer }: WriterMessage & { buffer?: SharedArrayBuffer }) => {
   if (buffer) slabs[slab] = buffer;
   const created: string[] = [];
-  const view = (off: number, len: number) => new Uint8Array(slabs[slab], off, len);
+  const view = (off: number, len: number) => (len ? new Uint8Array(slabs[slab], off, len) : EMPTY);
   let error: string | undefined;
   try {
     for (const op of ops) {
