@@ -41,6 +41,9 @@ interface ImagesFile {
 
 const hex = (digest: string) => digest.replace(/^sha256:/, '');
 
+/** Images up to this many layer entries get their merged tree at pull time (~30 MB of memory). */
+const MERGE_AT_PULL_MAX_ENTRIES = 60_000;
+
 export class Store {
   readonly objects: ObjectDir;
   private lockDepth = 0;
@@ -228,7 +231,11 @@ export class Store {
 
   /** Records (or replaces) an image under its name, with its merged tree. Call under the lock. */
   async putImage(rec: ImageRecord): Promise<void> {
-    if (!fs.existsSync(this.treeFile(rec.layers))) this.flatTree(rec);
+    // The merged tree is written now for images of ordinary size, so that even the first checkout
+    // reads one file. A larger one is merged at its first checkout, which needs the whole tree in
+    // memory anyway: a pull's memory must not grow with the image.
+    const entries = rec.layers.reduce((n, l) => n + (this.layerMeta(l)?.files ?? Infinity), 0);
+    if (entries <= MERGE_AT_PULL_MAX_ENTRIES && !fs.existsSync(this.treeFile(rec.layers))) this.flatTree(rec);
     const images = (await this.listImages()).filter((i) => i.name !== rec.name);
     images.push(rec);
     this.writeImages(images);
