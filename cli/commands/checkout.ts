@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
+import { storeUserOption } from './host-options.js';
 
 export interface CheckoutArgs extends GlobalArgs {
   image: string;
@@ -15,6 +16,7 @@ const cmd: CommandModule<GlobalArgs, CheckoutArgs> = {
       .positional('image', { type: 'string', demandOption: true })
       .positional('dir', { type: 'string', demandOption: true, describe: 'a new or empty directory' })
       .option('json', { type: 'boolean', describe: 'print the counts as JSON' })
+      .option('user', storeUserOption)
       .example('$0 checkout demo:1 /tmp/rootfs', 'a read-only-by-convention hardlinked tree'),
   handler: (args) => runCheckout(args),
 };

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
+import { storeUserOption } from './host-options.js';
 
 interface FsckArgs extends GlobalArgs {
   repair?: boolean;
@@ -12,6 +13,7 @@ const cmd: CommandModule<GlobalArgs, FsckArgs> = {
     y
       .option('repair', { type: 'boolean', describe: 'remove damaged objects and the layers and images that depend on them' })
       .option('json', { type: 'boolean', describe: 'print the report as JSON' })
+      .option('user', storeUserOption)
       .example('$0 fsck', 'report damage (exit 1 when there is any)')
       .example('$0 fsck --repair && $0 pull ...', 'remove damage, then pull again what was removed'),
   handler: async (args) => {

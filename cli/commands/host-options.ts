@@ -6,6 +6,12 @@ export const hostOptions = {
   'tmpfiles-dir': { type: 'string', describe: 'where tmpfiles confs are written; env SYSCTR_TMPFILES_DIR' },
 } as const;
 
+/** For the store's commands (pull, images, checkout, fsck): which store, as install --user uses it. */
+export const storeUserOption = {
+  type: 'boolean',
+  describe: "the user's store (~/.local/share/containers/sysctr), the one install --user uses",
+} as const;
+
 /** DryRunner for --dry-run; otherwise a child_process runner (loading execa costs ~0.1 s). */
 export async function runnerFor(dryRun: boolean): Promise<import('../../lib/proc.js').Runner> {
   if (dryRun) return new (await import('../../lib/proc.js')).DryRunner();

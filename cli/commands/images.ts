@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
 import { ago, filterMatches, humanSize, parseFilters, printJson, printTable, shortId } from '../output.js';
+import { storeUserOption } from './host-options.js';
 
 interface ListArgs extends GlobalArgs {
   all?: boolean;
@@ -219,6 +220,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
 const cmd: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     y
+      .option('user', { ...storeUserOption, global: true })
       .command(list)
       .command(info)
       .command(del)

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
+import { storeUserOption } from './host-options.js';
 
 interface PullArgs extends GlobalArgs {
   source: string;
@@ -20,6 +21,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
       .option('authfile', { type: 'string', describe: 'auth.json with registry credentials (env REGISTRY_AUTH_FILE)' })
       .option('tls-verify', { type: 'boolean', default: true, describe: 'require HTTPS and verify certificates' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors' })
+      .option('user', storeUserOption)
       .example('$0 pull oci:./layout:v1', 'from an OCI layout directory, ref v1')
       .example('$0 pull docker-archive:./etcd.tar', 'from a docker save archive')
       .example('$0 pull docker://registry.example.org/etcd:3.5', 'from a registry')
