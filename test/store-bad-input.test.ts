@@ -120,6 +120,32 @@ t.test('a checkout target that exists and is not empty', async (t) => {
   t.equal((await run(['checkout', 'good:1', empty])).exitCode, 0, 'an empty directory is fine');
 });
 
+t.test('a store this user may not write, and a layout it may not read: one line each, exit 1', { skip: process.getuid?.() !== 0 && 'needs root to run a command as nobody' }, async (t) => {
+  const { execa } = await import('execa');
+  const { sysctrBin } = await import('./helpers/cli.js');
+  const asNobody = (args: string[], env: Record<string, string>) =>
+    // a clean environment: the test runner's NODE_OPTIONS would have the child write into .tap/
+    execa('runuser', ['-u', 'nobody', '--', process.execPath, sysctrBin, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', ...env },
+      extendEnv: false,
+      reject: false,
+    });
+  const closed = path.join(work, 'closed');
+  fs.mkdirSync(closed, { mode: 0o700 });
+  fs.cpSync(path.join(work, 'good'), path.join(closed, 'layout'), { recursive: true });
+  fs.chmodSync(work, 0o755);
+  const r = await asNobody(['images', 'list'], { SYSCTR_ROOT: path.join(closed, 'root') });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /^sysctr: cannot use the store at .*closed\/root\/store: permission denied\n  hint: run as root, or use your own store with --user/);
+  t.notMatch(r.stderr, /internal error/);
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-nobody-'));
+  fs.chmodSync(own, 0o777);
+  t.teardown(() => fs.rmSync(own, { recursive: true, force: true }));
+  const p = await asNobody(['pull', `oci:${path.join(closed, 'layout')}:1`], { SYSCTR_ROOT: path.join(own, 'root') });
+  t.equal(p.exitCode, 1);
+  t.match(p.stderr, /cannot read index\.json: permission denied/);
+});
+
 t.test('the store is still healthy after all of that', async (t) => {
   const r = await run(['fsck']);
   t.equal(r.exitCode, 0, r.stdout);

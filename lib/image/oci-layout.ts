@@ -28,7 +28,11 @@ export class OciLayoutSource implements ImageSource {
   }
 
   async init(): Promise<this> {
-    if (!fs.existsSync(path.join(this.dir, 'index.json'))) {
+    try {
+      fs.accessSync(path.join(this.dir, 'index.json'), fs.constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') throw new SysctrError(`${this.description}: cannot read index.json: permission denied`);
       throw new SysctrError(`${this.description}: no index.json: not an OCI image layout`);
     }
     const layout = readJsonFile(path.join(this.dir, 'oci-layout'), this.description, true) as { imageLayoutVersion?: string } | undefined;
@@ -109,7 +113,9 @@ export function readJsonFile(file: string, where: string, optional = false): unk
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new SysctrError(`${where}: cannot read ${path.basename(file)}: permission denied`);
     if (optional) return undefined;
     throw new SysctrError(`${where}: ${path.basename(file)} is missing`);
   }

@@ -58,7 +58,15 @@ export class Store {
 
   static async open(dir: string): Promise<Store> {
     const s = new Store(dir);
-    for (const d of ['tmp', 'objects', 'layers', 'blobs/sha256']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    try {
+      for (const d of ['tmp', 'objects', 'layers', 'blobs/sha256']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
+      throw new SysctrError(`cannot use the store at ${dir}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'}`, {
+        hint: process.getuid?.() === 0 ? 'choose another place with --root DIR' : "run as root, or use your own store with --user (or --root DIR)",
+      });
+    }
     s.objects.init();
     return s;
   }
