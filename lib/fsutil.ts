@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { SysctrError } from './errors.js';
 
 let counter = 0;
 /** A temp name beside `target` (same filesystem, so rename is atomic). */
@@ -53,4 +55,29 @@ export function isAbsentOrEmptyDir(dir: string): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
+}
+
+/**
+ * Extended attributes, through attr's setfattr/getfattr (Node has no xattr calls). Only files that
+ * carry attributes in an image come here: a few binaries with file capabilities, typically.
+ */
+export function setXattrs(file: string, xattrs: Record<string, string>): void {
+  for (const [name, b64] of Object.entries(xattrs)) {
+    const r = spawnSync('setfattr', ['-n', name, '-v', `0s${b64}`, '--', file], { encoding: 'utf8' });
+    if (r.error) throw new SysctrError(`cannot set extended attribute ${name}: ${r.error.message}`, { hint: "install Debian's attr package (setfattr)" });
+    if (r.status !== 0) throw new SysctrError(`cannot set extended attribute ${name} on ${file}: ${r.stderr.trim()}`);
+  }
+}
+
+/** The file's attributes among those `keep` accepts (name -> base64), or undefined if none. */
+export function getXattrs(file: string, keep: (name: string) => boolean): Record<string, string> | undefined {
+  const r = spawnSync('getfattr', ['--absolute-names', '-d', '-m', '-', '-e', 'base64', '--', file], { encoding: 'utf8' });
+  if (r.error) throw new SysctrError(`cannot read extended attributes: ${r.error.message}`, { hint: "install Debian's attr package (getfattr)" });
+  if (r.status !== 0) throw new SysctrError(`cannot read extended attributes of ${file}: ${r.stderr.trim()}`);
+  let out: Record<string, string> | undefined;
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([^#=][^=]*)=0s(.*)$/.exec(line);
+    if (m && keep(m[1])) (out ??= {})[m[1]] = m[2];
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
-import { isAbsentOrEmptyDir } from '../fsutil.js';
+import { isAbsentOrEmptyDir, setXattrs } from '../fsutil.js';
 import type { Store } from '../store/store.js';
 import type { CheckoutStats, ImageRecord, TreeEntry } from '../store/types.js';
 import { flatten, type FlatRow } from '../store/trees.js';
@@ -141,15 +141,18 @@ export function writeLeaf(dest: string, e: TreeEntry, objectPath: (id: string) =
   fs.copyFileSync(src, dest);
   fs.chownSync(dest, e.uid, e.gid);
   fs.chmodSync(dest, e.mode);
+  // a copy has none of the object's attributes; set after chown, which clears capabilities
+  if (e.xattrs) setXattrs(dest, e.xattrs);
   fs.utimesSync(dest, e.mtime, e.mtime);
   return 'copied';
 }
 
-function writeEmpty(dest: string, e: { mode: number; uid: number; gid: number; mtime: number }): void {
+function writeEmpty(dest: string, e: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Record<string, string> }): void {
   const fd = fs.openSync(dest, 'wx', 0o600);
   try {
     fs.fchownSync(fd, e.uid, e.gid);
     fs.fchmodSync(fd, e.mode);
+    if (e.xattrs) setXattrs(dest, e.xattrs);
     fs.futimesSync(fd, e.mtime, e.mtime);
   } finally {
     fs.closeSync(fd);
@@ -157,6 +160,6 @@ function writeEmpty(dest: string, e: { mode: number; uid: number; gid: number; m
 }
 
 function rowEntry(r: FlatRow): TreeEntry {
-  const [type, p, mode, uid, gid, mtime, size, ref] = r;
-  return { path: p, type, mode, uid, gid, mtime, size, object: type === 'f' ? ref : undefined, link: type === 'l' ? ref : undefined };
+  const [type, p, mode, uid, gid, mtime, size, ref, xattrs] = r;
+  return { path: p, type, mode, uid, gid, mtime, size, object: type === 'f' ? ref : undefined, link: type === 'l' ? ref : undefined, xattrs };
 }

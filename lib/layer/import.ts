@@ -11,6 +11,7 @@ import { objectHasher } from '../store/objects.js';
 import { SLAB_BYTES, type ObjectWriter } from '../store/object-writer.js';
 import type { TreeEntry } from '../store/types.js';
 import { uncompressedStream, type StreamDigests } from './decompress.js';
+import { PaxXattrScanner } from './pax-xattrs.js';
 import { basename, dirname, normalizeEntryPath, UnsafePathError } from './safepath.js';
 
 /** Files up to this size are hashed in memory before anything is written. */
@@ -46,6 +47,8 @@ export async function importLayerStream(
     failure ??= e;
   };
 
+  // extended attributes, which node-tar does not give: read from the same bytes, just before it
+  const xattrScanner = new PaxXattrScanner();
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
@@ -82,7 +85,7 @@ export async function importLayerStream(
       case 'File':
       case 'OldFile':
       case 'ContiguousFile':
-        return readFile(entry, { path, type: 'f', mode, uid, gid, mtime, size: entry.size });
+        return readFile(entry, { path, type: 'f', mode, uid, gid, mtime, size: entry.size, xattrs: xattrScanner.take(entry.path) });
       case 'Directory':
         entry.resume();
         if (path) entries.push({ path, type: 'd', mode, uid, gid, mtime });
@@ -113,7 +116,7 @@ export async function importLayerStream(
 
   function readFile(entry: ReadEntry, te: TreeEntry): void {
     const size = te.size!;
-    const meta = { mode: te.mode, uid: te.uid, gid: te.gid, size };
+    const meta = { mode: te.mode, uid: te.uid, gid: te.gid, size, xattrs: te.xattrs };
     const hash = objectHasher(meta);
     const done = (id: string) => {
       te.object = id;
@@ -164,6 +167,7 @@ export async function importLayerStream(
   try {
     for await (const chunk of stream) {
       if (failure) break;
+      xattrScanner.write(chunk);
       parser.write(chunk);
       const wait = writer.backpressure();
       if (wait) await wait;

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256 } from '../fsutil.js';
+import { getXattrs, sha256 } from '../fsutil.js';
+import { keptXattr } from '../layer/pax-xattrs.js';
 import type { Store } from './store.js';
 
 export interface PruneResult {
@@ -80,6 +81,16 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
     const problems: FsckProblem[] = [];
     const images = await store.listImages();
     const imagesOfLayer = (l: string) => images.filter((i) => i.layers.includes(l)).map((i) => i.name);
+    // Objects whose files carry extended attributes are re-hashed with the attributes they have
+    // now (read with getfattr: only these few, it costs a process each).
+    const withXattrs = new Set<string>();
+    for (const l of store.listLayers()) {
+      try {
+        for (const e of store.layerTree(l)) if (e.object && e.xattrs) withXattrs.add(e.object);
+      } catch {
+        // an unreadable listing is reported below
+      }
+    }
     const badObjects = new Set<string>();
     let objects = 0;
     for (const id of store.objects.list()) {
@@ -87,7 +98,7 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
       if (objects % 1000 === 0) opts.onProgress?.(objects);
       let got = '';
       try {
-        got = store.objects.rehash(id);
+        got = store.objects.rehash(id, withXattrs.has(id) ? getXattrs(store.objectPath(id), keptXattr) : undefined);
       } catch (err) {
         got = `unreadable: ${(err as Error).message}`;
       }

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { setXattrs } from '../fsutil.js';
 
 export interface ObjectMeta {
   /** permission bits incl. setuid/setgid/sticky (07777) */
@@ -83,6 +84,8 @@ export class ObjectCreator {
       if (chown) fs.fchownSync(fd, m.uid, m.gid);
       // set-id and sticky bits are not created by open(2), and chown clears set-id bits
       if (chown || (m.mode & 0o7777) !== (m.mode & 0o777 & ~this.umask)) fs.fchmodSync(fd, m.mode & 0o7777);
+      // after chown, which clears file capabilities; before the rename, so no object is ever seen without them
+      if (m.xattrs) setXattrs(tmp, m.xattrs);
       fs.futimesSync(fd, mtime, mtime);
     } catch (err) {
       fs.closeSync(fd);

@@ -10,7 +10,11 @@ import type { MergedTree } from '../layer/tree.js';
 import type { TreeEntry } from './types.js';
 
 /** type, path, mode, uid, gid, mtime, size, object id (files) or link target (symlinks) */
-export type FlatRow = [type: TreeEntry['type'], path: string, mode: number, uid: number, gid: number, mtime: number, size: number, ref: string];
+export type FlatRow = [
+  type: TreeEntry['type'], path: string, mode: number, uid: number, gid: number, mtime: number, size: number, ref: string,
+  /** a file's extended attributes (name -> base64), when it has any: for checkouts that copy */
+  xattrs?: Record<string, string>,
+];
 
 export interface FlatTree {
   version: 1;
@@ -31,7 +35,9 @@ export function flatten(tree: MergedTree, layers: string[]): FlatTree {
   const rows: FlatRow[] = [];
   for (const [rel, node] of tree.walk()) {
     const e = node.entry;
-    rows.push([e.type, rel, e.mode, e.uid, e.gid, e.mtime, e.size ?? 0, e.object ?? e.link ?? '']);
+    const row: FlatRow = [e.type, rel, e.mode, e.uid, e.gid, e.mtime, e.size ?? 0, e.object ?? e.link ?? ''];
+    if (e.xattrs) row.push(e.xattrs);
+    rows.push(row);
   }
   return { version: 1, layers, rows };
 }

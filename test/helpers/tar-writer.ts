@@ -12,6 +12,8 @@ export interface TarEntry {
   mtime?: number;
   /** symlink or hardlink target */
   target?: string;
+  /** extra PAX records before the entry, e.g. ['SCHILY.xattr.user.a', Buffer] (values may be binary) */
+  pax?: Array<[string, string | Buffer]>;
 }
 
 const TYPEFLAG = { file: '0', hardlink: '1', symlink: '2', chardev: '3', dir: '5', fifo: '6' } as const;
@@ -53,6 +55,14 @@ function paxRecord(key: string, value: string): string {
   return `${len}${body}`;
 }
 
+/** A PAX record whose value is bytes: its length prefix counts bytes, itself included. */
+function binaryPaxRecord(key: string, value: Buffer): Buffer {
+  const rest = Buffer.byteLength(` ${key}=`) + value.length + 1;
+  let len = rest + 1;
+  while (String(len).length + rest !== len) len = String(len).length + rest;
+  return Buffer.concat([Buffer.from(`${len} ${key}=`), value, Buffer.from('\n')]);
+}
+
 export function tarBuffer(entries: TarEntry[]): Buffer {
   const out: Buffer[] = [];
   for (const e of entries) {
@@ -60,10 +70,10 @@ export function tarBuffer(entries: TarEntry[]): Buffer {
     const content = type === 'file' ? Buffer.from(e.content ?? '') : Buffer.alloc(0);
     const name = type === 'dir' && !e.path.endsWith('/') ? e.path + '/' : e.path;
     const link = e.target ?? '';
-    if (Buffer.byteLength(name) > 99 || Buffer.byteLength(link) > 99) {
-      let pax = paxRecord('path', name);
-      if (link) pax += paxRecord('linkpath', link);
-      const body = Buffer.from(pax);
+    if (Buffer.byteLength(name) > 99 || Buffer.byteLength(link) > 99 || e.pax?.length) {
+      let pax = Buffer.byteLength(name) > 99 ? paxRecord('path', name) : '';
+      if (link && Buffer.byteLength(link) > 99) pax += paxRecord('linkpath', link);
+      const body = Buffer.concat([Buffer.from(pax), ...(e.pax ?? []).map(([k, v]) => binaryPaxRecord(k, Buffer.from(v)))]);
       out.push(header({ name: 'PaxHeader', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 0, type: 'x', link: '' }), ...pad(body));
     }
     out.push(
