@@ -64,7 +64,7 @@ export class PaxXattrScanner {
   }
 
   private onHeader(h: Buffer): void {
-    if (h.every((b) => b === 0)) return; // end-of-archive blocks
+    if (h[0] === 0 && h.every((b) => b === 0)) return; // end-of-archive blocks
     const type = String.fromCharCode(h[156]);
     let size = readSize(h.subarray(124, 136));
     if (type === 'x' || type === 'g' || type === 'L') {
