@@ -76,9 +76,8 @@ export class PaxXattrScanner {
     if (type === 'K') return this.startBody(size, undefined); // GNU long link name: not needed here
     const p = this.pending;
     if (p.size !== undefined) size = p.size;
-    const path = p.path ?? this.longName ?? ustarName(h);
-    if (p.xattrs) this.found.set(path, p.xattrs);
-    this.pending = {};
+    if (p.xattrs) this.found.set(p.path ?? this.longName ?? ustarName(h), p.xattrs);
+    if (p.size !== undefined || p.path !== undefined || p.xattrs) this.pending = {};
     this.longName = undefined;
     this.startBody(size, undefined);
   }
@@ -138,8 +137,13 @@ function readSize(f: Buffer): number {
     for (let i = 1; i < f.length; i++) n = n * 256 + f[i];
     return n;
   }
-  const s = f.toString('latin1').replace(/\0.*$/s, '').trim();
-  return s ? parseInt(s, 8) : 0;
+  // octal digits, maybe after spaces, ended by NUL or space
+  let n = 0;
+  for (const c of f) {
+    if (c >= 0x30 && c <= 0x37) n = n * 8 + (c - 0x30);
+    else if (c === 0 || (c === 0x20 && n > 0)) break;
+  }
+  return n;
 }
 
 function ustarName(h: Buffer): string {
