@@ -124,3 +124,10 @@ t.test('checkout waits for a writer holding the store lock, and goes on when it 
   t.notMatch(r2.stderr, /waiting/, 'two checkouts run together');
   reader.kill('SIGKILL');
 });
+
+t.test('no flock on PATH: a clear error, not a crash', async (t) => {
+  const r = await sysctr(['checkout', 'layout:1', path.join(work, 'no-flock')], { env: { SYSCTR_ROOT: root, PATH: '/nonexistent' } });
+  t.equal(r.exitCode, 1);
+  t.match(r.stderr, /^sysctr: cannot take the store lock: spawn flock ENOENT \(is util-linux's flock installed\?\)/);
+  t.notMatch(r.stderr, /internal error|Node\.js v/);
+});

@@ -33,7 +33,11 @@ export function acquireLock(
   child.stderr!.on('data', (d) => (stderr += d));
   return new Promise<HeldLock>((resolve, reject) => {
     const waitTimer = setTimeout(() => opts.onWait?.(), 500);
+    // a child that cannot start emits 'error' and then 'close': the first one settles
+    let settled = false;
     const fail = (err: SysctrError) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(waitTimer);
       fs.closeSync(fd);
       reject(err);
@@ -42,6 +46,8 @@ export function acquireLock(
     child.once('close', (code) => {
       if (code === 75) return fail(new SysctrError(`timed out waiting for the lock ${lockFile}: another sysctr command holds it`));
       if (code !== 0) return fail(new SysctrError(`cannot take the lock ${lockFile}: flock exited ${code}${stderr ? `: ${stderr.trim()}` : ''}`));
+      if (settled) return;
+      settled = true;
       clearTimeout(waitTimer);
       let open = true;
       resolve({
