@@ -32,13 +32,9 @@ export async function checkout(store: Store, image: ImageRecord, dir: string): P
   );
 }
 
-/** A tree's entries in checkout order (parents first), as rows: see writeRows. */
-export function treeRows(tree: MergedTree): FlatRow[] {
-  return flatten(tree, []).rows;
-}
-
+/** writeRows for a merged tree in memory (install and update, which also read the image's files from it). */
 export function writeTree(tree: MergedTree, dir: string, objectPath: (id: string) => string): CheckoutStats {
-  return writeRows(treeRows(tree), dir, objectPath);
+  return writeRows(flatten(tree, []).rows, dir, objectPath);
 }
 
 /**

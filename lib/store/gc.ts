@@ -3,7 +3,6 @@
  * report, and with repair remove, damaged content and everything that depends on it).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { getXattrs, sha256 } from '../fsutil.js';
 import { keptXattr } from '../layer/pax-xattrs.js';
 import type { Store } from './store.js';
@@ -22,7 +21,7 @@ export async function prune(store: Store): Promise<PruneResult> {
   return store.withLock(async () => {
     const images = await store.listImages();
     const result: PruneResult = { layers: 0, trees: 0, objects: 0, blobs: 0, bytes: 0 };
-    const keepTrees = new Set(images.map((i) => path.basename(store.treeFile(i.layers), '.json')));
+    const keepTrees = new Set(images.map((i) => store.treeId(i.layers)));
     for (const t of store.listTrees()) {
       if (!keepTrees.has(t)) {
         store.removeTree(t);
@@ -158,10 +157,12 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
     // Merged trees are derived from the layers: one that differs from a fresh merge is damaged
     // (removed on repair; the next checkout writes it again from the layers).
     const badTrees = new Set<string>();
+    const checked = new Set<string>(); // names sharing their layers share the tree: check it once
     for (const img of images) {
       if (badImages.has(img.name)) continue;
-      const chain = path.basename(store.treeFile(img.layers), '.json');
-      if (badTrees.has(chain) || !fs.existsSync(store.treeFile(img.layers))) continue;
+      const chain = store.treeId(img.layers);
+      if (checked.has(chain) || !fs.existsSync(store.treeFile(img.layers))) continue;
+      checked.add(chain);
       const stored = store.storedFlatTree(img.layers);
       if (!stored || JSON.stringify(stored.rows) !== JSON.stringify(store.computeFlatTree(img.layers).rows)) {
         badTrees.add(chain);
@@ -179,7 +180,7 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
         removed.layers++;
       }
       removed.images = (await store.removeImages([...badImages])).map((i) => i.name);
-      const kept = new Set((await store.listImages()).map((i) => path.basename(store.treeFile(i.layers), '.json')));
+      const kept = new Set((await store.listImages()).map((i) => store.treeId(i.layers)));
       for (const t of store.listTrees()) {
         if (badTrees.has(t) || !kept.has(t)) {
           store.removeTree(t);

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
-import { readJson, sha256, writeFileAtomic } from '../fsutil.js';
+import { isPermissionError, readJson, sha256, writeFileAtomic } from '../fsutil.js';
 import { familiarName, normalizeName } from '../image/reference.js';
 import type { ImageConfig } from '../image/types.js';
 import { mergeLayers, type MergedTree } from '../layer/tree.js';
@@ -61,9 +61,9 @@ export class Store {
     try {
       for (const d of ['tmp', 'objects', 'layers', 'blobs/sha256']) fs.mkdirSync(path.join(dir, d), { recursive: true });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw err;
-      throw new SysctrError(`cannot use the store at ${dir}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'}`, {
+      const readOnly = (err as NodeJS.ErrnoException).code === 'EROFS';
+      if (!readOnly && !isPermissionError(err)) throw err;
+      throw new SysctrError(`cannot use the store at ${dir}: ${readOnly ? 'read-only file system' : 'permission denied'}`, {
         hint: process.getuid?.() === 0 ? 'choose another place with --root DIR' : "run as root, or use your own store with --user (or --root DIR)",
       });
     }
@@ -313,8 +313,17 @@ export class Store {
 
   // ---- merged trees (derived from the layers; see trees.ts) ----------------------------------
 
+  /** The name (chain id, hex) the merged tree of these layers is stored under. */
+  treeId(layers: string[]): string {
+    return hex(chainId(layers));
+  }
+
   treeFile(layers: string[]): string {
-    return path.join(this.dir, 'trees', `${hex(chainId(layers))}.json`);
+    return this.treeFileById(this.treeId(layers));
+  }
+
+  private treeFileById(id: string): string {
+    return path.join(this.dir, 'trees', `${id}.json`);
   }
 
   /** Chain ids (hex) of the stored merged trees. */
@@ -363,8 +372,8 @@ export class Store {
     return t;
   }
 
-  removeTree(chainHex: string): void {
-    fs.rmSync(path.join(this.dir, 'trees', `${chainHex}.json`), { force: true });
+  removeTree(id: string): void {
+    fs.rmSync(this.treeFileById(id), { force: true });
   }
 
   /** A file of the image's root filesystem (e.g. "exports/service.template"), or undefined. */
