@@ -57,6 +57,12 @@ export function isAbsentOrEmptyDir(dir: string): boolean {
   }
 }
 
+/** Whether a file system call failed for want of permission (the user's problem, not a bug). */
+export function isPermissionError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
 /**
  * Extended attributes, through attr's setfattr/getfattr (Node has no xattr calls). Only files that
  * carry attributes in an image come here: a few binaries with file capabilities, typically.

@@ -7,6 +7,7 @@ import path from 'node:path';
 import os from 'node:os';
 import * as tar from 'tar';
 import { SysctrError } from '../errors.js';
+import { isPermissionError } from '../fsutil.js';
 import { normalizeName } from './reference.js';
 import { MediaTypes, type Descriptor, type ImageSource, type RawManifest } from './types.js';
 
@@ -31,8 +32,7 @@ export class OciLayoutSource implements ImageSource {
     try {
       fs.accessSync(path.join(this.dir, 'index.json'), fs.constants.R_OK);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EPERM') throw new SysctrError(`${this.description}: cannot read index.json: permission denied`);
+      if (isPermissionError(err)) throw new SysctrError(`${this.description}: cannot read index.json: permission denied`);
       throw new SysctrError(`${this.description}: no index.json: not an OCI image layout`);
     }
     const layout = readJsonFile(path.join(this.dir, 'oci-layout'), this.description, true) as { imageLayoutVersion?: string } | undefined;
@@ -114,8 +114,7 @@ export function readJsonFile(file: string, where: string, optional = false): unk
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') throw new SysctrError(`${where}: cannot read ${path.basename(file)}: permission denied`);
+    if (isPermissionError(err)) throw new SysctrError(`${where}: cannot read ${path.basename(file)}: permission denied`);
     if (optional) return undefined;
     throw new SysctrError(`${where}: ${path.basename(file)} is missing`);
   }
