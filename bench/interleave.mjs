@@ -7,6 +7,8 @@
 //   node bench/interleave.mjs --runs 7 --prepare 'rm -rf /x' --name a 'cmd a' --name b 'cmd b' [--json FILE]
 //
 // Prints "name median_seconds" lines (the median of the rounds), and with --json writes every time.
+// In a command, {n} is replaced by the round's number (a new destination every run without a
+// deletion before it, e.g. 'cp -al tree out/cp.{n}').
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -38,7 +40,7 @@ for (let round = 0; round < runs; round++) {
     const c = cmds[(round + k) % cmds.length];
     if (prepare && sh(prepare).status !== 0) throw new Error(`prepare failed: ${prepare}`);
     const t = process.hrtime.bigint();
-    const r = sh(c.cmd);
+    const r = sh(c.cmd.replaceAll('{n}', String(round)));
     const s = Number(process.hrtime.bigint() - t) / 1e9;
     if (r.status !== 0) {
       console.error(`${c.name} failed (exit ${r.status}): ${c.cmd}\n${r.stderr}`);

@@ -50,6 +50,21 @@ co_cp=$(awk '$1=="cp-al" {print $2}' "$BENCH_OUT/checkout.txt")
 co_ostree=$(awk '$1=="ostree" {print $2}' "$BENCH_OUT/checkout.txt")
 rm -rf "$W/co" "$W/cp" "$W/oco"
 
+# the same checkouts on a quiet disk: nothing deleted for a minute before, each run into a new
+# directory (no rm between runs), and beside them the floor for any checkout written in Node
+# (bench/checkout-floor.mjs: Node's start, the merged tree, mkdir and link, nothing else)
+rm -rf "$W/quiet"; mkdir -p "$W/quiet"; sync; sleep 60
+node bench/interleave.mjs --runs "$RUNS" --prepare "sync" --json "$BENCH_OUT/checkout-quiet.json" \
+  --name sysctr "$S $SYSCTR checkout layout:bench $W/quiet/s.{n}" \
+  --name cp-al "cp -al $W/tree $W/quiet/c.{n}" \
+  --name ostree "ostree --repo=$W/repo checkout -H b $W/quiet/o.{n}" \
+  --name node-floor "node bench/checkout-floor.mjs $W/s/store $W/quiet/f.{n}" >"$BENCH_OUT/checkout-quiet.txt"
+q_sysctr=$(awk '$1=="sysctr" {print $2}' "$BENCH_OUT/checkout-quiet.txt")
+q_cp=$(awk '$1=="cp-al" {print $2}' "$BENCH_OUT/checkout-quiet.txt")
+q_ostree=$(awk '$1=="ostree" {print $2}' "$BENCH_OUT/checkout-quiet.txt")
+q_floor=$(awk '$1=="node-floor" {print $2}' "$BENCH_OUT/checkout-quiet.txt")
+rm -rf "$W/quiet"
+
 # disk blocks a second checkout adds (du counts each inode once across its arguments)
 rm -rf "$W/co" "$W/co2"
 $S $SYSCTR checkout layout:bench "$W/co" >/dev/null
@@ -78,6 +93,33 @@ ostree_pct=$(pct "$oafter" "$obefore" "$treekb")
 rm -rf "$W/oco" "$W/oco2"
 blocksz=$(stat -c %s "$W/tree")
 
+# the second checkout's blocks on filesystems that keep small directories inside their inode
+# (ext4 with inline_data, XFS), each a loop-mounted file; df counts every block the filesystem
+# allocated, metadata included
+fs_second() { # TYPE: "sysctr_pct cp_pct" for a store, two checkouts and two cp -al on a new TYPE
+  local img="$W/fs-$1.img" mnt="$W/fs-$1" a b c d
+  truncate -s 3G "$img"
+  case $1 in
+    ext4-inline) mkfs.ext4 -q -F -O inline_data -I 256 "$img" ;;
+    xfs) mkfs.xfs -q -f "$img" ;;
+  esac
+  mkdir -p "$mnt"; mount -o loop "$img" "$mnt"
+  used() { sync; df -k --output=used "$mnt" | tail -n1; }
+  env SYSCTR_ROOT="$mnt/s" $SYSCTR pull -q "oci:$W/layout:bench"
+  env SYSCTR_ROOT="$mnt/s" $SYSCTR checkout layout:bench "$mnt/co1" >/dev/null
+  a=$(used); env SYSCTR_ROOT="$mnt/s" $SYSCTR checkout layout:bench "$mnt/co2" >/dev/null; b=$(used)
+  cp -a "$W/tree" "$mnt/tree"; cp -al "$mnt/tree" "$mnt/cp1"
+  c=$(used); cp -al "$mnt/tree" "$mnt/cp2"; d=$(used)
+  umount "$mnt"; rm -rf "$img" "$mnt"
+  echo "$(pct "$b" "$a" "$treekb") $(pct "$d" "$c" "$treekb")"
+}
+fs_line="not measured: needs root, loop devices, mkfs.ext4 and mkfs.xfs (xfsprogs)"
+if [ "$(id -u)" = 0 ] && losetup -f >/dev/null 2>&1 && command -v mkfs.xfs >/dev/null && command -v mkfs.ext4 >/dev/null; then
+  read -r e4_s e4_c < <(fs_second ext4-inline)
+  read -r xfs_s xfs_c < <(fs_second xfs)
+  fs_line="ext4 with \`inline_data\`: sysctr $e4_s %, \`cp -al\` $e4_c %; XFS: sysctr $xfs_s %, \`cp -al\` $xfs_c % (each a new 3 GB filesystem in a loop-mounted file; blocks counted by df)"
+fi
+
 # peak memory of the import, for this layer and a 10x larger one (the tree ten times over)
 rm -rf "$W/s"; mem1=$(peak_mb env SYSCTR_ROOT=$W/s $SYSCTR pull -q oci:$W/layout:bench)
 if [ ! -f "$W/biglayout/index.json" ]; then
@@ -98,8 +140,12 @@ Tree: $files entries, $size MB (from /usr); one gzip layer. Medians of $RUNS run
 | import: \`sysctr pull oci:\` vs \`ostree commit\` | $imp_sysctr | $imp_ostree | $(ratio "$imp_sysctr" "$imp_ostree") | ≤ 1.0 |
 | checkout vs \`cp -al\` | $co_sysctr | $co_cp | $(ratio "$co_sysctr" "$co_cp") | ≤ 1.3 |
 | checkout vs \`ostree checkout -H\` | $co_sysctr | $co_ostree | $(ratio "$co_sysctr" "$co_ostree") | ≤ 1.3 |
+| checkout vs \`cp -al\`, quiet disk | $q_sysctr | $q_cp | $(ratio "$q_sysctr" "$q_cp") | ≤ 1.3 |
+| checkout vs \`ostree checkout -H\`, quiet disk | $q_sysctr | $q_ostree | $(ratio "$q_sysctr" "$q_ostree") | ≤ 1.3 |
+| Node floor (mkdir + link only) vs \`cp -al\`, quiet disk | $q_floor | $q_cp | $(ratio "$q_floor" "$q_cp") | |
 
 - A second checkout of the same image adds $second_pct % of the tree's size in disk blocks (target < 1 %); file data: $data_kb kB (0 means every file is a hardlink); the rest is the $dirs directories' own blocks ($blocksz bytes each on this ext4, which has no inline_data), which no hardlink checkout can share: \`cp -al\` of the same tree adds $cp_pct %, \`ostree checkout -H\` $ostree_pct %.
+- The same second checkout on filesystems that keep small directories in the inode: $fs_line (target < 1 %).
 - Peak memory of the import: $mem1 MB for this layer; $mem10 MB for a layer 10× larger ($bigmb MB uncompressed, the tree ten times over) (target < 200 MB).
 MD
 cat "$BENCH_OUT/store.md"
