@@ -13,9 +13,9 @@ import { Machine, buildImage, requireRealSystemd } from './helpers/nspawn.js';
 
 const STEPS = {
   install: ['journal', 'checkout', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
-  update: ['journal', 'clear-slot', 'checkout', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
-  'update-revert': ['journal', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
-  rollback: ['journal', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  update: ['journal', 'clear-slot', 'checkout', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
+  'update-revert': ['journal', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  rollback: ['journal', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
   uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'symlink', 'deployments', 'finish'],
 } as const;
 type Op = keyof typeof STEPS;

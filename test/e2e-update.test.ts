@@ -20,6 +20,12 @@ if (requireRealSystemd(t)) {
   fs.cpSync(path.join(projectDir, 'fixtures/images/update-v2'), v4, { recursive: true });
   fs.appendFileSync(path.join(v4, 'exports/service.template'), '# needs $NEW_SETTING\n');
   await buildImage(v4, layout, 'v4');
+  // v2 whose unit is wanted by another target: an update to it must enable it from its own [Install]
+  const v5 = path.join(m.scratch, 'src-v5');
+  fs.cpSync(path.join(projectDir, 'fixtures/images/update-v2'), v5, { recursive: true });
+  const v5unit = path.join(v5, 'exports/service.template');
+  fs.writeFileSync(v5unit, fs.readFileSync(v5unit, 'utf8').replace('WantedBy=multi-user.target', 'WantedBy=basic.target'));
+  await buildImage(v5, layout, 'v5');
   const root = '/var/lib/sysctr-e2e';
   const env = { SYSCTR_ROOT: root };
   const sysctr = (args: string[]) => m.sysctr(args, env);
@@ -42,7 +48,7 @@ if (requireRealSystemd(t)) {
   let uuid = '';
 
   t.test('install v1 --now: serves v1', async (t) => {
-    for (const v of ['v1', 'v2', 'v3', 'v4']) {
+    for (const v of ['v1', 'v2', 'v3', 'v4', 'v5']) {
       const p = await sysctr(['pull', `oci:${layout}:${v}`]);
       t.equal(p.exitCode, 0, `pull ${v}: ${p.stderr}`);
     }
@@ -181,6 +187,31 @@ if (requireRealSystemd(t)) {
     t.equal(r.exitCode, 0, r.stderr);
     t.match(r.stdout, new RegExp(`pulling oci:${layout}:v2`));
     t.match(r.stdout, /already up to date/);
+  });
+
+  t.test('an update to a unit wanted by another target enables it from its new [Install]; rollback, and a disabled unit stays so', async (t) => {
+    const wants = async () => (await m.sh('cd /etc/systemd/system && ls -d */web.service 2>/dev/null')).stdout.trim().split('\n').filter(Boolean);
+    const enabled = async () => (await m.exec(['systemctl', 'is-enabled', 'web.service'])).stdout.trim();
+    t.same(await wants(), ['multi-user.target.wants/web.service'], 'before: enabled for multi-user.target');
+    const up = await sysctr(['containers', 'update', '--rebase', 'layout:v5', 'web']);
+    t.equal(up.exitCode, 0, up.stderr);
+    t.same(await wants(), ['basic.target.wants/web.service'], 'after the update: wanted by basic.target only');
+    t.equal(await enabled(), 'enabled');
+    t.equal(await active(), 'active');
+    const rb = await sysctr(['containers', 'rollback', 'web']);
+    t.equal(rb.exitCode, 0, rb.stderr);
+    t.same(await wants(), ['multi-user.target.wants/web.service'], 'after the rollback: multi-user.target again');
+    t.equal(await enabled(), 'enabled');
+    // someone disabled it: neither update nor rollback enables it again
+    t.equal((await m.exec(['systemctl', 'disable', 'web.service'])).exitCode, 0);
+    const up2 = await sysctr(['containers', 'rollback', 'web']);
+    t.equal(up2.exitCode, 0, up2.stderr);
+    t.same(await wants(), [], 'still disabled after switching to the v5 unit');
+    t.equal(await enabled(), 'disabled');
+    t.equal(await active(), 'active', 'and still running');
+    t.equal((await sysctr(['containers', 'rollback', 'web'])).exitCode, 0);
+    t.equal(await enabled(), 'disabled');
+    t.equal((await m.exec(['systemctl', 'enable', 'web.service'])).exitCode, 0);
   });
 
   t.test('uninstall removes both deployments', async (t) => {

@@ -12,9 +12,9 @@ export const STEPS = {
   uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'symlink', 'deployments', 'finish'],
   // update/rollback share the switch steps (lib/deploy/switch.ts); update-revert is update's
   // automatic way back when the new deployment does not start
-  update: ['journal', 'clear-slot', 'checkout', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
-  'update-revert': ['journal', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
-  rollback: ['journal', 'stop', 'unit-files', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  update: ['journal', 'clear-slot', 'checkout', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
+  'update-revert': ['journal', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  rollback: ['journal', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
 } as const;
 
 export type Operation = keyof typeof STEPS;

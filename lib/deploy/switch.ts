@@ -3,10 +3,10 @@
  * revert, `containers rollback`, and the recovery of any of them after a crash (recover.ts).
  *
  *   stop if active → unit, drop-in, tmpfiles conf from the target deployment's copies (as they were
- *   rendered, never re-rendered) → ROOT/NAME symlink (new link + rename: the commit point) →
+ *   rendered, never re-rendered) → enabled again if its [Install] section changed → ROOT/NAME symlink (new link + rename: the commit point) →
  *   daemon-reload → tmpfiles --create → start if it was active → (update) settle → journal removed
  *
- * Each step looks only at the journal and at the target deployment, so running the whole tail
+ * Each step looks only at the journal and at the two deployments' own files, so running the whole tail
  * again after a crash at any point ends in the same state.
  */
 import { spawn } from 'node:child_process';
@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
-import { unitFilesFor, writeAtomic, writeUnitFiles } from '../systemd/files.js';
+import { installSection, unitFilesFor, writeAtomic, writeUnitFiles } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import { DROPIN_NAME } from '../systemd/dropin.js';
 import type { DeployContext } from './context.js';
@@ -85,6 +85,15 @@ export function renderedHostFiles(deployment: string, name: string): { unit: str
     });
   }
   return { unit, dropIn, tmpfiles: read(`${name}.conf`) ?? '' };
+}
+
+/** A deployment's copy of its rendered unit, if it has one. */
+function renderedUnit(deployment: string, name: string): string | undefined {
+  try {
+    return fs.readFileSync(path.join(deployment, `${name}.service`), 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -195,6 +204,14 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
     if (isUp(await unitStatus(systemd, unit))) await systemd.stop(unit);
   });
   await steps.step('unit-files', () => writeUnitFiles(f, { unit: files.unit, dropIn: files.dropIn, tmpfiles: files.tmpfiles }));
+  await steps.step('enable', async () => {
+    // `enable` made the unit's links from the [Install] section it read then (the source
+    // deployment's copy of the unit): when the target's differs, an enabled unit is enabled again
+    // from it; one that someone disabled is left disabled
+    const from = renderedUnit(c.deployment(j.from), name);
+    if (from === undefined || installSection(from) === installSection(files.unit)) return;
+    if ((await systemd.enablement(unit)) === 'enabled') await systemd.reenable(unit);
+  });
   await steps.step('symlink', () => linkAtomic(path.basename(target), c.link));
   await steps.step('daemon-reload', () => systemd.daemonReload());
   await steps.step('tmpfiles', async () => {

@@ -35,6 +35,33 @@ export function withHeader(name: string, unit: string): string {
   return `${MANAGED_HEADER} for container ${name}; do not edit. Removed by: sysctr uninstall ${name}\n${unit}`;
 }
 
+/**
+ * A unit's [Install] section, normalised (comments, blank lines and extra spaces dropped,
+ * continuation lines joined): what `systemctl enable` reads, so two units that give the same
+ * string are enabled the same way.
+ */
+export function installSection(unit: string): string {
+  const out: string[] = [];
+  let inInstall = false;
+  let pending = '';
+  for (const raw of unit.split('\n')) {
+    const line = pending + raw.trim();
+    pending = '';
+    if (line.endsWith('\\')) {
+      pending = line.slice(0, -1) + ' ';
+      continue;
+    }
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    if (line.startsWith('[')) {
+      inInstall = line === '[Install]';
+      continue;
+    }
+    const eq = line.indexOf('=');
+    // values are lists of words to systemd: runs of spaces do not count either
+    if (inInstall && eq > 0) out.push(`${line.slice(0, eq).trim()}=${line.slice(eq + 1).trim().replace(/\s+/g, ' ')}`);
+  }
+  return out.join('\n');
+}
 
 function readHead(file: string): string | undefined {
   try {

@@ -75,6 +75,18 @@ export class Systemd {
   enable(unit: string) {
     return this.ctl(['enable', '--no-reload', unit]);
   }
+  /**
+   * disable + enable in one call: the unit's links made afresh from its [Install] section as it is
+   * on disk now (disable removes every link to the unit, not only those its section names).
+   */
+  reenable(unit: string) {
+    return this.ctl(['reenable', '--no-reload', unit]);
+  }
+  /** `systemctl is-enabled`'s word for the unit: enabled, disabled, static, masked, ... */
+  async enablement(unit: string): Promise<string> {
+    const r = await this.ctl(['is-enabled', unit], true);
+    return r.stdout.trim().split('\n')[0] ?? '';
+  }
   start(unit: string) {
     return this.ctl(['start', unit]);
   }
