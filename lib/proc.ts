@@ -32,11 +32,27 @@ export function commandLine(file: string, args: string[]): string {
   return [file, ...args].map(quoteArg).join(' ');
 }
 
-/** Prints each command instead of running it (--dry-run); reports success. */
+/** systemctl verbs that only ask: a dry run may run them for real to plan with the true state. */
+const SYSTEMCTL_QUERIES = new Set(['show', 'is-active', 'is-enabled', 'is-failed', 'list-units']);
+
+export function isQuery(file: string, args: string[]): boolean {
+  const verb = args.find((a) => !a.startsWith('-'));
+  return file === 'systemctl' && verb !== undefined && SYSTEMCTL_QUERIES.has(verb);
+}
+
+/**
+ * Prints each command instead of running it (--dry-run); reports success. With `queries`, the
+ * commands that only ask systemd (isQuery) run for real through it, so that the plan follows the
+ * unit's real state (update and rollback print a stop and a start only for a running service).
+ */
 export class DryRunner implements Runner {
   readonly lines: string[] = [];
-  constructor(private readonly out: (line: string) => void = (l) => process.stdout.write(l + '\n')) {}
-  async run(file: string, args: string[]): Promise<RunResult> {
+  constructor(
+    private readonly out: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+    private readonly queries?: Runner,
+  ) {}
+  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    if (this.queries && isQuery(file, args)) return this.queries.run(file, args, opts);
     const line = commandLine(file, args);
     this.lines.push(line);
     this.out(`would run: ${line}`);

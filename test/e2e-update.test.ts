@@ -124,6 +124,41 @@ if (requireRealSystemd(t)) {
     t.equal(await link(), 'web.1');
   });
 
+  t.test('--dry-run: update and rollback print their plan against the real state and change nothing', async (t) => {
+    // the link, the running process, the unit, both deployments' files and times, no journal
+    const state = async () =>
+      (await m.sh(`readlink ${root}/web; systemctl show -p MainPID --value web.service; cat /etc/systemd/system/web.service; ls -la --time-style=full-iso ${root} ${root}/web.0 ${root}/web.1; cat ${root}/web.0/info; ls ${root}/.web.journal 2>&1`)).stdout;
+    const before = await state();
+    const up = await sysctr(['containers', 'update', '--dry-run', '--rebase', 'layout:v1', '--set', 'MESSAGE=dry', 'web']);
+    t.equal(up.exitCode, 0, up.stderr);
+    t.match(up.stdout, /^would update web: web\.1 \(localhost\/layout:v2, [0-9a-f]{12}\) -> web\.0 \(localhost\/layout:v1, [0-9a-f]{12}\)$/m);
+    t.match(up.stdout, /^  MESSAGE: "default message of v2" -> "dry"$/m, 'the values that change');
+    t.match(up.stdout, new RegExp(`^would reuse ${root}/web\\.0/rootfs \\(localhost/layout:v1\\) in place`, 'm'));
+    t.match(up.stdout, new RegExp(`^would change ${root}/web\\.0/config\\.json \\(against web\\.1/config\\.json\\):\n--- web\\.1/config\\.json`, 'm'));
+    t.match(up.stdout, /^would change \/etc\/systemd\/system\/web\.service:\n--- \/etc\/systemd\/system\/web\.service\n\+\+\+ /m);
+    t.match(up.stdout, /^-WorkingDirectory=\S*web\.1$/m, 'the unit as a diff');
+    t.match(up.stdout, /^would run: systemctl stop web\.service$/m, 'the service runs: stop and start');
+    t.match(up.stdout, /^would run: systemctl daemon-reload$/m);
+    t.match(up.stdout, /^would run: systemctl start web\.service$/m);
+    t.match(up.stdout, /^would wait 2 s for web\.service to stay active, and switch back to web\.1 if it does not$/m);
+    t.equal(await state(), before, 'nothing changed');
+
+    const rb = await sysctr(['containers', 'rollback', '--dry-run', 'web']);
+    t.equal(rb.exitCode, 0, rb.stderr);
+    t.match(rb.stdout, /^would roll back web: web\.1 \(localhost\/layout:v2, [0-9a-f]{12}\) -> web\.0 \(localhost\/layout:v1, [0-9a-f]{12}\)$/m);
+    t.match(rb.stdout, /^would run: systemctl start web\.service$/m);
+    t.notMatch(rb.stdout, /^rolled back/m);
+    t.equal(await state(), before, 'nothing changed');
+
+    const pull = await sysctr(['containers', 'update', '--dry-run', '--pull', 'web']);
+    t.equal(pull.exitCode, 1);
+    t.match(pull.stderr, /--pull --dry-run does not pull/);
+    const missing = await sysctr(['containers', 'update', '--dry-run', '--rebase', 'layout:nosuch', 'web']);
+    t.equal(missing.exitCode, 1);
+    t.match(missing.stderr, /image layout:nosuch is not in the store; --dry-run does not pull/);
+    t.equal(await state(), before, 'nothing changed');
+  });
+
   t.test('update to v3, whose service exits at once: rolled back automatically, v2 answers, exit 1', async (t) => {
     const r = await sysctr(['containers', 'update', '--rebase', 'layout:v3', '--settle', '3', 'web']);
     t.equal(r.exitCode, 1, r.stdout);

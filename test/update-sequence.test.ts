@@ -9,7 +9,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RecordingRunner } from '../lib/proc.js';
+import { DryRunner, RecordingRunner } from '../lib/proc.js';
 import { resolvePaths } from '../lib/paths.js';
 import { rollback } from '../lib/deploy/rollback.js';
 import { finishInterrupted } from '../lib/deploy/recover.js';
@@ -70,6 +70,37 @@ t.test('rollback of a running service: stop, restore the kept unit files, switch
   t.equal(fs.readlinkSync(path.join(paths.root, 'web')), 'web.1');
   t.notOk(fs.existsSync(path.join(paths.tmpfilesDir, 'web.conf')), 'tmpfiles conf of web.0 removed');
   t.notOk(calls(again).some((c) => c.includes('tmpfiles')), 'no tmpfiles --create without a conf');
+});
+
+t.test('rollback --dry-run prints the commands a rollback runs and the unit as a diff, and changes nothing', async (t) => {
+  // every file, link and directory, with contents (the containers lock, which an installed
+  // container's root always has, is empty and left out: the fixture starts without one)
+  const snapshot = (paths: ReturnType<typeof fixture>['paths']) =>
+    [paths.root, paths.unitDir].flatMap((d) => fs.readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.name !== '.containers.lock')
+      .map((e) => { const p = path.join(e.parentPath, e.name); return `${p} ${e.isSymbolicLink() ? fs.readlinkSync(p) : e.isFile() ? fs.readFileSync(p, 'utf8') : ''}`; })).sort();
+  const real = fixture();
+  t.teardown(() => fs.rmSync(real.dir, { recursive: true, force: true }));
+  const realRunner = runnerWith(true);
+  await rollback({ paths: real.paths, runner: realRunner, dryRun: false, out: () => {}, env: {} }, 'web');
+
+  const { dir, paths } = fixture();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const before = snapshot(paths);
+  const lines: string[] = [];
+  const queries = runnerWith(true);
+  const r = await rollback({ paths, runner: new DryRunner((l) => lines.push(l), queries), dryRun: true, out: (l) => lines.push(l), env: {} }, 'web');
+  t.match(r, { from: 'web.1', to: 'web.0', dryRun: true });
+  const printed = lines.filter((l) => l.startsWith('would run: ')).map((l) => l.slice(11).replace(/\/\S*\/tmpfiles\//, 'TMPFILES/'));
+  t.same(printed, calls(realRunner), 'the same commands as the real rollback, in its order');
+  t.ok(queries.calls.length > 0 && queries.calls.every((c) => c.slice(0, 2).join(' ') === 'systemctl show'), 'only state queries ran');
+  const text = lines.join('\n');
+  t.match(text, /^would roll back web: web\.1 \(img:1, 1\) -> web\.0 \(img:0, 0\)$/m);
+  t.match(text, new RegExp(`would change ${paths.unitDir}/web.service:\n--- ${paths.unitDir}/web.service`));
+  t.match(text, /^-WorkingDirectory=\S*web\.1$/m, 'the unit as a diff');
+  t.match(text, /^\+WorkingDirectory=\S*web\.0$/m);
+  t.match(text, /^would write \S*tmpfiles\/web\.conf:\nd \/run\/web 0755 - - -$/m, 'a new file in full');
+  t.match(text, new RegExp(`^would link ${paths.root}/web -> web\\.0$`, 'm'));
+  t.same(snapshot(paths), before, 'nothing written, moved or removed');
 });
 
 t.test('rollback of a stopped service leaves it stopped', async (t) => {

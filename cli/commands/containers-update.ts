@@ -6,12 +6,18 @@ import { hostOptions } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
 
-async function deployContext(args: GlobalArgs) {
+/** --dry-run prints the commands that change the host and runs only systemctl's queries. */
+async function deployContext(args: GlobalArgs & { 'dry-run'?: boolean }) {
   const { SpawnRunner } = await import('../../lib/systemd/spawn-runner.js');
-  return { paths: pathsFrom(args), runner: new SpawnRunner(), dryRun: false, out: say };
+  const dryRun = Boolean(args['dry-run']);
+  const runner = dryRun ? new (await import('../../lib/proc.js')).DryRunner(say, new SpawnRunner()) : new SpawnRunner();
+  return { paths: pathsFrom(args), runner, dryRun, out: say };
 }
 
+const dryRunOption = { type: 'boolean', describe: 'print what would change (files as diffs, commands), change nothing' } as const;
+
 interface UpdateArgs extends GlobalArgs {
+  'dry-run'?: boolean;
   name?: string;
   rebase?: string;
   set?: string[];
@@ -32,9 +38,11 @@ export const update: CommandModule<object, UpdateArgs> = {
       .option('pull', { type: 'boolean', describe: 'pull the image reference first' })
       .option('all', { type: 'boolean', describe: 'every installed container' })
       .option('settle', { type: 'number', default: 2, describe: 'seconds the new deployment must stay active, or it is rolled back' })
+      .option('dry-run', dryRunOption)
       .example('$0 containers update --rebase web:2 web', 'move web to the image web:2')
       .example('$0 containers update --set PORT=8081 web', 'same image, a new value')
-      .example('$0 containers update --pull --all', 'pull every container\'s image again and update what changed') as never,
+      .example('$0 containers update --pull --all', 'pull every container\'s image again and update what changed')
+      .example('$0 containers update --dry-run --rebase web:2 web', 'show what would change: values, files as diffs, commands') as never,
   handler: async (args) => {
     const { assertUpdateArgs, update: doUpdate, updateAll } = await import('../../lib/deploy/update.js');
     assertUpdateArgs({ all: args.all, name: args.name, rebase: args.rebase });
@@ -44,6 +52,7 @@ export const update: CommandModule<object, UpdateArgs> = {
     const o = { set, pull: args.pull, settleMs: Math.round(Number(args.settle) * 1000) };
     type R = Awaited<ReturnType<typeof doUpdate>>;
     const report = (r: R): boolean => {
+      if (r.dryRun) return true; // the plan is what was printed
       if (r.status === 'up-to-date') say(`${r.name} is already up to date (${r.image}, ${r.imageId.slice(7, 19)} in ${r.to})`);
       else if (r.status === 'updated') say(`updated ${r.name}: ${r.from} (${r.previousImage}) -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
       else {
@@ -68,16 +77,23 @@ export const update: CommandModule<object, UpdateArgs> = {
 interface NameArgs extends GlobalArgs {
   name: string;
   json?: boolean;
+  'dry-run'?: boolean;
 }
 
 export const rollback: CommandModule<object, NameArgs> = {
   command: 'rollback <name>',
   describe: 'switch back to the other deployment, as it was rendered',
-  builder: (y) => y.positional('name', { type: 'string', demandOption: true }).options(hostOptions) as never,
+  builder: (y) =>
+    y
+      .positional('name', { type: 'string', demandOption: true })
+      .options(hostOptions)
+      .option('dry-run', dryRunOption)
+      .example('$0 containers rollback web', 'back to the deployment before the last update')
+      .example('$0 containers rollback --dry-run web', 'show the switch without making it') as never,
   handler: async (args) => {
     const { rollback: doRollback } = await import('../../lib/deploy/rollback.js');
     const r = await doRollback(await deployContext(args), String(args.name));
-    if (r.finished) return; // finishing the interrupted rollback was the job; finishInterrupted said so
+    if (r.finished || r.dryRun) return; // finishing the interrupted rollback was the job; finishInterrupted said so
     say(`rolled back ${r.name}: ${r.from} -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
     if (r.targetFailed) process.stderr.write(`sysctr: warning: ${r.to} had failed to start before: ${r.targetFailed}\n`);
   },

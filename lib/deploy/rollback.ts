@@ -26,6 +26,8 @@ export interface RollbackResult {
   targetFailed?: string;
   /** finishing an interrupted rollback was the whole job */
   finished?: string;
+  /** --dry-run: the plan was printed, nothing changed */
+  dryRun?: boolean;
 }
 
 export async function rollback(ctx: DeployContext, rawName: string): Promise<RollbackResult> {
@@ -35,8 +37,8 @@ export async function rollback(ctx: DeployContext, rawName: string): Promise<Rol
 }
 
 async function rollbackLocked(ctx: DeployContext, name: string): Promise<RollbackResult> {
-  const recovered = await finishInterrupted(ctx, name);
-  removeInBackground(ctx.paths.root, name); // an old deployment a killed update had renamed away
+  const recovered = await finishInterrupted(ctx, name); // under --dry-run: an error if there is one
+  if (!ctx.dryRun) removeInBackground(ctx.paths.root, name); // an old deployment a killed update had renamed away
   const c = containerPaths(ctx.paths, name);
   const live = liveDeployment(c);
   const info = live ? readInfo(live) : undefined;
@@ -58,6 +60,11 @@ async function rollbackLocked(ctx: DeployContext, name: string): Promise<Rollbac
   const systemd = new Systemd(ctx.runner, ctx.paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
   const j: SwitchJournal = { op: 'rollback', from, to, wasActive };
+  if (ctx.dryRun) {
+    ctx.out(`would roll back ${name}: ${path.basename(live)} (${info.image}, ${info.imageId.slice(7, 19)}) -> ${path.basename(c.deployment(to))} (${target.image}, ${target.imageId.slice(7, 19)})`);
+    await completeSwitch(ctx, name, j);
+    return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: wasActive, dryRun: true };
+  }
   await new StepRunner('rollback', ctx.env).step('journal', () => writeSwitchJournal(c, j));
   const outcome = await completeSwitch(ctx, name, j);
   const failed = (target as { failed?: { reason: string } }).failed?.reason;

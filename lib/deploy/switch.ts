@@ -17,6 +17,7 @@ import { SysctrError } from '../errors.js';
 import { installSection, unitFilesFor, writeAtomic, writeUnitFiles } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import { DROPIN_NAME } from '../systemd/dropin.js';
+import { describeWrite } from './dry-run.js';
 import type { DeployContext } from './context.js';
 import { containerPaths, readInfo, writeJournal, type ContainerPaths, type DeploymentInfo, type Journal } from './state.js';
 import { StepRunner } from './steps.js';
@@ -68,8 +69,15 @@ export function toJournal(j: Journal | undefined): SwitchJournal | undefined {
   return j as unknown as SwitchJournal;
 }
 
+/** A deployment's unit (with sysctr's header), drop-in and tmpfiles conf ('' for none). */
+export interface HostFiles {
+  unit: string;
+  dropIn: string;
+  tmpfiles: string;
+}
+
 /** The unit, drop-in and tmpfiles conf a deployment was rendered with (kept beside its info). */
-export function renderedHostFiles(deployment: string, name: string): { unit: string; dropIn: string; tmpfiles: string } {
+export function renderedHostFiles(deployment: string, name: string): HostFiles {
   const read = (f: string) => {
     try {
       return fs.readFileSync(path.join(deployment, f), 'utf8');
@@ -191,19 +199,27 @@ function markFailed(deployment: string, reason: string): void {
  * An update whose new deployment does not start is reverted here (a second journal, op
  * update-revert) and reported in the outcome; the caller decides how to tell the user.
  */
-export async function completeSwitch(ctx: DeployContext, name: string, j: SwitchJournal): Promise<SwitchOutcome> {
+export async function completeSwitch(ctx: DeployContext, name: string, j: SwitchJournal, planned?: HostFiles): Promise<SwitchOutcome> {
   const c = containerPaths(ctx.paths, name);
   const f = unitFilesFor(ctx.paths, name);
   const systemd = new Systemd(ctx.runner, ctx.paths.user);
   const steps = new StepRunner<SwitchOp>(j.op, ctx.env);
   const unit = `${name}.service`;
   const target = c.deployment(j.to);
-  const files = renderedHostFiles(target, name);
+  // --dry-run: an update's new deployment is not written, its files come from the caller; the
+  // runner prints what would change the host and runs only systemctl's queries
+  const dry = ctx.dryRun;
+  const files = planned ?? renderedHostFiles(target, name);
 
   await steps.step('stop', async () => {
     if (isUp(await unitStatus(systemd, unit))) await systemd.stop(unit);
   });
-  await steps.step('unit-files', () => writeUnitFiles(f, { unit: files.unit, dropIn: files.dropIn, tmpfiles: files.tmpfiles }));
+  await steps.step('unit-files', () => {
+    if (!dry) return writeUnitFiles(f, { unit: files.unit, dropIn: files.dropIn, tmpfiles: files.tmpfiles });
+    describeWrite(ctx.out, f.dropIn, files.dropIn);
+    describeWrite(ctx.out, f.tmpfiles, files.tmpfiles.trim() ? files.tmpfiles : undefined);
+    describeWrite(ctx.out, f.unit, files.unit);
+  });
   await steps.step('enable', async () => {
     // `enable` made the unit's links from the [Install] section it read then (the source
     // deployment's copy of the unit): when the target's differs, an enabled unit is enabled again
@@ -212,7 +228,7 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
     if (from === undefined || installSection(from) === installSection(files.unit)) return;
     if ((await systemd.enablement(unit)) === 'enabled') await systemd.reenable(unit);
   });
-  await steps.step('symlink', () => linkAtomic(path.basename(target), c.link));
+  await steps.step('symlink', () => (dry ? ctx.out(`would link ${c.link} -> ${path.basename(target)}`) : linkAtomic(path.basename(target), c.link)));
   await steps.step('daemon-reload', () => systemd.daemonReload());
   await steps.step('tmpfiles', async () => {
     if (files.tmpfiles.trim()) await systemd.tmpfilesCreate(f.tmpfiles);
@@ -232,11 +248,13 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
   if (j.op === 'update') {
     let failure: string | undefined = startError;
     await steps.step('settle', async () => {
-      if (j.wasActive && !failure) failure = await settle(systemd, unit, j.settleMs ?? DEFAULT_SETTLE_MS);
+      const ms = j.settleMs ?? DEFAULT_SETTLE_MS;
+      if (dry && j.wasActive) ctx.out(`would wait ${ms / 1000} s for ${unit} to stay active, and switch back to ${path.basename(c.deployment(j.from))} if it does not`);
+      else if (j.wasActive && !failure) failure = await settle(systemd, unit, ms);
     });
     if (failure) return revert(ctx, name, j, c, failure, startError);
   }
-  await steps.step('finish', () => fs.rmSync(c.journal, { force: true }));
+  await steps.step('finish', () => (dry ? undefined : fs.rmSync(c.journal, { force: true })));
   return { live: j.to, started: j.wasActive && !startError, startError };
 }
 

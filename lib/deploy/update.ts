@@ -26,6 +26,7 @@ import { containerPaths, installedNames, liveDeployment, readInfo, withContainer
 import { StepRunner } from './steps.js';
 import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, removeInBackground, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 import { parseSetArgs } from './values.js';
+import { describeWrite } from './dry-run.js';
 
 export interface UpdateOptions {
   name: string;
@@ -52,6 +53,8 @@ export interface UpdateResult {
   restarted: boolean;
   /** reverted: why the new deployment was given up */
   reason?: string;
+  /** --dry-run: the plan was printed, nothing changed */
+  dryRun?: boolean;
   /** what finishing an interrupted operation did first */
   recovered?: string;
 }
@@ -72,10 +75,14 @@ function sameValues(a: Record<string, string>, b: Record<string, string>): boole
 
 /** The image to deploy: --rebase (pulled when missing or with --pull), else the live one's reference. */
 async function targetImage(ctx: DeployContext, store: Store, info: DeploymentInfo, o: UpdateOptions): Promise<ImageRecord> {
+  const noPull = (ref: string) =>
+    new SysctrError(`${o.pull ? `--pull` : `image ${ref} is not in the store;`} --dry-run does not pull`, { hint: `pull it first: sysctr pull ${ref}` });
+  if (ctx.dryRun && o.pull) throw noPull(o.rebase ?? info.image);
   const { pullImage } = o.pull || o.rebase ? await import('../image/pull.js') : { pullImage: undefined };
   if (o.rebase) {
     const found = o.pull ? undefined : await store.findImage(o.rebase).catch(() => undefined);
     if (found) return found;
+    if (ctx.dryRun) throw noPull(o.rebase);
     ctx.out(`pulling ${o.rebase}`);
     return (await pullImage!(store, o.rebase)).image;
   }
@@ -103,8 +110,8 @@ export async function update(ctx: DeployContext, o: UpdateOptions): Promise<Upda
 async function updateLocked(ctx: DeployContext, name: string, set: Record<string, string>, o: UpdateOptions): Promise<UpdateResult> {
   const t0 = performance.now();
   const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: update:${what} ${(performance.now() - t0).toFixed(0)} ms after the lock\n`);
-  const recovered = await finishInterrupted(ctx, name);
-  removeInBackground(ctx.paths.root, name); // an old deployment a killed update had renamed away
+  const recovered = await finishInterrupted(ctx, name); // under --dry-run: an error if there is one
+  if (!ctx.dryRun) removeInBackground(ctx.paths.root, name); // an old deployment a killed update had renamed away
   const { paths } = ctx;
   const c = containerPaths(paths, name);
   const live = liveDeployment(c);
@@ -161,6 +168,11 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const olderImage = older && !older.rootfs ? await store.findImage(older.imageId).catch(() => undefined) : undefined;
   const olderTree = olderImage ? await store.mergedTree(olderImage) : undefined;
   const partial = path.join(paths.root, `.${name}.${to}.partial-${process.pid}`);
+  if (ctx.dryRun) {
+    printUpdatePlan(ctx, { name, live, info, destdir, rec, older: older && !older.rootfs ? older : undefined, reuse: Boolean(olderTree), rendered });
+    await completeSwitch(ctx, name, j, { unit: unitText, dropIn, tmpfiles: rendered.tmpfiles ?? '' });
+    return { ...base, status: 'updated', to: path.basename(destdir), restarted: wasActive, dryRun: true };
+  }
 
   const steps = new StepRunner('update', ctx.env);
   await steps.step('journal', () => writeSwitchJournal(c, j));
@@ -196,6 +208,34 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };
   if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started };
   return { ...result, status: 'updated' };
+}
+
+/** --dry-run: what the update would deploy where; completeSwitch prints the switch after it. */
+function printUpdatePlan(
+  ctx: DeployContext,
+  p: { name: string; live: string; info: DeploymentInfo; destdir: string; rec: ImageRecord; older?: DeploymentInfo; reuse: boolean; rendered: { values: Record<string, string>; configJson: string } },
+): void {
+  const { out } = ctx;
+  out(`would update ${p.name}: ${path.basename(p.live)} (${p.info.image}, ${p.info.imageId.slice(7, 19)}) -> ${path.basename(p.destdir)} (${p.rec.name}, ${p.rec.id.slice(7, 19)})`);
+  const keys = [...new Set([...Object.keys(p.info.values), ...Object.keys(p.rendered.values)])].sort();
+  for (const k of keys) {
+    const [a, b] = [p.info.values[k], p.rendered.values[k]];
+    if (a !== b) out(`  ${k}: ${a === undefined ? '(none)' : JSON.stringify(a)} -> ${b === undefined ? '(none)' : JSON.stringify(b)}`);
+  }
+  if (p.reuse) out(`would reuse ${p.destdir}/rootfs (${p.older!.image}) in place: only what ${p.rec.name} changes in it is written`);
+  else {
+    if (fs.existsSync(p.destdir)) out(`would remove ${p.destdir}${p.older ? ` (${p.older.image})` : ''}`);
+    out(`would check out ${p.rec.name} into ${p.destdir}/rootfs`);
+  }
+  describeWrite(out, `${p.destdir}/config.json`, p.rendered.configJson, readText(path.join(p.live, 'config.json')), `${path.basename(p.live)}/config.json`);
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /**
