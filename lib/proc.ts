@@ -35,7 +35,7 @@ export function commandLine(file: string, args: string[]): string {
 /** systemctl verbs that only ask: a dry run may run them for real to plan with the true state. */
 const SYSTEMCTL_QUERIES = new Set(['show', 'is-active', 'is-enabled', 'is-failed', 'list-units']);
 
-export function isQuery(file: string, args: string[]): boolean {
+function isQuery(file: string, args: string[]): boolean {
   const verb = args.find((a) => !a.startsWith('-'));
   return file === 'systemctl' && verb !== undefined && SYSTEMCTL_QUERIES.has(verb);
 }

@@ -93,7 +93,7 @@ export const rollback: CommandModule<object, NameArgs> = {
   handler: async (args) => {
     const { rollback: doRollback } = await import('../../lib/deploy/rollback.js');
     const r = await doRollback(await deployContext(args), String(args.name));
-    if (r.finished || r.dryRun) return; // finishing the interrupted rollback was the job; finishInterrupted said so
+    if (r.finished || r.dryRun) return; // the plan, or finishing an interrupted rollback, was the job: both were printed
     say(`rolled back ${r.name}: ${r.from} -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
     if (r.targetFailed) process.stderr.write(`sysctr: warning: ${r.to} had failed to start before: ${r.targetFailed}\n`);
   },

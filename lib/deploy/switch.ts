@@ -3,11 +3,12 @@
  * revert, `containers rollback`, and the recovery of any of them after a crash (recover.ts).
  *
  *   stop if active → unit, drop-in, tmpfiles conf from the target deployment's copies (as they were
- *   rendered, never re-rendered) → enabled again if its [Install] section changed → ROOT/NAME symlink (new link + rename: the commit point) →
- *   daemon-reload → tmpfiles --create → start if it was active → (update) settle → journal removed
+ *   rendered, never re-rendered) → enabled again if its [Install] section changed → ROOT/NAME
+ *   symlink (new link + rename: the commit point) → daemon-reload → tmpfiles --create → start if
+ *   it was active → (update) settle → journal removed
  *
- * Each step looks only at the journal and at the two deployments' own files, so running the whole tail
- * again after a crash at any point ends in the same state.
+ * Each step looks only at the journal and at the two deployments' own files, so running the whole
+ * tail again after a crash at any point ends in the same state.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
