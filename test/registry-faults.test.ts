@@ -12,7 +12,8 @@ import { openRegistrySource } from '../lib/image/registry/index.js';
 import { parseReference } from '../lib/image/reference.js';
 import { SysctrError } from '../lib/errors.js';
 import type { Descriptor } from '../lib/image/types.js';
-import { buildImageLayout, pushLayout, registryTestsCanRun, startProxy, startRegistry, tempDir } from './helpers/registry.js';
+import { buildImageLayout, pushLayout, registryTestsCanRun, startRegistry, tempDir } from './helpers/registry.js';
+import { startProxy } from './helpers/registry-proxy.js';
 
 async function drain(s: Readable): Promise<{ digest: string; size: number }> {
   const h = createHash('sha256');

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { sysctr, projectDir } from './helpers/cli.js';
-import { buildImageLayout, buildIndexLayout, pushLayout, registryTestsCanRun, startProxy, startRegistry, tempDir, type Proxy } from './helpers/registry.js';
+import { buildImageLayout, buildIndexLayout, pushLayout, registryTestsCanRun, startRegistry, tempDir } from './helpers/registry.js';
+import { startProxy, type Proxy } from './helpers/registry-proxy.js';
 
 if (await registryTestsCanRun(t)) {
   await execa('npx', ['tsc', '-p', '.'], { cwd: projectDir });
