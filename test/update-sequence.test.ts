@@ -103,6 +103,16 @@ t.test('rollback --dry-run prints the commands a rollback runs and the unit as a
   t.same(snapshot(paths), before, 'nothing written, moved or removed');
 });
 
+t.test('rollback --dry-run of a stopped service plans no stop and no start, as the real one', async (t) => {
+  const { dir, paths } = fixture();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const lines: string[] = [];
+  await rollback({ paths, runner: new DryRunner((l) => lines.push(l), runnerWith(false)), dryRun: true, out: (l) => lines.push(l), env: {} }, 'web');
+  const printed = lines.filter((l) => l.startsWith('would run: ')).map((l) => l.slice(11).replace(/\/\S*\/tmpfiles\//, 'TMPFILES/'));
+  t.same(printed, ['systemctl daemon-reload', 'systemd-tmpfiles --create TMPFILES/web.conf']);
+  t.equal(fs.readlinkSync(path.join(paths.root, 'web')), 'web.1', 'still web.1');
+});
+
 t.test('rollback of a stopped service leaves it stopped', async (t) => {
   const { dir, paths } = fixture();
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
