@@ -96,6 +96,8 @@ blocksz=$(stat -c %s "$W/tree")
 # the second checkout's blocks on filesystems that keep small directories inside their inode
 # (ext4 with inline_data, XFS), each a loop-mounted file; df counts every block the filesystem
 # allocated, metadata included
+# a run stopped half-way (set -e) must not leave a loop filesystem mounted
+trap 'for m in "$W"/fs-*/; do mountpoint -q "$m" && umount "$m"; done 2>/dev/null; rm -f "$W"/fs-*.img' EXIT
 fs_second() { # TYPE: "sysctr_pct cp_pct" for a store, two checkouts and two cp -al on a new TYPE
   local img="$W/fs-$1.img" mnt="$W/fs-$1" a b c d
   truncate -s 3G "$img"
