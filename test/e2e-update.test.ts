@@ -200,6 +200,14 @@ if (requireRealSystemd(t)) {
   t.test('update --all reports each container; usage errors', async (t) => {
     const two = await sysctr(['install', '--name', 'web2', '--set', 'PORT=8312', '--now', 'layout:v1']);
     t.equal(two.exitCode, 0, two.stderr);
+    const links = async () => (await m.sh(`readlink ${root}/web ${root}/web2`)).stdout;
+    const linksBefore = await links();
+    const dry = await sysctr(['containers', 'update', '--all', '--dry-run', '--set', 'EXTRA=all']);
+    t.equal(dry.exitCode, 0, dry.stderr);
+    t.match(dry.stdout, /^would update web: /m);
+    t.match(dry.stdout, /^would update web2: web2\.0 .* -> web2\.1 /m);
+    t.match(dry.stdout, /^  EXTRA: "kept-from-install" -> "all"$/m);
+    t.equal(await links(), linksBefore, '--dry-run --all changed no link');
     const r = await sysctr(['containers', 'update', '--all', '--set', 'EXTRA=all']);
     t.equal(r.exitCode, 0, r.stderr);
     t.match(r.stdout, /updated web: web\.0 .* -> web\.1/);

@@ -42,7 +42,7 @@ export const update: CommandModule<object, UpdateArgs> = {
       .example('$0 containers update --rebase web:2 web', 'move web to the image web:2')
       .example('$0 containers update --set PORT=8081 web', 'same image, a new value')
       .example('$0 containers update --pull --all', 'pull every container\'s image again and update what changed')
-      .example('$0 containers update --dry-run --rebase web:2 web', 'show what would change: values, files as diffs, commands') as never,
+      .example('$0 containers update --dry-run --all', 'what updating every container would change, changing nothing') as never,
   handler: async (args) => {
     const { assertUpdateArgs, update: doUpdate, updateAll } = await import('../../lib/deploy/update.js');
     assertUpdateArgs({ all: args.all, name: args.name, rebase: args.rebase });
