@@ -255,6 +255,17 @@ if (requireRealSystemd(t)) {
     t.equal((await sysctr(['containers', 'rollback', 'web'])).exitCode, 0);
     t.equal(await enabled(), 'disabled');
     t.equal((await m.exec(['systemctl', 'enable', 'web.service'])).exitCode, 0);
+    // killed with the new unit written but its links not yet moved: the next command finishes the
+    // update, links included
+    const killed = await m.sysctr(['containers', 'update', '--rebase', 'layout:v5', 'web'], { ...env, SYSCTR_FAULT_STEP: 'update:unit-files' });
+    t.not(killed.exitCode, 0, 'killed after update:unit-files');
+    t.same(await wants(), ['multi-user.target.wants/web.service'], 'the links are still the old ones');
+    const next = await sysctr(['containers', 'update', 'web']);
+    t.equal(next.exitCode, 0, next.stderr);
+    t.same(await wants(), ['basic.target.wants/web.service'], 'finished: wanted by basic.target only');
+    t.equal(await enabled(), 'enabled');
+    t.equal((await sysctr(['containers', 'rollback', 'web'])).exitCode, 0);
+    t.same(await wants(), ['multi-user.target.wants/web.service']);
   });
 
   t.test('uninstall removes both deployments', async (t) => {
