@@ -49,11 +49,9 @@ export class Store {
   private lockDepth = 0;
   private held?: HeldLock;
   private treeCache = new Map<string, TreeEntry[]>();
-  private readonly objectsPrefix: string;
 
   private constructor(readonly dir: string) {
     this.objects = new ObjectDir(path.join(dir, 'objects'), path.join(dir, 'tmp'));
-    this.objectsPrefix = `${this.objects.dir}/`;
   }
 
   static async open(dir: string): Promise<Store> {
@@ -126,9 +124,8 @@ export class Store {
 
   // ---- objects and layers --------------------------------------------------------------------
 
-  /** objects/ab/cdef…: by concatenation, as a checkout asks for it tens of thousands of times. */
   objectPath(id: string): string {
-    return `${this.objectsPrefix}${id.slice(0, 2)}/${id.slice(2)}`;
+    return this.objects.pathOf(id);
   }
 
   private layerDir(diffId: string): string {
