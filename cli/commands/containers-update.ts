@@ -2,16 +2,14 @@
 import type { CommandModule } from 'yargs';
 import { usageError } from '../../lib/errors.js';
 import { pathsFrom, type GlobalArgs } from '../context.js';
-import { hostOptions } from './host-options.js';
+import { hostOptions, runnerFor } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
 
 /** --dry-run prints the commands that change the host and runs only systemctl's queries. */
 async function deployContext(args: GlobalArgs & { 'dry-run'?: boolean }) {
-  const { SpawnRunner } = await import('../../lib/systemd/spawn-runner.js');
   const dryRun = Boolean(args['dry-run']);
-  const runner = dryRun ? new (await import('../../lib/proc.js')).DryRunner(say, new SpawnRunner()) : new SpawnRunner();
-  return { paths: pathsFrom(args), runner, dryRun, out: say };
+  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true }), dryRun, out: say };
 }
 
 const dryRunOption = { type: 'boolean', describe: 'print what would change (files as diffs, commands), change nothing' } as const;

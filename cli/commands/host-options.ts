@@ -12,8 +12,12 @@ export const storeUserOption = {
   describe: "the user's store (~/.local/share/containers/sysctr), the one install --user uses",
 } as const;
 
-/** DryRunner for --dry-run; otherwise a child_process runner (loading execa costs ~0.1 s). */
-export async function runnerFor(dryRun: boolean): Promise<import('../../lib/proc.js').Runner> {
-  if (dryRun) return new (await import('../../lib/proc.js')).DryRunner();
-  return new (await import('../../lib/systemd/spawn-runner.js')).SpawnRunner();
+/**
+ * DryRunner for --dry-run (with `realQueries`, systemctl's queries still run, so a plan can follow
+ * the units' real state); otherwise a child_process runner (loading execa costs ~0.1 s).
+ */
+export async function runnerFor(dryRun: boolean, opts: { realQueries?: boolean } = {}): Promise<import('../../lib/proc.js').Runner> {
+  const { SpawnRunner } = await import('../../lib/systemd/spawn-runner.js');
+  if (dryRun) return new (await import('../../lib/proc.js')).DryRunner(undefined, opts.realQueries ? new SpawnRunner() : undefined);
+  return new SpawnRunner();
 }
