@@ -101,8 +101,11 @@ expect "unit state" "$(state)" active
 answer /version.txt "example image 2.0"
 answer / "Hello from the sysctr demo"
 echo "(the --set values were kept; the image's content changed)"
-step "" $sysctr containers list
-inside $sysctr containers list | grep -q "example:2.0" || die "containers list does not show example:2.0"
+show $sysctr containers list
+list=$(inside $sysctr containers list) || die "containers list failed"
+echo "$list"
+grep -Eq "^$name +localhost/example:2\.0 .* $name\.1 +$name\.0 localhost/example:1\.0\$" <<<"$list" || die "containers list does not show 2.0 live and 1.0 as the rollback"
+ok "2.0 is live, 1.0 is the rollback"
 
 step "11. roll back: the service restarts from $name.0 (its unit restored, nothing re-rendered)" $sysctr containers rollback $name
 expect "unit state" "$(state)" active
