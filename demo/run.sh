@@ -84,7 +84,6 @@ say "3. boot a throw-away systemd with systemd-nspawn"
 machine_boot "$scratch" "$project" || die "systemd did not boot"
 echo "systemd is up (machine leader pid $leader); the host's services are not touched"
 
-
 step "4. pull example:1.0 into sysctr's store" $sysctr pull "oci:$scratch/example:1.0"
 step "5. install it as a system service (with --set)" $sysctr install --name $name --set PORT=8080 --set "MESSAGE=Hello from the sysctr demo" --set SYSCTR_STOP_TIMEOUT=2 example:1.0
 step "   the unit sysctr wrote, with its drop-in" systemctl cat $name.service
