@@ -80,15 +80,17 @@ export class Machine {
   ) {}
 
   /** Boots a machine; throws with the nspawn log when it does not come up in time. */
-  static async boot(opts: { binds?: string[]; timeoutMs?: number } = {}): Promise<Machine> {
+  static async boot(opts: { binds?: string[]; timeoutMs?: number; dropCapabilities?: string[] } = {}): Promise<Machine> {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-e2e-'));
     const name = `sysctr-test-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
     const log = path.join(scratch, 'nspawn.log');
     const logFd = fs.openSync(log, 'w');
     const binds = [projectDir, scratch, ...(opts.binds ?? [])].map((b) => `--bind=${b}`);
+    // a host unlike this one: capabilities missing from every process's bounding set, PID 1's included
+    const drop = opts.dropCapabilities?.length ? [`--drop-capability=${opts.dropCapabilities.join(',')}`] : [];
     const proc = spawn(
       'systemd-nspawn',
-      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', '--private-network', ...binds, 'systemd.firstboot=off', ...BOOT_MASKS],
+      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off', ...BOOT_MASKS],
       { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' }, stdio: ['ignore', logFd, logFd], detached: true },
     );
     const exited = new Promise<void>((res) => proc.once('exit', () => res()));
