@@ -239,3 +239,28 @@ t.test('the root entry "./" gives the root its mode and owner, as umoci does', a
   t.same([st.mode & 0o7777, st.uid, st.gid], [0o705, 1234, 4321], 'root dir as the ./ entry says');
   t.same([st.mode & 0o7777, st.uid, st.gid], [um.mode & 0o7777, um.uid, um.gid], 'as umoci unpack gives it');
 });
+
+t.test('umoci insert layers: "/" entry, no end-of-archive blocks, the last padding missing', async (t) => {
+  const layout = path.join(work, 'inserted');
+  sh('umoci', ['init', '--layout', layout]);
+  sh('umoci', ['new', '--image', `${layout}:1`]);
+  const src = path.join(work, 'insert-src');
+  makeTree(src, { longNames: true, bigIds: true, sparse: false, longLink: true });
+  sh('umoci', ['insert', '--image', `${layout}:1`, src, '/']);
+  fs.writeFileSync(path.join(work, 'insert-one'), 'x\n');
+  sh('umoci', ['insert', '--image', `${layout}:1`, path.join(work, 'insert-one'), '/opt/one']);
+  // what the case is about: the last layer ends right after its file's 3 bytes
+  const manifest = JSON.parse(fs.readFileSync(path.join(layout, 'blobs/sha256', JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')).manifests[0].digest.slice(7)), 'utf8'));
+  const last = zlib.gunzipSync(fs.readFileSync(path.join(layout, 'blobs/sha256', manifest.layers.at(-1).digest.slice(7))));
+  t.equal(last.length, 512 + 2, 'the last layer: one header and 2 bytes of data, nothing after');
+
+  sh('umoci', ['unpack', '--image', `${layout}:1`, path.join(work, 'inserted-umoci')]);
+  const pulled = await run(['pull', '-q', `oci:${layout}:1`]);
+  t.equal(pulled.exitCode, 0, `pull: ${pulled.stderr}`);
+  const co = path.join(work, 'inserted-co');
+  t.equal((await run(['checkout', 'localhost/inserted:1', co])).exitCode, 0);
+  const want = describe(path.join(work, 'inserted-umoci/rootfs')).lines;
+  const got = describe(co).lines;
+  t.same([...got].sort(), [...want].sort(), 'the checkout is what umoci unpack gives');
+  t.equal(fs.readFileSync(path.join(co, 'opt/one'), 'utf8'), 'x\n');
+});
