@@ -134,7 +134,7 @@ export function parsePax(buf: Buffer, where: string): { records: PaxRecords; spa
 export function paxInteger(v: Buffer, key: string, where: string): number {
   const s = v.toString('latin1');
   if (!/^[0-9]{1,16}$/.test(s) || Number(s) > Number.MAX_SAFE_INTEGER) {
-    throw new TarFormatError(`${where}: PAX ${key}="${s.slice(0, 40)}" is not a valid size or number`);
+    throw new TarFormatError(`${where}: PAX ${key}=${JSON.stringify(s.slice(0, 40))} is not a valid size or number`);
   }
   return Number(s);
 }
@@ -143,7 +143,7 @@ export function paxInteger(v: Buffer, key: string, where: string): number {
 export function paxTime(v: Buffer, where: string): number {
   const s = v.toString('latin1');
   const m = /^(-?)([0-9]{1,15})(?:\.([0-9]*))?$/.exec(s);
-  if (!m) throw new TarFormatError(`${where}: PAX mtime="${s.slice(0, 40)}" is not a time`);
+  if (!m) throw new TarFormatError(`${where}: PAX mtime=${JSON.stringify(s.slice(0, 40))} is not a time`);
   const whole = Number(m[2]);
   const frac = m[3] && /[1-9]/.test(m[3]);
   return m[1] ? -whole - (frac ? 1 : 0) : whole;

@@ -186,11 +186,11 @@ export class TarReader {
     }
     if (this.zeroSeen) throw new TarFormatError(`a single zero block followed by a header at offset ${at}: the archive is corrupt`);
     if (!checksumOk(h)) {
-      const name = cString(h, 0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+      const name = printable(cString(h, 0, 100));
       throw new TarFormatError(`bad header checksum at offset ${at}${name ? ` (name field "${name}")` : ''}: not a tar archive, or a corrupt one`);
     }
     const type = h[156];
-    const where = () => `header at offset ${at}`;
+    const where = () => `header at offset ${at} (name field "${printable(cString(h, 0, 100))}")`;
     const size = parseNumeric(h, 124, 12);
     if (Number.isNaN(size)) throw new TarFormatError(`${where()}: unreadable size field`);
     if (size < 0) throw new TarFormatError(`${where()}: negative size ${size === -Infinity ? 'beyond -2^53' : size}`);
@@ -391,6 +391,11 @@ export class TarReader {
   private afterData(): void {
     this.state = this.skipLeft > 0 ? 'skip' : 'header';
   }
+}
+
+/** A name field for a message, whatever its bytes. */
+function printable(b: Buffer): string {
+  return b.toString('latin1').replace(/[^\x20-\x7e]/g, '?');
 }
 
 function nonEmpty(b: Buffer | undefined): Buffer | undefined {
