@@ -13,6 +13,7 @@ import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { sysctr } from './helpers/cli.js';
 import { requirePrereqs } from './helpers/prereq.js';
+import { buildImage, writeOciLayout } from './helpers/images.js';
 
 if (!requirePrereqs(t, ['umoci', 'tar', 'bsdtar', 'python3', 'truncate'])) process.exit(0);
 
@@ -340,4 +341,28 @@ t.test('outer archives are read with the same reader: oci-archive by skopeo, doc
   const bad = await run(['pull', `docker-archive:${save('escape.tar')}`]);
   t.equal(bad.exitCode, 1, 'a symlink out of the archive: refused');
   t.match(bad.stderr, /cannot read the archive: symlink "escape\.tar" -> "\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd" leads outside the archive/);
+});
+
+t.test('containers/storage whiteouts: the 2nd and later are regular files naming the 1st in their link field', async (t) => {
+  const layout = path.join(work, 'cs-whiteouts');
+  const image = buildImage({
+    layers: [
+      { entries: ['a', 'b', 'c', 'keep'].map((p) => ({ path: `etc/${p}`, content: p })) },
+      {
+        entries: [
+          { path: 'etc/.wh.a', content: '' },
+          { path: 'etc/.wh.b', content: '', target: 'etc/.wh.a' },
+          { path: 'etc/.wh.c', content: '', target: 'etc/.wh.a' },
+        ],
+      },
+    ],
+  });
+  writeOciLayout(layout, [{ image, ref: '1' }]);
+  const pulled = await run(['pull', '-q', `oci:${layout}:1`]);
+  t.equal(pulled.exitCode, 0, `pull: ${pulled.stderr}`);
+  const co = path.join(work, 'cs-whiteouts-co');
+  t.equal((await run(['checkout', 'localhost/cs-whiteouts:1', co])).exitCode, 0);
+  t.same(fs.readdirSync(path.join(co, 'etc')), ['keep'], 'all three removed');
+  sh('umoci', ['unpack', '--image', `${layout}:1`, path.join(work, 'cs-whiteouts-umoci')]);
+  t.same(fs.readdirSync(path.join(work, 'cs-whiteouts-umoci/rootfs/etc')), ['keep'], 'as umoci unpack gives it');
 });

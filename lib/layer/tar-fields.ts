@@ -170,3 +170,26 @@ export function paxXattrs(records: PaxRecords): Record<string, string> | undefin
   }
   return out;
 }
+
+/** A name field for a message, whatever its bytes. */
+export function printable(b: Buffer): string {
+  return b.toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+}
+
+export function nonEmpty(b: Buffer | undefined): Buffer | undefined {
+  return b?.length ? b : undefined;
+}
+
+export function padding(n: number): number {
+  return (BLOCK - (n % BLOCK)) % BLOCK;
+}
+
+/** The name field, with the ustar prefix when the header is ustar (GNU uses that space for times). */
+export function headerName(h: Buffer): Buffer {
+  const name = cString(h, 0, 100);
+  if (h[257] === 0x75 && h.toString('latin1', 257, 263) === 'ustar\0') {
+    const prefix = cString(h, 345, 155);
+    if (prefix.length) return Buffer.concat([prefix, Buffer.from('/'), name]);
+  }
+  return name;
+}

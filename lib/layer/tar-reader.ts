@@ -10,6 +10,10 @@ import {
   BLOCK,
   checksumOk,
   cString,
+  headerName,
+  nonEmpty,
+  padding,
+  printable,
   decodeUtf8,
   isZeroBlock,
   paxInteger,
@@ -391,27 +395,4 @@ export class TarReader {
   private afterData(): void {
     this.state = this.skipLeft > 0 ? 'skip' : 'header';
   }
-}
-
-/** A name field for a message, whatever its bytes. */
-function printable(b: Buffer): string {
-  return b.toString('latin1').replace(/[^\x20-\x7e]/g, '?');
-}
-
-function nonEmpty(b: Buffer | undefined): Buffer | undefined {
-  return b?.length ? b : undefined;
-}
-
-function padding(n: number): number {
-  return (BLOCK - (n % BLOCK)) % BLOCK;
-}
-
-/** The name field, with the ustar prefix when the header is ustar (GNU uses that space for times). */
-function headerName(h: Buffer): Buffer {
-  const name = cString(h, 0, 100);
-  if (h[257] === 0x75 && h.toString('latin1', 257, 263) === 'ustar\0') {
-    const prefix = cString(h, 345, 155);
-    if (prefix.length) return Buffer.concat([prefix, Buffer.from('/'), name]);
-  }
-  return name;
 }
