@@ -83,11 +83,12 @@ export class Machine {
     const log = path.join(scratch, 'nspawn.log');
     const logFd = fs.openSync(log, 'w');
     const binds = [projectDir, scratch, ...(opts.binds ?? [])].map((b) => `--bind=${b}`);
-    // a host unlike this one: capabilities missing from every process's bounding set, PID 1's included
+    // a host unlike this one: capabilities missing from every process's bounding set, PID 1's included.
+    // wait-online is masked: with some of these sets it holds is-system-running at "starting" for 2 min
     const drop = opts.dropCapabilities?.length ? [`--drop-capability=${opts.dropCapabilities.join(',')}`] : [];
     const proc = spawn(
       'systemd-nspawn',
-      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off'],
+      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off', 'systemd.mask=systemd-networkd-wait-online.service'],
       { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' }, stdio: ['ignore', logFd, logFd], detached: true },
     );
     const exited = new Promise<void>((res) => proc.once('exit', () => res()));
