@@ -51,12 +51,14 @@ export async function containerCaps(m: Machine, name: string): Promise<{ boundin
   return { bounding: namesInMask(statusCapMask(status, 'CapBnd')!), effective: namesInMask(statusCapMask(status, 'CapEff')!) };
 }
 
-/** The page a service serves, polled until it answers (or '' after ~10 s). */
-export async function page(m: Machine, port: number): Promise<string> {
+/** The page a service serves, polled until it answers (with `want`, when given); the last answer after ~10 s. */
+export async function page(m: Machine, port: number, want?: string): Promise<string> {
+  let last = '';
   for (let i = 0; i < 40; i++) {
     const r = await m.exec(['busybox', 'wget', '-qO-', `http://127.0.0.1:${port}/`]);
-    if (r.exitCode === 0 && r.stdout.trim()) return r.stdout.trim();
+    last = r.exitCode === 0 ? r.stdout.trim() : '';
+    if (last && (want === undefined || last === want)) return last;
     await new Promise((res) => setTimeout(res, 250));
   }
-  return '';
+  return last;
 }
