@@ -1,9 +1,9 @@
 /**
  * End to end, inside a systemd booted with systemd-nspawn, with real runc: pull the example image,
  * install it with --set, start, ask the service over HTTP, list, stop, install again, uninstall.
- * Beside it a second machine whose bounding set lacks CAP_SYS_RESOURCE and CAP_SYS_TIME (a host
- * unlike this one, or like it: see TESTING.md): the core path again there, and on both machines
- * images that ask for every capability or name those two literally.
+ * Beside it a second machine whose bounding set lacks CAP_SYS_RESOURCE and CAP_SYS_TIME, as some
+ * hosts' does (docs/runtime.md): the core path again there, and on both machines images that ask
+ * for every capability or name those two literally.
  */
 import t from 'tap';
 import fs from 'node:fs';
