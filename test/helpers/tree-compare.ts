@@ -66,13 +66,13 @@ export function hardlinkGroups(root: string): string[][] {
 }
 
 /**
- * Hardlink groups of `ref` that are split in `got` (one line each). `got` may link more files
- * together than `ref` does (a content-addressed checkout shares one inode among identical files),
- * but never fewer.
+ * Groups (from hardlinkGroups of a reference tree) that are split in `got` (one line each). `got`
+ * may link more files together than the reference does (a content-addressed checkout shares one
+ * inode among identical files), but never fewer.
  */
-export function hardlinkGroupsKept(ref: string, got: string): string[] {
+export function hardlinksSplit(groups: string[][], got: string): string[] {
   const out: string[] = [];
-  for (const g of hardlinkGroups(ref)) {
+  for (const g of groups) {
     const inodes = new Set(g.map((p) => {
       try {
         const st = fs.lstatSync(path.join(got, p));
