@@ -3,7 +3,7 @@
  * script's deletions and awkward entries), and `insert` in each of its forms, whose layers have no
  * end-of-archive blocks. Each is pulled by sysctr, checked out, and compared with `umoci unpack`.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,14 +17,7 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-bld-umoci-'));
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
 const root = path.join(work, 'store');
 const layout = path.join(work, 'layout');
-const compare = (t: Tap.Test, tag: string, label: string) => pullMatchesUmoci(t, { root, work, source: `oci:${layout}:${tag}`, umociRef: async () => `${layout}:${tag}`, label });
-type TapTest = Parameters<Parameters<typeof t.test>[1]>[0];
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Tap {
-    type Test = TapTest;
-  }
-}
+const compare = (t: Test, tag: string, label: string) => pullMatchesUmoci(t, { root, work, source: `oci:${layout}:${tag}`, umociRef: async () => `${layout}:${tag}`, label });
 
 /** The last layer blob of a tag, uncompressed. */
 function lastLayer(tag: string): Buffer {
