@@ -1,6 +1,6 @@
 /**
  * Images built by buildah 1.28 (`bud --layers`, chroot isolation) on the overlay and the vfs
- * storage drivers, pushed in every format sysctr reads (OCI layout gzip/zstd/uncompressed,
+ * storage drivers, pushed (from overlay) in every format sysctr reads (OCI layout gzip/zstd/uncompressed,
  * oci-archive, docker-archive, a loopback registry as v2s2 and OCI, gzip/zstd/uncompressed), and a
  * `buildah commit` of a container that deleted several paths: each checks out as `umoci unpack`.
  */
@@ -10,6 +10,8 @@ import { requirePrereqs } from './helpers/prereq.js';
 import { pushCases, runCases, setUp, whiteoutHeaders, type Case } from './helpers/builders-matrix.js';
 
 if (!requirePrereqs(t, ['buildah', 'umoci', 'skopeo', 'docker-registry', 'busybox'])) process.exit(0);
+
+const vfsCases = ['oci gzip', 'docker-archive', 'registry v2s2', 'buildah commit'];
 
 for (const driver of ['overlay', 'vfs'] as const) {
   t.test(`buildah, ${driver} driver`, async (t) => {
@@ -30,7 +32,10 @@ for (const driver of ['overlay', 'vfs'] as const) {
         },
       },
     ];
-    await runCases(t, m, [...pushCases(m, 'buildah'), ...extra]);
+    const all = [...pushCases(m, 'buildah'), ...extra];
+    // every format on overlay; on vfs a few: containers/image writes the formats the same way for
+    // both drivers, only the layer tars differ (and they are the same in every format)
+    await runCases(t, m, driver === 'overlay' ? all : all.filter((c) => vfsCases.includes(c.label)));
     const wh = whiteoutHeaders(m.layers());
     t.ok(wh.whiteouts.length >= 4, `the RUN layer deletes several paths (${wh.whiteouts.length} whiteouts)`);
     // overlay marks the re-made opq/ opaque; vfs writes a whiteout for each old entry instead

@@ -1,6 +1,6 @@
 /**
  * Images built by `podman build` (podman 4.3, chroot isolation) on the overlay and the vfs storage
- * drivers, written by `podman push` (OCI layout gzip/zstd, a loopback registry as v2s2 and OCI,
+ * drivers, written (from overlay; a few from vfs) by `podman push` (OCI layout gzip/zstd, a loopback registry as v2s2 and OCI,
  * gzip/zstd) and `podman save` (docker-archive, oci-archive, an uncompressed oci-dir): each pulled
  * by sysctr checks out as `umoci unpack` of it.
  */
@@ -10,6 +10,8 @@ import { requirePrereqs } from './helpers/prereq.js';
 import { pushCases, runCases, setUp, whiteoutHeaders, type Case } from './helpers/builders-matrix.js';
 
 if (!requirePrereqs(t, ['podman', 'umoci', 'skopeo', 'docker-registry', 'busybox'])) process.exit(0);
+
+const vfsCases = ['oci gzip', 'registry oci zstd', 'save docker-archive'];
 
 for (const driver of ['overlay', 'vfs'] as const) {
   t.test(`podman, ${driver} driver`, async (t) => {
@@ -22,7 +24,10 @@ for (const driver of ['overlay', 'vfs'] as const) {
       // podman names the one image in the layout by its full name, localhost/NAME:TAG
       { label: 'save oci-dir uncompressed', make: async () => (await save('oci-dir', w('save-oci-dir'), ['--uncompressed']), { source: `oci:${w('save-oci-dir')}:${m.image}` }) },
     ];
-    await runCases(t, m, [...pushCases(m, 'podman'), ...extra]);
+    const all = [...pushCases(m, 'podman'), ...extra];
+    // every format on overlay; on vfs a few: containers/image writes the formats the same way for
+    // both drivers, only the layer tars differ (and they are the same in every format)
+    await runCases(t, m, driver === 'overlay' ? all : all.filter((c) => vfsCases.includes(c.label)));
     const wh = whiteoutHeaders(m.layers());
     t.ok(wh.whiteouts.length >= 4, `the RUN layer deletes several paths (${wh.whiteouts.length} whiteouts)`);
     if (driver === 'overlay') t.ok(wh.opaque, 'opq/ is an opaque directory in the RUN layer');
