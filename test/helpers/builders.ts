@@ -69,6 +69,13 @@ export function writeBaseTree(root: string): void {
   fs.cpSync(path.join(example, 'exports'), path.join(root, 'exports'), { recursive: true });
   for (const f of ['etc/c', 'etc/d', 'etc/del/a', 'etc/del/b', 'gone/x/y', 'opq/old']) fs.writeFileSync(path.join(root, f), `${f}\n`);
   fs.writeFileSync(path.join(root, 'mk.sh'), contentScript(), { mode: 0o755 });
+  // in the first layer too (a COPY): a hardlinked pair and a sparse file
+  fs.mkdirSync(path.join(root, 'usr/share/base'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'usr/share/base/one'), 'linked in the base\n');
+  fs.linkSync(path.join(root, 'usr/share/base/one'), path.join(root, 'usr/share/base/two'));
+  const fd = fs.openSync(path.join(root, 'usr/share/base/sparse'), 'w');
+  fs.writeSync(fd, 'end', 5 << 20);
+  fs.closeSync(fd);
 }
 
 /** A build context for buildah/podman: FROM scratch, COPY the base tree, RUN the content script. */
@@ -143,6 +150,7 @@ export async function pullMatchesUmoci(
   const got = describeTree(co);
   // device nodes and fifos are skipped by sysctr by design; builders make none here
   t.same(diffTrees(ref.tree, got, (_p, d) => d.startsWith('special')), [], `${o.label}: checkout equals umoci unpack`);
+  t.ok(ref.hardlinks.length >= 2, `${o.label}: umoci unpacked ${ref.hardlinks.length} hardlink groups`);
   t.same(hardlinksSplit(ref.hardlinks, co), [], `${o.label}: hardlinked files stay hardlinked`);
   t.ok(ref.tree.has('bin/busybox') && ref.tree.size > 40, `${o.label}: a real tree (${ref.tree.size} entries)`);
   return { name, tree: got };
@@ -168,6 +176,7 @@ export function assertContent(t: Test, tree: Map<string, string>, label: string,
   has('modes/none', /^file 0 /);
   has('empty/nested/deeper', /^dir 755 /);
   has('opq/new', /^file /);
+  has('usr/share/base/sparse', /^file 644 0:0 5242883 /);
   if (o.deletions !== false) {
     for (const p of ['etc/c', 'etc/d', 'etc/del/a', 'gone', 'opq/old']) t.notOk(tree.has(p), `${label}: ${p} deleted`);
     has('etc/del/b', /^file /);
