@@ -47,7 +47,7 @@ export function cString(h: Buffer, from: number, len: number): Buffer {
 /**
  * A numeric field. The high bit of the first byte marks GNU base-256 (big-endian two's complement,
  * so negative values exist); otherwise octal digits, with spaces and NULs around them allowed.
- * Returns NaN for a field that is neither, or whose value is beyond 2^53.
+ * Returns NaN for a field that is neither, and ±Infinity for a value beyond 2^53.
  */
 export function parseNumeric(h: Buffer, from: number, len: number): number {
   const first = h[from];
@@ -58,7 +58,7 @@ export function parseNumeric(h: Buffer, from: number, len: number): number {
       let byte = i === 0 ? first & 0x7f : h[from + i];
       if (negative) byte = (i === 0 ? ~first & 0x7f : ~byte & 0xff) as number;
       n = n * 256 + byte;
-      if (n > Number.MAX_SAFE_INTEGER) return NaN;
+      if (n > Number.MAX_SAFE_INTEGER) return negative ? -Infinity : Infinity;
     }
     return negative ? -(n + 1) : n;
   }
@@ -72,13 +72,12 @@ export function parseNumeric(h: Buffer, from: number, len: number): number {
     if (c < 0 || c > 7) return NaN;
     n = n * 8 + c;
   }
-  return n > Number.MAX_SAFE_INTEGER ? NaN : n;
+  return n > Number.MAX_SAFE_INTEGER ? Infinity : n;
 }
 
 /** Whether the header's checksum holds, summed as unsigned or as signed bytes (old writers did either). */
 export function checksumOk(h: Buffer): boolean {
   const want = parseNumeric(h, 148, 8);
-  if (Number.isNaN(want)) return false;
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {

@@ -20,7 +20,7 @@ import {
   TarFormatError,
   type PaxRecords,
 } from './tar-fields.js';
-import { checkSparseMap, MAX_MAP_TEXT, parseMap10, sparseMapCount, parseMapRecord, readOldGnuEntries, SparseExpander, type SparseMap } from './tar-sparse.js';
+import { checkSparseMap, MAX_MAP_TEXT, parseMap10, paxSparse, readOldGnuEntries, SparseExpander, sparseMapCount, type SparseMap } from './tar-sparse.js';
 
 export { TarFormatError, keptXattr } from './tar-fields.js';
 
@@ -193,7 +193,8 @@ export class TarReader {
     const where = () => `header at offset ${at}`;
     const size = parseNumeric(h, 124, 12);
     if (Number.isNaN(size)) throw new TarFormatError(`${where()}: unreadable size field`);
-    if (size < 0) throw new TarFormatError(`${where()}: negative size ${size}`);
+    if (size < 0) throw new TarFormatError(`${where()}: negative size ${size === -Infinity ? 'beyond -2^53' : size}`);
+    if (size === Infinity) throw new TarFormatError(`${where()}: absurd size (beyond 2^53 bytes)`);
     // 'x' PAX, 'g' PAX global, 'L' GNU long name, 'K' GNU long link name
     if (type === 0x78 || type === 0x67 || type === 0x4c || type === 0x4b) {
       if (size > MAX_META) throw new TarFormatError(`${where()}: extended header of ${size} bytes (more than ${MAX_META})`);
@@ -241,7 +242,7 @@ export class TarReader {
       const v = key ? rec(key) : undefined;
       if (v) return key === 'mtime' ? paxTime(v, where()) : paxInteger(v, field, where());
       const n = parseNumeric(h, from, len);
-      if (Number.isNaN(n)) throw new TarFormatError(`${where()}: unreadable ${field} field`);
+      if (!Number.isFinite(n)) throw new TarFormatError(`${where()}: unreadable ${field} field`);
       return n;
     };
     const mode = num('mode', 100, 8) & 0o7777;
@@ -287,7 +288,7 @@ export class TarReader {
         readOldGnuEntries(h, 386, 4, map, where());
         ext = h[482] !== 0;
         const real = parseNumeric(h, 483, 12);
-        if (Number.isNaN(real) || real < 0) throw new TarFormatError(`${where()}: unreadable sparse file size`);
+        if (!Number.isFinite(real) || real < 0) throw new TarFormatError(`${where()}: unreadable sparse file size`);
         header.size = real;
         break;
       }
@@ -408,30 +409,4 @@ function headerName(h: Buffer): Buffer {
     if (prefix.length) return Buffer.concat([prefix, Buffer.from('/'), name]);
   }
   return name;
-}
-
-/** The GNU sparse records of a PAX header: 0.0 and 0.1 (map in records) or 1.0 (map in the data). */
-function paxSparse(pax: PaxRecords, sparse00: number[], where: string): { name?: Buffer; size?: number; map?: SparseMap; map10: boolean } | undefined {
-  const major = pax.get('GNU.sparse.major')?.toString('latin1');
-  const minor = pax.get('GNU.sparse.minor')?.toString('latin1');
-  const mapRec = pax.get('GNU.sparse.map');
-  let map10: boolean;
-  if (major === '1' && minor === '0') map10 = true;
-  else if (major === '0' && (minor === '0' || minor === '1')) map10 = false;
-  else if (major !== undefined || minor !== undefined) {
-    throw new TarFormatError(`${where}: GNU sparse format ${major ?? '?'}.${minor ?? '?'} is not one sysctr knows (0.0, 0.1, 1.0)`);
-  } else if (mapRec || sparse00.length || pax.has('GNU.sparse.numblocks')) map10 = false;
-  else return undefined;
-  const sizeRec = pax.get('GNU.sparse.size') ?? pax.get('GNU.sparse.realsize');
-  const size = sizeRec ? paxInteger(sizeRec, 'GNU.sparse.size', where) : undefined;
-  const out = { name: pax.get('GNU.sparse.name'), size, map10, map: undefined as SparseMap | undefined };
-  if (!map10) {
-    out.map = sparse00.length ? sparse00 : parseMapRecord(mapRec?.toString('latin1') ?? '', where);
-    if (out.map.length % 2) throw new TarFormatError(`${where}: GNU.sparse.offset without its GNU.sparse.numbytes`);
-    const blocks = pax.get('GNU.sparse.numblocks');
-    if (blocks && paxInteger(blocks, 'GNU.sparse.numblocks', where) * 2 !== out.map.length) {
-      throw new TarFormatError(`${where}: GNU.sparse.numblocks does not match the sparse map`);
-    }
-  }
-  return out;
 }

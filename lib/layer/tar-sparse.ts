@@ -3,7 +3,7 @@
  * blocks), of PAX GNU.sparse 0.0/0.1 (records) and 1.0 (text at the start of the data), checked,
  * and an expander that turns the packed data back into the whole file, holes as zeros.
  */
-import { BLOCK, parseNumeric, TarFormatError } from './tar-fields.js';
+import { BLOCK, parseNumeric, paxInteger, TarFormatError, type PaxRecords } from './tar-fields.js';
 
 /** Data segments of a sparse file: [offset, length] pairs, flattened. */
 export type SparseMap = number[];
@@ -20,7 +20,7 @@ export function readOldGnuEntries(b: Buffer, from: number, count: number, map: S
     if (b[at] === 0) break;
     const off = parseNumeric(b, at, 12);
     const len = parseNumeric(b, at + 12, 12);
-    if (Number.isNaN(off) || Number.isNaN(len)) throw new TarFormatError(`${where}: unreadable sparse map entry`);
+    if (!Number.isFinite(off) || !Number.isFinite(len)) throw new TarFormatError(`${where}: unreadable sparse map entry`);
     if (map.length >= 2 * MAX_SPARSE_SEGMENTS) throw new TarFormatError(`${where}: sparse map has more than ${MAX_SPARSE_SEGMENTS} segments`);
     map.push(off, len);
   }
@@ -137,4 +137,30 @@ export class SparseExpander {
   end(): void {
     this.zerosTo(this.realSize);
   }
+}
+
+/** The GNU sparse records of a PAX header: 0.0 and 0.1 (map in records) or 1.0 (map in the data). */
+export function paxSparse(pax: PaxRecords, sparse00: number[], where: string): { name?: Buffer; size?: number; map?: SparseMap; map10: boolean } | undefined {
+  const major = pax.get('GNU.sparse.major')?.toString('latin1');
+  const minor = pax.get('GNU.sparse.minor')?.toString('latin1');
+  const mapRec = pax.get('GNU.sparse.map');
+  let map10: boolean;
+  if (major === '1' && minor === '0') map10 = true;
+  else if (major === '0' && (minor === '0' || minor === '1')) map10 = false;
+  else if (major !== undefined || minor !== undefined) {
+    throw new TarFormatError(`${where}: GNU sparse format ${major ?? '?'}.${minor ?? '?'} is not one sysctr knows (0.0, 0.1, 1.0)`);
+  } else if (mapRec || sparse00.length || pax.has('GNU.sparse.numblocks')) map10 = false;
+  else return undefined;
+  const sizeRec = pax.get('GNU.sparse.size') ?? pax.get('GNU.sparse.realsize');
+  const size = sizeRec ? paxInteger(sizeRec, 'GNU.sparse.size', where) : undefined;
+  const out = { name: pax.get('GNU.sparse.name'), size, map10, map: undefined as SparseMap | undefined };
+  if (!map10) {
+    out.map = sparse00.length ? sparse00 : parseMapRecord(mapRec?.toString('latin1') ?? '', where);
+    if (out.map.length % 2) throw new TarFormatError(`${where}: GNU.sparse.offset without its GNU.sparse.numbytes`);
+    const blocks = pax.get('GNU.sparse.numblocks');
+    if (blocks && paxInteger(blocks, 'GNU.sparse.numblocks', where) * 2 !== out.map.length) {
+      throw new TarFormatError(`${where}: GNU.sparse.numblocks does not match the sparse map`);
+    }
+  }
+  return out;
 }
