@@ -44,8 +44,11 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['buildah', 'podman', 'umoci', 's
   // storage (the machine has a loopback of its own)
   const regStore = s('registry-storage');
   const hostReg = await startRegistry({ storageDir: regStore });
-  await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--format', 'v2s2', `oci:${ul}:v1`, `docker://${hostReg.host}/bld/e2e:v1`]);
-  await hostReg.stop();
+  try {
+    await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--format', 'v2s2', `oci:${ul}:v1`, `docker://${hostReg.host}/bld/e2e:v1`]);
+  } finally {
+    await hostReg.stop();
+  }
   fs.writeFileSync(s('registry.yml'), ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${regStore}`, 'http:', '  addr: 127.0.0.1:5123', ''].join('\n'));
   const started = await m.exec(['systemd-run', '--unit=bld-e2e-registry', '/usr/bin/docker-registry', 'serve', s('registry.yml')]);
   t.equal(started.exitCode, 0, `registry in the machine: ${started.stderr}`);
