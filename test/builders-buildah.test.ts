@@ -1,8 +1,9 @@
 /**
  * Images built by buildah 1.28 (`bud --layers`, chroot isolation) on the overlay and the vfs
- * storage drivers, pushed (from overlay) in every format sysctr reads (OCI layout gzip/zstd/uncompressed,
- * oci-archive, docker-archive, a loopback registry as v2s2 and OCI, gzip/zstd/uncompressed), and a
- * `buildah commit` of a container that deleted several paths: each checks out as `umoci unpack`.
+ * storage drivers, pushed (all formats from overlay, a few from vfs) as an OCI layout
+ * (gzip/zstd/uncompressed), oci-archive, docker-archive, and to a loopback registry as v2s2 and
+ * OCI (gzip/zstd/uncompressed), and a `buildah commit` of a container that deleted several paths:
+ * each pulled by sysctr checks out as `umoci unpack` of it.
  */
 import t from 'tap';
 import path from 'node:path';

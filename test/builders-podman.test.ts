@@ -1,8 +1,9 @@
 /**
  * Images built by `podman build` (podman 4.3, chroot isolation) on the overlay and the vfs storage
- * drivers, written (from overlay; a few from vfs) by `podman push` (OCI layout gzip/zstd, a loopback registry as v2s2 and OCI,
- * gzip/zstd) and `podman save` (docker-archive, oci-archive, an uncompressed oci-dir): each pulled
- * by sysctr checks out as `umoci unpack` of it.
+ * drivers, written (all formats from overlay, a few from vfs) by `podman push` (OCI layout
+ * gzip/zstd/zstd:chunked, a loopback registry as v2s2 and OCI, gzip/zstd) and `podman save`
+ * (docker-archive, oci-archive, an uncompressed oci-dir): each pulled by sysctr checks out as
+ * `umoci unpack` of it.
  */
 import t from 'tap';
 import path from 'node:path';
@@ -19,6 +20,8 @@ for (const driver of ['overlay', 'vfs'] as const) {
     const w = (f: string) => path.join(m.work, f);
     const save = (format: string, out: string, more: string[] = []) => m.tool(['save', '--quiet', '--format', format, ...more, '-o', out, m.image]);
     const extra: Case[] = [
+      // zstd:chunked: zstd frames plus skippable frames holding a table of contents
+      { label: 'oci zstd:chunked', make: async () => (await m.tool(['push', '--quiet', '--compression-format', 'zstd:chunked', m.image, `oci:${w('oci-chunked')}:v1`]), { source: `oci:${w('oci-chunked')}:v1` }) },
       { label: 'save docker-archive', make: async () => (await save('docker-archive', w('save-docker.tar')), { source: `docker-archive:${w('save-docker.tar')}` }) },
       { label: 'save oci-archive', make: async () => (await save('oci-archive', w('save.oci.tar')), { source: `oci-archive:${w('save.oci.tar')}` }) },
       // podman names the one image in the layout by its full name, localhost/NAME:TAG
