@@ -13,6 +13,7 @@ import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { sysctr } from './helpers/cli.js';
 import { requirePrereqs } from './helpers/prereq.js';
+import { buildImage, writeOciLayout } from './helpers/images.js';
 
 if (!requirePrereqs(t, ['umoci', 'tar', 'bsdtar', 'python3', 'truncate'])) process.exit(0);
 
@@ -171,8 +172,9 @@ const dialects: Dialect[] = [
   },
   { name: 'GNU tar --format=gnu --sparse (type S)', tree: { ...all, sparse: true }, make: gnuTar('--format=gnu', '--sparse'), reference: 'gnu-tar' },
   { name: 'bsdtar --format pax, a sparse file', tree: { ...all, sparse: true }, make: bsdtar('--format', 'pax'), expect: has('GNU.sparse') },
-  { name: 'bsdtar --format gnutar', tree: all, make: bsdtar('--format', 'gnutar'), expect: has('././@LongLink') },
-  { name: 'bsdtar --format ustar', tree: { ...all, longNames: false, bigIds: false, longLink: false }, make: bsdtar('--format', 'ustar') },
+  // bsdtar stores sparse files whole in these two formats: the file must still come out right
+  { name: 'bsdtar --format gnutar', tree: { ...all, sparse: true }, make: bsdtar('--format', 'gnutar'), expect: has('././@LongLink') },
+  { name: 'bsdtar --format ustar', tree: { ...all, longNames: false, bigIds: false, longLink: false, sparse: true }, make: bsdtar('--format', 'ustar') },
   { name: 'Python tarfile GNU_FORMAT', tree: all, make: pyTar('GNU_FORMAT'), expect: has('././@LongLink') },
   { name: 'Python tarfile PAX_FORMAT', tree: all, make: pyTar('PAX_FORMAT'), expect: has(' path=') },
   { name: 'Python tarfile USTAR_FORMAT', tree: { ...all, longNames: false, bigIds: false, longLink: false }, make: pyTar('USTAR_FORMAT') },
@@ -263,4 +265,105 @@ t.test('umoci insert layers: "/" entry, no end-of-archive blocks, the last paddi
   const got = describe(co).lines;
   t.same([...got].sort(), [...want].sort(), 'the checkout is what umoci unpack gives');
   t.equal(fs.readFileSync(path.join(co, 'opt/one'), 'utf8'), 'x\n');
+});
+
+t.test('broken and hostile layers are refused with an error naming what is wrong', async (t) => {
+  const src = path.join(work, 'hostile-src');
+  fs.mkdirSync(src);
+  fs.writeFileSync(path.join(src, 'a'), 'a');
+  fs.writeFileSync(path.join(src, 'b'), crypto.randomBytes(2000));
+  // GNU tar: "a" has its header at 0, "b" at 1024, b's data from 1536
+  const good = Buffer.from(execFileSync('tar', ['-C', src, '--format=gnu', '-cf', '-', 'a', 'b']));
+  const fixSum = (raw: Buffer, at: number) => {
+    raw.fill(0x20, at + 148, at + 156);
+    let s = 0;
+    for (let i = at; i < at + 512; i++) s += raw[i];
+    raw.write(s.toString(8).padStart(6, '0') + '\0 ', at + 148, 'latin1');
+    return raw;
+  };
+  const edit = (f: (raw: Buffer) => Buffer) => f(Buffer.from(good));
+  fs.truncateSync(path.join(src, 'b'), 1 << 20);
+  const sparse = Buffer.from(execFileSync('tar', ['-C', src, '--format=posix', '--sparse', '--sparse-version=1.0', '-cf', '-', 'b']));
+  let mapAt = 0; // the map block follows the header of b's data, named GNUSparseFile.N/b
+  for (let i = 0; i < sparse.length && !mapAt; i += 512) if (sparse[i + 156] === 0x30 && sparse.toString('latin1', i, i + 100).includes('GNUSparseFile')) mapAt = i + 512;
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['a header cut in half', good.subarray(0, 1024 + 256), /archive ends inside a header: 256 of its 512 bytes at offset 1024/],
+    ['data shorter than its header says', good.subarray(0, 1536 + 10), /entry "b" \(header at offset 1024\) is cut short: the archive ends 1990 bytes before the end of its data/],
+    ['a bad header checksum', edit((r) => ((r[1024] ^= 1), r)), /bad header checksum at offset 1024/],
+    ['a negative size', edit((r) => fixSum((Buffer.from([0xff, ...Array(11).fill(0xff)]).copy(r, 1024 + 124), r), 1024)), /header at offset 1024 \(name field "b"\): negative size -1/],
+    ['an absurd size', edit((r) => fixSum((Buffer.from([0x80, 0xff, ...Array(10).fill(0xff)]).copy(r, 1024 + 124), r), 1024)), /header at offset 1024 \(name field "b"\): absurd size/],
+    ['an absurd sparse map', (() => { const r = Buffer.from(sparse); r.fill(0, mapAt, mapAt + 512); r.write('999999999\n0\n0\n', mapAt); return r; })(), /sparse map has 999999999 segments, more than 131072/],
+    ['".." that climbs out', Buffer.from(execFileSync('tar', ['-C', src, '-P', '--transform', 's,^a$,../../a,', '--format=gnu', '-cf', '-', 'a'])), /"\.\.\/\.\.\/a" climbs out of the root/],
+  ];
+  for (const [what, raw, message] of cases) {
+    const layout = path.join(work, `hostile-${what.replace(/\W+/g, '-')}`);
+    layoutFromTar(layout, raw);
+    const r = await run(['pull', `oci:${layout}:1`]);
+    t.equal(r.exitCode, 1, `${what}: exit 1`);
+    t.match(r.stderr, message, `${what}: ${r.stderr.trim().split('\n')[0]}`);
+    t.equal(r.stderr.split('\n').filter((l) => l.startsWith('sysctr:')).length, 1, `${what}: one error line`);
+  }
+});
+
+t.test('outer archives are read with the same reader: oci-archive by skopeo, docker save with a linked layer', async (t) => {
+  if (!requirePrereqs(t, ['skopeo'])) return;
+  const src = path.join(work, 'outer-src');
+  makeTree(src, { longNames: true, bigIds: true, sparse: false, longLink: true });
+  const raw = execFileSync('tar', ['-C', src, '--format=posix', '-cf', '-', '.'], { maxBuffer: 1 << 28 });
+  const layout = path.join(work, 'outer-layout');
+  layoutFromTar(layout, raw);
+  const ociArchive = path.join(work, 'outer.oci.tar');
+  sh('skopeo', ['copy', '-q', `oci:${layout}:1`, `oci-archive:${ociArchive}:1`]);
+  const a = await run(['pull', '-q', `oci-archive:${ociArchive}:1`]);
+  t.equal(a.exitCode, 0, `oci-archive pull: ${a.stderr}`);
+
+  // docker save (legacy layout) links a layer that two images share to its first copy
+  const dir = path.join(work, 'outer-docker');
+  const diff = sha(raw);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] } }));
+  fs.mkdirSync(path.join(dir, 'real'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'real/layer.tar'), raw);
+  fs.mkdirSync(path.join(dir, 'linked'));
+  fs.symlinkSync('../real/layer.tar', path.join(dir, 'linked/layer.tar'));
+  fs.writeFileSync(path.join(dir, `${sha(config)}.json`), config);
+  const save = (layer: string) => {
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: ['outer/docker:1'], Layers: [layer] }]));
+    const file = path.join(work, `outer-${layer.replace(/\W+/g, '-')}.docker.tar`);
+    sh('tar', ['-C', dir, '-cf', file, '.']);
+    return file;
+  };
+  const d = await run(['pull', '-q', `docker-archive:${save('linked/layer.tar')}`]);
+  t.equal(d.exitCode, 0, `docker-archive pull of a symlinked layer: ${d.stderr}`);
+  const co = path.join(work, 'outer-co');
+  t.equal((await run(['checkout', 'outer/docker:1', co])).exitCode, 0);
+  t.equal(fs.readFileSync(path.join(co, 'etc/conf'), 'utf8'), 'key=value\n');
+
+  fs.symlinkSync('../../../../../etc/passwd', path.join(dir, 'escape.tar'));
+  const bad = await run(['pull', `docker-archive:${save('escape.tar')}`]);
+  t.equal(bad.exitCode, 1, 'a symlink out of the archive: refused');
+  t.match(bad.stderr, /cannot read the archive: symlink "escape\.tar" -> "\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd" leads outside the archive/);
+});
+
+t.test('containers/storage whiteouts: the 2nd and later are regular files naming the 1st in their link field', async (t) => {
+  const layout = path.join(work, 'cs-whiteouts');
+  const image = buildImage({
+    layers: [
+      { entries: ['a', 'b', 'c', 'keep'].map((p) => ({ path: `etc/${p}`, content: p })) },
+      {
+        entries: [
+          { path: 'etc/.wh.a', content: '' },
+          { path: 'etc/.wh.b', content: '', target: 'etc/.wh.a' },
+          { path: 'etc/.wh.c', content: '', target: 'etc/.wh.a' },
+        ],
+      },
+    ],
+  });
+  writeOciLayout(layout, [{ image, ref: '1' }]);
+  const pulled = await run(['pull', '-q', `oci:${layout}:1`]);
+  t.equal(pulled.exitCode, 0, `pull: ${pulled.stderr}`);
+  const co = path.join(work, 'cs-whiteouts-co');
+  t.equal((await run(['checkout', 'localhost/cs-whiteouts:1', co])).exitCode, 0);
+  t.same(fs.readdirSync(path.join(co, 'etc')), ['keep'], 'all three removed');
+  sh('umoci', ['unpack', '--image', `${layout}:1`, path.join(work, 'cs-whiteouts-umoci')]);
+  t.same(fs.readdirSync(path.join(work, 'cs-whiteouts-umoci/rootfs/etc')), ['keep'], 'as umoci unpack gives it');
 });

@@ -121,7 +121,7 @@ t.test('broken archives are refused, naming the entry or the offset', async (t) 
   t.throws(() => read(Buffer.concat([file('a', 'x'), file('b', 'y', { sum: 'bad' })])), /bad header checksum at offset 1024 \(name field "b"\)/, 'a bad checksum');
   t.throws(() => read(Buffer.from('this is not a tar archive at all'.repeat(20))), /bad header checksum at offset 0/, 'not a tar');
   t.throws(() => read(Buffer.concat([file('a', 'x'), Buffer.alloc(512), file('b', 'y')])), /single zero block followed by a header at offset 1536/, 'a lone zero block inside');
-  t.throws(() => read(header({ name: 'neg', size: b256(-5n, 12) })), /header at offset 0: negative size -5/, 'a negative size');
+  t.throws(() => read(header({ name: 'neg', size: b256(-5n, 12) })), /header at offset 0 \(name field "neg"\): negative size -5/, 'a negative size');
   t.throws(() => read(header({ name: 'huge', size: b256(1n << 80n, 12) })), /absurd size/, 'an absurd size');
   t.throws(() => read(header({ name: 'bad', size: Buffer.from('12x45\0') })), /unreadable size field/, 'a size that is no number');
   t.throws(() => read(Buffer.concat([pax([['size', '-3']]), file('p', 'x')])), /entry "p" .*PAX size="-3" is not a valid size/, 'a negative PAX size');

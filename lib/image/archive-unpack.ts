@@ -74,6 +74,14 @@ export async function unpackTarFile(file: string, dir: string): Promise<void> {
     fs.rmSync(`${dir}/${p}`, { force: true });
     fs.linkSync(`${dir}/${target}`, `${dir}/${p}`);
   };
-  for (const [p, target] of hardlinks) link(p, resolveThroughLinks(target, false, `hardlink target of "${p}"`, linkAt));
-  for (const p of symlinks.keys()) link(p, resolveThroughLinks(p, true, `symlink "${p}"`, linkAt));
+  const resolve = (p: string, target: string, kind: string, followLast: boolean) => {
+    try {
+      return resolveThroughLinks(followLast ? p : target, followLast, kind, linkAt);
+    } catch (err) {
+      if (err instanceof UnsafePathError) throw new UnsafePathError(`${kind} "${p}" -> "${target}" leads outside the archive`);
+      throw err;
+    }
+  };
+  for (const [p, target] of hardlinks) link(p, resolve(p, target, 'hardlink', false));
+  for (const [p, target] of symlinks) link(p, resolve(p, target, 'symlink', true));
 }

@@ -134,7 +134,7 @@ export function parsePax(buf: Buffer, where: string): { records: PaxRecords; spa
 export function paxInteger(v: Buffer, key: string, where: string): number {
   const s = v.toString('latin1');
   if (!/^[0-9]{1,16}$/.test(s) || Number(s) > Number.MAX_SAFE_INTEGER) {
-    throw new TarFormatError(`${where}: PAX ${key}="${s.slice(0, 40)}" is not a valid size or number`);
+    throw new TarFormatError(`${where}: PAX ${key}=${JSON.stringify(s.slice(0, 40))} is not a valid size or number`);
   }
   return Number(s);
 }
@@ -143,7 +143,7 @@ export function paxInteger(v: Buffer, key: string, where: string): number {
 export function paxTime(v: Buffer, where: string): number {
   const s = v.toString('latin1');
   const m = /^(-?)([0-9]{1,15})(?:\.([0-9]*))?$/.exec(s);
-  if (!m) throw new TarFormatError(`${where}: PAX mtime="${s.slice(0, 40)}" is not a time`);
+  if (!m) throw new TarFormatError(`${where}: PAX mtime=${JSON.stringify(s.slice(0, 40))} is not a time`);
   const whole = Number(m[2]);
   const frac = m[3] && /[1-9]/.test(m[3]);
   return m[1] ? -whole - (frac ? 1 : 0) : whole;
@@ -169,4 +169,27 @@ export function paxXattrs(records: PaxRecords): Record<string, string> | undefin
     if (name !== undefined && b64 !== undefined && keptXattr(name)) (out ??= {})[name] = b64;
   }
   return out;
+}
+
+/** A name field for a message, whatever its bytes. */
+export function printable(b: Buffer): string {
+  return b.toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+}
+
+export function nonEmpty(b: Buffer | undefined): Buffer | undefined {
+  return b?.length ? b : undefined;
+}
+
+export function padding(n: number): number {
+  return (BLOCK - (n % BLOCK)) % BLOCK;
+}
+
+/** The name field, with the ustar prefix when the header is ustar (GNU uses that space for times). */
+export function headerName(h: Buffer): Buffer {
+  const name = cString(h, 0, 100);
+  if (h[257] === 0x75 && h.toString('latin1', 257, 263) === 'ustar\0') {
+    const prefix = cString(h, 345, 155);
+    if (prefix.length) return Buffer.concat([prefix, Buffer.from('/'), name]);
+  }
+  return name;
 }

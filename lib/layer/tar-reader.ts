@@ -10,6 +10,10 @@ import {
   BLOCK,
   checksumOk,
   cString,
+  headerName,
+  nonEmpty,
+  padding,
+  printable,
   decodeUtf8,
   isZeroBlock,
   paxInteger,
@@ -186,11 +190,11 @@ export class TarReader {
     }
     if (this.zeroSeen) throw new TarFormatError(`a single zero block followed by a header at offset ${at}: the archive is corrupt`);
     if (!checksumOk(h)) {
-      const name = cString(h, 0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+      const name = printable(cString(h, 0, 100));
       throw new TarFormatError(`bad header checksum at offset ${at}${name ? ` (name field "${name}")` : ''}: not a tar archive, or a corrupt one`);
     }
     const type = h[156];
-    const where = () => `header at offset ${at}`;
+    const where = () => `header at offset ${at} (name field "${printable(cString(h, 0, 100))}")`;
     const size = parseNumeric(h, 124, 12);
     if (Number.isNaN(size)) throw new TarFormatError(`${where()}: unreadable size field`);
     if (size < 0) throw new TarFormatError(`${where()}: negative size ${size === -Infinity ? 'beyond -2^53' : size}`);
@@ -391,22 +395,4 @@ export class TarReader {
   private afterData(): void {
     this.state = this.skipLeft > 0 ? 'skip' : 'header';
   }
-}
-
-function nonEmpty(b: Buffer | undefined): Buffer | undefined {
-  return b?.length ? b : undefined;
-}
-
-function padding(n: number): number {
-  return (BLOCK - (n % BLOCK)) % BLOCK;
-}
-
-/** The name field, with the ustar prefix when the header is ustar (GNU uses that space for times). */
-function headerName(h: Buffer): Buffer {
-  const name = cString(h, 0, 100);
-  if (h[257] === 0x75 && h.toString('latin1', 257, 263) === 'ustar\0') {
-    const prefix = cString(h, 345, 155);
-    if (prefix.length) return Buffer.concat([prefix, Buffer.from('/'), name]);
-  }
-  return name;
 }

@@ -33,7 +33,7 @@ export function parseMapRecord(s: string, where: string): SparseMap {
   if (parts.length % 2 !== 0) throw new TarFormatError(`${where}: GNU.sparse.map has an odd number of values`);
   if (parts.length > 2 * MAX_SPARSE_SEGMENTS) throw new TarFormatError(`${where}: sparse map has more than ${MAX_SPARSE_SEGMENTS} segments`);
   return parts.map((p) => {
-    if (!/^[0-9]{1,16}$/.test(p) || Number(p) > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`${where}: GNU.sparse.map value "${p.slice(0, 30)}" is not a number`);
+    if (!/^[0-9]{1,16}$/.test(p) || Number(p) > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`${where}: GNU.sparse.map value ${JSON.stringify(p.slice(0, 30))} is not a number`);
     return Number(p);
   });
 }
@@ -42,7 +42,7 @@ export function parseMapRecord(s: string, where: string): SparseMap {
 export function sparseMapCount(text: Buffer, where: string): number {
   const nl = text.indexOf(0x0a);
   const s = text.toString('latin1', 0, nl);
-  if (!/^[0-9]{1,16}$/.test(s)) throw new TarFormatError(`${where}: sparse map line "${s.slice(0, 30)}" is not a number`);
+  if (!/^[0-9]{1,16}$/.test(s)) throw new TarFormatError(`${where}: sparse map line ${JSON.stringify(s.slice(0, 30))} is not a number`);
   if (Number(s) > MAX_SPARSE_SEGMENTS) throw new TarFormatError(`${where}: sparse map has ${s} segments, more than ${MAX_SPARSE_SEGMENTS}`);
   return Number(s);
 }
@@ -59,7 +59,7 @@ export function parseMap10(text: Buffer, where: string): { map: SparseMap; bytes
   while (nums.length < 2 * count) {
     const nl = text.indexOf(0x0a, pos);
     const s = text.toString('latin1', pos, nl);
-    if (!/^[0-9]{1,16}$/.test(s) || Number(s) > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`${where}: sparse map line "${s.slice(0, 30)}" is not a number`);
+    if (!/^[0-9]{1,16}$/.test(s) || Number(s) > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`${where}: sparse map line ${JSON.stringify(s.slice(0, 30))} is not a number`);
     nums.push(Number(s));
     pos = nl + 1;
   }
