@@ -13,7 +13,7 @@ import { projectDir } from './helpers/cli.js';
 import { Machine, buildImage, requireRealSystemd } from './helpers/nspawn.js';
 
 if (requireRealSystemd(t)) {
-  const m = await Machine.boot();
+  const m = await Machine.boot({ timeoutMs: 150_000 }); // a loaded machine boots slowly
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
   for (const v of ['v1', 'v2']) {
