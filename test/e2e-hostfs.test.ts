@@ -24,12 +24,13 @@ if (requireRealSystemd(t)) {
   }
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-hf' };
   const sysctr = (args: string[]) => m.sysctr(args, env);
-  const sh = async (script: string) => (await m.sh(script)).stdout;
+  // execa strips the last newline of an output: put it back, so files compare as they are
+  const sh = async (script: string) => ((o) => (o ? `${o}\n` : o))((await m.sh(script)).stdout);
   const cat = (file: string) => sh(`cat ${file} 2>/dev/null || echo '(absent)'`);
   const get = async (port: number, file: string): Promise<string> => {
     for (let i = 0; i < 40; i++) {
       const r = await m.exec(['busybox', 'wget', '-qO-', `http://127.0.0.1:${port}/${file}`]);
-      if (r.exitCode === 0 && r.stdout.trim()) return r.stdout;
+      if (r.exitCode === 0 && r.stdout.trim()) return `${r.stdout}\n`;
       await new Promise((res) => setTimeout(res, 150));
     }
     return '(no answer)';
