@@ -194,7 +194,7 @@ t.test('images info lists the host files, renamed (not rendered), templates mark
   t.equal(r.exitCode, 0, r.stderr);
   t.match(r.stdout, '  $CONF_DIRECTORY/$NAME/app.conf  <- hostfs/etc/hf-app/app.conf  (0644, template)\n');
   t.match(r.stdout, '  ${BIN_DIRECTORY}/${NAME}-tool  <- hostfs/usr/local/bin/hf-tool  (0755)\n');
-  t.match(r.stdout, '  /var/lib/hf-data  (directory)\n');
+  t.match(r.stdout, '  /var/lib/hf-data  (directory)');
   t.match(r.stdout, /GREETING\s+default "hello from v1"/, 'a variable only a host template uses is listed');
   const ns = await sysctr(['images', 'info', '--root', root, 'localhost/layout:noservice']);
   t.match(ns.stdout, 'Service:     none (noContainerService: host files only)');
