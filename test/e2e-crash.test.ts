@@ -35,7 +35,7 @@ async function pool<T>(items: readonly T[], width: number, fn: (item: T, i: numb
 }
 
 if (requireRealSystemd(t)) {
-  const m = await Machine.boot();
+  const m = await Machine.boot({ timeoutMs: 150_000 }); // a loaded machine boots slowly
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
   for (const v of ['v1', 'v2', 'v3']) {
