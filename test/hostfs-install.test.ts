@@ -10,7 +10,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { RecordingRunner } from '../lib/proc.js';
+import { DryRunner, RecordingRunner } from '../lib/proc.js';
 import { resolvePaths, type Paths } from '../lib/paths.js';
 import { install } from '../lib/deploy/install.js';
 import { update } from '../lib/deploy/update.js';
@@ -98,6 +98,19 @@ t.test('install, admin edit, update, rollback, uninstall', async (t) => {
   t.equal(read('usr/local/bin/hf-int-tool'), '#!/bin/sh\necho "hf-tool v2"\n');
   t.equal(read('etc/hf-int/new-in-v2.conf'), 'new in v2\n', 'a new file is written');
   t.notOk(exists('etc/hf-int/only-v1.conf'), 'a file v2 no longer has is removed');
+
+  // rollback --dry-run: the host files as diffs, nothing written
+  const dryLines: string[] = [];
+  const before = fs.readdirSync(h('etc/hf-int')).sort();
+  await rollback({ paths, runner: new DryRunner(() => {}), dryRun: true, out: (l: string) => dryLines.push(l), env: {} }, 'hf-int');
+  const dry = dryLines.join('\n');
+  t.match(dry, `would change ${h('etc/hf-int/static.conf')}:\n--- ${h('etc/hf-int/static.conf')}`, 'dry rollback: a diff');
+  t.match(dry, '-static v2\n+static v1');
+  t.match(dry, `would write ${h('etc/hf-int/only-v1.conf')}:\nonly in v1`);
+  t.match(dry, `would remove ${h('etc/hf-int/new-in-v2.conf')}`);
+  t.match(dry, `would keep ${h('etc/hf-int/app.conf')} (changed since sysctr wrote it) and put the new version in ${h('etc/hf-int/app.conf.sysctr-new')}`);
+  t.same(fs.readdirSync(h('etc/hf-int')).sort(), before, 'dry rollback wrote nothing');
+  t.equal(read('etc/hf-int/static.conf'), 'static v2\n');
 
   const { ctx: c3 } = ctx();
   await rollback(c3, 'hf-int');
