@@ -195,6 +195,16 @@ t.test('noContainerService: host files and tmpfiles, no unit; list and uninstall
   const list = await sysctr(['containers', 'list', '--all', '--json', '--root', root, '--host-root', host]);
   t.equal(list.exitCode, 0, list.stderr);
   t.match(JSON.parse(list.stdout), [{ name: 'hf-ns', state: 'no service' }]);
+  // an update (new --set value) and a rollback of a container with no service: host files only
+  const { ctx: cu } = ctx();
+  const u = await update(cu, { name: 'hf-ns', set: ['GREETING=second'] });
+  t.equal(u.status, 'updated');
+  t.equal(read('etc/hf-ns/app.conf').split('\n')[1], 'greeting=second', 'update re-rendered the template');
+  t.notOk(fs.existsSync(path.join(paths.unitDir, 'hf-ns.service')), 'still no unit');
+  const { ctx: cr } = ctx();
+  await rollback(cr, 'hf-ns');
+  t.equal(read('etc/hf-ns/app.conf').split('\n')[1], 'greeting=no service', 'rollback restored it');
+  t.notOk(cr.runner.calls.some((c) => /systemctl (enable|reenable|start|stop)/.test(c.join(' '))), 'no unit started or stopped');
   const { ctx: c2 } = ctx();
   await uninstall(c2, 'hf-ns');
   t.notOk(exists('etc/hf-ns'), 'host files and their directory removed');
