@@ -142,6 +142,10 @@ t.test('a foreign file is refused, nothing changed; --force takes it over', asyn
   t.same(fs.readdirSync(h('etc/hf-f')), ['static.conf'], 'no host file written');
   t.notOk(exists('usr'));
   t.equal(read('etc/hf-f/static.conf'), 'mine\n');
+  const dryLines: string[] = [];
+  await install({ paths, runner: new DryRunner(() => {}), dryRun: true, out: (l: string) => dryLines.push(l), env: {} }, { image: 'localhost/layout:v1', name: 'hf-f', force: true });
+  t.ok(dryLines.includes(`would take over ${h('etc/hf-f/static.conf')} (--force)`), 'install --dry-run --force says what it would take over');
+  t.equal(read('etc/hf-f/static.conf'), 'mine\n', 'and does not');
   const { ctx: c2, lines } = ctx();
   await install(c2, { image: 'localhost/layout:v1', name: 'hf-f', force: true });
   t.equal(read('etc/hf-f/static.conf'), 'static v1\n', 'taken over');
