@@ -226,3 +226,14 @@ t.test('images info lists the host files, renamed (not rendered), templates mark
   const ns = await sysctr(['images', 'info', '--root', root, 'localhost/layout:noservice']);
   t.match(ns.stdout, 'Service:     none (noContainerService: host files only)');
 });
+
+t.test('render shows the rendered host files, for a source dir and a stored image', async (t) => {
+  const { renderSource } = await import('../lib/deploy/render.js');
+  const fromDir = await renderSource(path.join(projectDir, 'fixtures/images/hostfs-v1'), { name: 'hf-r', set: { GREETING: 'hi' }, paths });
+  const files = new Map(fromDir.files);
+  t.equal(files.get('host/etc/hf-r/app.conf'), '# rendered at install (installedFilesTemplate)\ngreeting=hi\nport=8091\nname=hf-r\nprice=$5\n');
+  t.same(fromDir.hostFiles.filter((f) => !f.template).map((f) => f.path), ['/etc/hf-r/current.conf', '/etc/hf-r/only-v1.conf', '/etc/hf-r/static.conf', '/usr/local/bin/hf-r-tool']);
+  const fromImage = await renderSource('localhost/layout:v1', { name: 'hf-r', set: {}, paths });
+  t.match(new Map(fromImage.files).get('host/etc/hf-r/app.conf'), 'greeting=hello from v1\n');
+  await t.rejects(renderSource('localhost/layout:undef', { name: 'hf-r', set: {}, paths }), { message: /^hostfs\/etc\/hf-app\/app\.conf:2:3: variable NO_SUCH_VAR has no value/ });
+});
