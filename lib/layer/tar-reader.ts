@@ -24,7 +24,7 @@ import {
   TarFormatError,
   type PaxRecords,
 } from './tar-fields.js';
-import { checkSparseMap, MAX_MAP_TEXT, parseMap10, paxSparse, readOldGnuEntries, SparseExpander, sparseMapCount, type SparseMap } from './tar-sparse.js';
+import { checkSparseMap, MAX_MAP_TEXT, parseMap10, paxSparse, readOldGnuEntries, SparseExpander, sparseMapCount, type HoleBudget, type SparseMap } from './tar-sparse.js';
 
 export { TarFormatError, keptXattr } from './tar-fields.js';
 
@@ -58,6 +58,8 @@ export interface EntrySink {
 
 /** Extended headers and long names larger than this are not metadata anyone writes. */
 const MAX_META = 1 << 20;
+/** Zeros of sparse holes handed on per write() or pump() call: a few of the object writer's slabs. */
+const HOLE_BUDGET = 4 << 20;
 
 interface Map10Text {
   blocks: Buffer[];
@@ -66,7 +68,7 @@ interface Map10Text {
   want: number;
 }
 
-type State = 'header' | 'meta' | 'data' | 'skip' | 'ext' | 'map10' | 'done';
+type State = 'header' | 'meta' | 'data' | 'skip' | 'ext' | 'map10' | 'tail' | 'done';
 
 export class TarReader {
   private state: State = 'header';
@@ -91,10 +93,37 @@ export class TarReader {
   /** an entry whose data (or sparse extension blocks, or 1.0 map) is about to start */
   private pending?: { header: TarEntryHeader; stored: number; map?: SparseMap; ext?: boolean; map10?: Map10Text };
 
+  private budget: HoleBudget = { left: 0 };
+  /** the rest of a piece not taken yet: a sparse hole had to wait */
+  private stash?: Buffer;
+
   constructor(private readonly onEntry: (h: TarEntryHeader) => EntrySink | undefined) {}
 
-  /** Feeds bytes; throws TarFormatError (or the sink's errors). */
+  /**
+   * Feeds bytes; throws TarFormatError (or the sink's errors). When a sparse file's holes are
+   * larger than one turn's worth of zeros, the reader stops early: call pump() (after waiting for
+   * the consumer) until it returns false before writing more.
+   */
   write(chunk: Buffer): void {
+    if (this.stash || this.state === 'tail') throw new Error('TarReader.write() while paused: pump() first');
+    this.budget.left = HOLE_BUDGET;
+    this.feed(chunk);
+  }
+
+  /** Goes on after a pause; returns true while there is more to do (pump again). */
+  pump(): boolean {
+    this.budget.left = HOLE_BUDGET;
+    if (this.state === 'tail') {
+      if (!this.current!.expander!.end()) return true;
+      this.finishData();
+    }
+    const rest = this.stash;
+    this.stash = undefined;
+    if (rest) this.feed(rest);
+    return this.stash !== undefined || this.state === 'tail';
+  }
+
+  private feed(chunk: Buffer): void {
     let i = 0;
     const n = chunk.length;
     while (i < n) {
@@ -103,11 +132,16 @@ export class TarReader {
           const take = Math.min(this.dataLeft, n - i);
           const piece = take === n && i === 0 ? chunk : chunk.subarray(i, i + take);
           const c = this.current!;
-          if (c.expander) c.expander.data(piece);
+          let used = take;
+          if (c.expander) used = c.expander.data(piece);
           else c.sink?.data(piece);
-          i += take;
-          this.pos += take;
-          this.dataLeft -= take;
+          i += used;
+          this.pos += used;
+          this.dataLeft -= used;
+          if (used < take) {
+            this.stash = chunk.subarray(i);
+            return;
+          }
           if (this.dataLeft === 0) this.finishData();
           break;
         }
@@ -129,6 +163,10 @@ export class TarReader {
           if (m.fill === m.buf.length) this.endMeta();
           break;
         }
+        case 'tail':
+          // a sparse file's trailing hole waits for pump(); the rest of the piece with it
+          this.stash = chunk.subarray(i);
+          return;
         case 'done':
           // after the end-of-archive blocks: what follows is not read, as by GNU tar and Go
           this.pos += n - i;
@@ -162,6 +200,7 @@ export class TarReader {
 
   /** The archive's bytes have all been fed: refuses an archive cut inside an entry or a header. */
   end(): void {
+    if (this.stash || this.state === 'tail') throw new Error('TarReader.end() while paused: pump() first');
     const pending = this.pending?.header ?? this.current?.header;
     switch (this.state) {
       case 'header':
@@ -371,7 +410,7 @@ export class TarReader {
     else if (header.type === 'file') header.size = p.stored;
     const sink = this.onEntry(header);
     const c: NonNullable<TarReader['current']> = { header, sink };
-    if (p.map && sink) c.expander = new SparseExpander(p.map, header.size, (b) => sink.data(b));
+    if (p.map && sink) c.expander = new SparseExpander(p.map, header.size, this.budget, (b) => sink.data(b));
     this.current = c;
     this.dataLeft = header.type === 'file' || header.type === 'dir' ? p.stored : 0;
     this.skipLeft = padding(this.dataLeft);
@@ -381,8 +420,12 @@ export class TarReader {
 
   private finishData(): void {
     const c = this.current!;
+    // a trailing hole longer than this turn's budget: pump() finishes it
+    if (c.expander && !c.expander.end()) {
+      this.state = 'tail';
+      return;
+    }
     this.current = undefined;
-    c.expander?.end();
     c.sink?.end();
     this.afterData();
   }
