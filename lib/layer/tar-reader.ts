@@ -6,25 +6,9 @@
  * what real builders write that stricter readers refuse; what it accepts and what it refuses, and
  * why, is written down in docs/tar.md.
  */
-import {
-  BLOCK,
-  checksumOk,
-  cString,
-  headerName,
-  nonEmpty,
-  padding,
-  printable,
-  decodeUtf8,
-  isZeroBlock,
-  paxInteger,
-  parseNumeric,
-  parsePax,
-  paxTime,
-  paxXattrs,
-  TarFormatError,
-  type PaxRecords,
-} from './tar-fields.js';
-import { checkSparseMap, MAX_MAP_TEXT, parseMap10, paxSparse, readOldGnuEntries, SparseExpander, sparseMapCount, type HoleBudget, type SparseMap } from './tar-sparse.js';
+import { BLOCK, checksumOk, cString, headerName, nonEmpty, padding, printable, decodeUtf8,
+  isZeroBlock, paxInteger, parseNumeric, parsePax, paxTime, paxXattrs, TarFormatError, type PaxRecords } from './tar-fields.js';
+import { checkSparseMap, Map10Text, paxSparse, readOldGnuEntries, SparseExpander, type HoleBudget, type SparseMap } from './tar-sparse.js';
 
 export { TarFormatError, keptXattr } from './tar-fields.js';
 
@@ -60,13 +44,6 @@ export interface EntrySink {
 const MAX_META = 1 << 20;
 /** Zeros of sparse holes handed on per write() or pump() call: a few of the object writer's slabs. */
 const HOLE_BUDGET = 4 << 20;
-
-interface Map10Text {
-  blocks: Buffer[];
-  bytes: number;
-  lines: number;
-  want: number;
-}
 
 type State = 'header' | 'meta' | 'data' | 'skip' | 'ext' | 'map10' | 'tail' | 'done';
 
@@ -362,7 +339,7 @@ export class TarReader {
     if (ext) this.state = 'ext';
     else if (map10) {
       if (stored === 0) throw new TarFormatError(`${where()}: sparse file without its map`);
-      p.map10 = { blocks: [], bytes: 0, lines: 0, want: -1 };
+      p.map10 = new Map10Text();
       this.state = 'map10';
     } else this.startData();
   }
@@ -382,24 +359,14 @@ export class TarReader {
 
   private onMapBlock(b: Buffer): void {
     const p = this.pending!;
-    const where = `entry "${p.header.name}" (header at offset ${p.header.offset})`;
-    const t = p.map10!;
-    t.blocks.push(Buffer.from(b));
-    t.bytes += BLOCK;
-    if (t.bytes > p.stored) throw new TarFormatError(`${where}: sparse map runs past the entry's data`);
-    // parsed once enough lines are there: the first gives the count, two more per segment
-    for (let i = 0; i < BLOCK; i++) if (b[i] === 0x0a) t.lines++;
-    if (t.want < 0 && t.lines > 0) t.want = 1 + 2 * sparseMapCount(Buffer.concat(t.blocks), where);
-    if (t.want < 0 || t.lines < t.want) {
-      if (t.bytes >= MAX_MAP_TEXT) throw new TarFormatError(`${where}: sparse map text larger than ${MAX_MAP_TEXT} bytes`);
-      return;
-    }
-    const got = parseMap10(Buffer.concat(t.blocks), where);
+    const got = p.map10!.add(b, p.stored, `entry "${p.header.name}" (header at offset ${p.header.offset})`);
+    if (!got) return;
     p.map = got.map;
     p.stored -= got.bytes;
     p.map10 = undefined;
     this.startData();
   }
+
 
   private startData(): void {
     const p = this.pending!;

@@ -66,6 +66,29 @@ export function parseMap10(text: Buffer, where: string): { map: SparseMap; bytes
   return { map: nums, bytes: Math.ceil(pos / BLOCK) * BLOCK };
 }
 
+/** The 1.0 map text, gathered a block at a time until all of its lines are there. */
+export class Map10Text {
+  private blocks: Buffer[] = [];
+  private bytes = 0;
+  private lines = 0;
+  private want = -1;
+
+  /** Returns the map once complete, with the bytes (whole blocks) it took of the entry's `stored` data. */
+  add(b: Buffer, stored: number, where: string): { map: SparseMap; bytes: number } | undefined {
+    this.blocks.push(Buffer.from(b));
+    this.bytes += BLOCK;
+    if (this.bytes > stored) throw new TarFormatError(`${where}: sparse map runs past the entry's data`);
+    // parsed once enough lines are there: the first gives the count, two more per segment
+    for (let i = 0; i < BLOCK; i++) if (b[i] === 0x0a) this.lines++;
+    if (this.want < 0 && this.lines > 0) this.want = 1 + 2 * sparseMapCount(Buffer.concat(this.blocks), where);
+    if (this.want < 0 || this.lines < this.want) {
+      if (this.bytes >= MAX_MAP_TEXT) throw new TarFormatError(`${where}: sparse map text larger than ${MAX_MAP_TEXT} bytes`);
+      return undefined;
+    }
+    return parseMap10(Buffer.concat(this.blocks), where);
+  }
+}
+
 /**
  * Refuses maps whose segments overlap, go backwards or end past the file's size, and maps whose
  * segments do not add up to the data stored. Returns the packed data size.
