@@ -19,9 +19,11 @@ function fixture(opts: { ours?: boolean; user?: boolean } = {}) {
   fs.symlinkSync('web.0', path.join(paths.root, 'web'));
   fs.mkdirSync(path.join(paths.unitDir, 'web.service.d'), { recursive: true });
   fs.writeFileSync(path.join(paths.unitDir, 'web.service'), opts.ours === false ? '[Service]\nExecStart=/bin/true\n' : withHeader('web', '[Service]\nExecStart=x\n'));
-  fs.writeFileSync(path.join(paths.unitDir, 'web.service.d/sysctr.conf'), '[Service]\n');
+  // as sysctr writes them: the drop-in with its header, the conf as the deployment's copy has it
+  fs.writeFileSync(path.join(paths.unitDir, 'web.service.d/sysctr.conf'), '# Managed by sysctr for container web\n[Service]\n');
   fs.mkdirSync(paths.tmpfilesDir, { recursive: true });
   fs.writeFileSync(path.join(paths.tmpfilesDir, 'web.conf'), 'd /run/web 0755 - - -\n');
+  fs.writeFileSync(path.join(paths.root, 'web.0/web.conf'), 'd /run/web 0755 - - -\n');
   return { dir, paths };
 }
 

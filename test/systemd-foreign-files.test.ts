@@ -7,7 +7,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { foreignFiles, searchPaths, tmpfilesOwner, unitFilesFor, withHeader, withTmpfilesHeader } from '../lib/systemd/files.js';
+import { foreignFiles, searchPaths, tmpfilesOwner, unitFilesFor, withHeader } from '../lib/systemd/files.js';
 
 t.test('ownership: header, deployment copy, someone else', async (t) => {
   const dir = t.testdir({ units: {}, tmpfiles: {}, vendor: { 'vend.service': '[Unit]\n', 'vend.conf': 'd /x\n' } });
@@ -17,8 +17,8 @@ t.test('ownership: header, deployment copy, someone else', async (t) => {
   fs.writeFileSync(f.unit, withHeader('web', '[Unit]\n'));
   fs.mkdirSync(f.dropInDir);
   fs.writeFileSync(f.dropIn, '# Managed by sysctr for container web: ...\n');
-  fs.writeFileSync(f.tmpfiles, withTmpfilesHeader('web', 'd /var/lib/web 0700 - - - -\n'));
-  t.same(foreignFiles(f, 'web', { user: false, searchPaths: none }), [], "sysctr's own files");
+  fs.writeFileSync(f.tmpfiles, 'd /var/lib/web 0700 - - - -\n');
+  t.same(foreignFiles(f, 'web', { user: false, searchPaths: none, copies: ['d /var/lib/web 0700 - - - -\n'] }), [], "sysctr's own files (the conf as a deployment has it)");
   fs.writeFileSync(f.tmpfiles, 'd /var/lib/web 0700 - - - -\n');
   t.equal(tmpfilesOwner(f), 'foreign', 'an administrator-written conf');
   t.equal(tmpfilesOwner(f, ['d /var/lib/web 0700 - - - -\n']), 'sysctr', 'one sysctr wrote before the header: equal to a deployment copy');

@@ -13,7 +13,7 @@ import { writeTree } from '../layer/checkout.js';
 import type { MergedTree } from '../layer/tree.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
-import { assertUnitIsOurs, unitFilesFor, unitOwner, withHeader, writeAtomic, writeUnitFiles } from '../systemd/files.js';
+import { foreignFiles, unitFilesFor, unitOwner, withHeader, writeAtomic, writeUnitFiles, type UnitFiles } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
@@ -24,7 +24,7 @@ import { applyHostFiles, checkForeign, writeRecordInto } from './hostfs-apply.js
 import { planHostFiles, recordOf, type PlannedHostEntry } from './hostfs-plan.js';
 import { hostfsFromDir, hostfsFromTree } from './hostfs-source.js';
 import { EXPORT_FILES, renderDeployment, type ExportsFiles, type Rendered } from './render.js';
-import { containerPaths, liveDeployment, readInfo, readJournal, withContainersLock, writeJournal, type ContainerPaths, type DeploymentInfo } from './state.js';
+import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type ContainerPaths, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
 import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from './values.js';
@@ -113,7 +113,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: install:${what} ${(performance.now() - t0).toFixed(0)} ms after the image was found\n`);
   const c = containerPaths(paths, name);
   const f = unitFilesFor(paths, name);
-  assertUnitIsOurs(f, name);
+  assertSystemdFilesOurs(paths, c, f, name, Boolean(o.force));
   const installed = alreadyInstalled(c, rec, o.image, name, out);
   if (installed) return installed;
 
@@ -151,7 +151,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   }
   return withContainersLock(paths.root, out, async () => {
     // the same checks again, now that no other sysctr command can change things
-    assertUnitIsOurs(f, name);
+    assertSystemdFilesOurs(paths, c, f, name, Boolean(o.force));
     const raced = alreadyInstalled(c, rec, o.image, name, out);
     if (raced) return raced;
     let journal = readJournal(c);
@@ -171,6 +171,20 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     // again, now that what a half-done install left is gone
     plan.takeover = checkForeign(paths, name, hostFiles, Boolean(o.force));
     return apply(ctx, o, plan, store, rec, tree);
+  });
+}
+
+/**
+ * A unit, drop-in or tmpfiles conf of this name that sysctr did not write, in its dirs or anywhere
+ * else systemd looks (a vendor's unit it would shadow), stops the install, named; --force takes
+ * them over (sysctr's files then shadow or replace them, and its uninstall removes its own).
+ */
+function assertSystemdFilesOurs(paths: DeployContext['paths'], c: ContainerPaths, f: UnitFiles, name: string, force: boolean): void {
+  const foreign = foreignFiles(f, name, { user: paths.user, copies: tmpfilesCopies(c, name) });
+  if (!foreign.length || force) return;
+  const more = foreign.length > 1 ? ` (and ${foreign.slice(1).join(', ')})` : '';
+  throw new SysctrError(`${foreign[0]} already exists and was not written by sysctr${more}`, {
+    hint: `a container named ${name} would replace or shadow it: choose another name with --name, or install with --force to take it over`,
   });
 }
 

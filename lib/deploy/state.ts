@@ -124,3 +124,19 @@ export async function withContainersLock<T>(root: string, out: (l: string) => vo
     await lock.release();
   }
 }
+
+/**
+ * The tmpfiles confs this container's deployments were rendered with (their copies beside info):
+ * a conf in the tmpfiles dir equal to one of them is sysctr's, any other is someone else's.
+ */
+export function tmpfilesCopies(c: ContainerPaths, name: string): string[] {
+  const out: string[] = [];
+  for (const n of [0, 1] as const) {
+    try {
+      out.push(fs.readFileSync(path.join(c.deployment(n), `${name}.conf`), 'utf8'));
+    } catch {
+      /* no such deployment, or no conf */
+    }
+  }
+  return out;
+}

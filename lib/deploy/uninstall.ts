@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_RUNTIME, resolveRuntime } from '../runtime/check.js';
 import { Runc } from '../runtime/runc.js';
-import { removeUnitFiles, unitFilesFor, unitOwner } from '../systemd/files.js';
+import { dropInOwner, removeUnitFiles, tmpfilesOwner, unitFilesFor, unitOwner } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import type { DeployContext } from './context.js';
 import { readRecord, removeHostFiles } from './hostfs-apply.js';
 import { validateName } from './names.js';
-import { containerPaths, liveDeployment, readInfo, readJournal, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
+import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
 
 export interface UninstallResult {
@@ -53,12 +53,15 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string): Promi
   const c = containerPaths(ctx.paths, name);
   const f = unitFilesFor(ctx.paths, name);
   const owner = unitOwner(f);
+  const dropInOurs = dropInOwner(f) === 'sysctr';
+  // read before the deployments go: a conf equal to one of their copies is sysctr's
+  const confOurs = tmpfilesOwner(f, tmpfilesCopies(c, name)) === 'sysctr';
   const deployments = [c.deployment(0), c.deployment(1)].filter(exists);
   const partial = partialDirs(ctx.paths.root, name);
   const journal = readJournal(c);
   const live = liveDeployment(c);
   // sysctr's own traces; a tmpfiles conf alone is not one (it may be someone else's file)
-  const ours = owner === 'sysctr' || exists(f.dropIn) || exists(c.link) || deployments.length > 0 || partial.length > 0 || journal !== undefined;
+  const ours = owner === 'sysctr' || dropInOurs || exists(c.link) || deployments.length > 0 || partial.length > 0 || journal !== undefined;
   if (!ours) {
     ctx.out(`${name}: not installed; nothing to do`);
     return { name, removed: false };
@@ -91,10 +94,11 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string): Promi
   });
   let reload = false;
   await steps.step('unit-files', () => {
-    if (owner === 'sysctr' || exists(f.dropIn)) {
-      say(`remove ${owner === 'sysctr' ? f.unit + ' and ' : ''}${f.dropIn}`);
+    if (owner === 'sysctr' || dropInOurs) {
+      say(`remove ${[owner === 'sysctr' ? f.unit : '', dropInOurs ? f.dropIn : ''].filter(Boolean).join(' and ')}`);
       if (!ctx.dryRun) {
-        if (owner === 'sysctr') removeUnitFiles(f);
+        if (owner === 'sysctr' && dropInOurs) removeUnitFiles(f);
+        else if (owner === 'sysctr') fs.rmSync(f.unit, { force: true });
         else fs.rmSync(f.dropIn, { force: true }); // never someone else's unit
       }
       reload = true;
@@ -104,7 +108,8 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string): Promi
     if (reload || journal) await systemd.daemonReload();
   });
   await steps.step('tmpfiles', async () => {
-    if (exists(f.tmpfiles)) {
+    if (exists(f.tmpfiles) && !confOurs) say(`keep ${f.tmpfiles}: it was not written by sysctr`);
+    else if (exists(f.tmpfiles)) {
       await systemd.tmpfilesRemove(f.tmpfiles);
       say(`remove ${f.tmpfiles}`);
       if (!ctx.dryRun) fs.rmSync(f.tmpfiles, { force: true });

@@ -96,14 +96,9 @@ export function unitOwner(f: UnitFiles): UnitOwner {
   return 'foreign';
 }
 
-/** The tmpfiles conf as written: a header line (tmpfiles.d takes `#` lines as comments), then the rendered conf. */
-export function withTmpfilesHeader(name: string, conf: string): string {
-  return `${MANAGED_HEADER} for container ${name}; do not edit. Removed by: sysctr uninstall ${name}\n${conf}`;
-}
-
 /**
- * Who wrote TMPFILES_DIR/NAME.conf: sysctr when it starts with the header, or when it is, byte for
- * byte, one of the container's deployments' copies (confs written before the header existed).
+ * Who wrote TMPFILES_DIR/NAME.conf: sysctr when it is, byte for byte, one of the container's
+ * deployments' copies (sysctr writes the rendered conf as it is), or starts with sysctr's header.
  */
 export function tmpfilesOwner(f: UnitFiles, copies: string[] = []): UnitOwner {
   let text: string;
