@@ -26,6 +26,7 @@ import { hostfsFromDir, hostfsFromTree } from './hostfs-source.js';
 import { EXPORT_FILES, renderDeployment, type ExportsFiles, type Rendered } from './render.js';
 import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type ContainerPaths, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
+import { linkAtomic } from './switch.js';
 import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from './values.js';
 
@@ -226,7 +227,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         fs.mkdirSync(path.join(partial, 'rootfs'));
         writeTree(tree!, path.join(partial, 'rootfs'), (id) => store.objectPath(id));
       }
-      fs.writeFileSync(path.join(partial, 'config.json'), configJson);
+      fs.writeFileSync(path.join(partial, 'config.json'), configJson, { mode: 0o600 }); // it may hold --set secrets
       // the host files' record is in the deployment before any of them is written
       writeRecordInto(partial, recordOf(hostFiles), hostFiles);
       fs.renameSync(partial, destdir);
@@ -254,7 +255,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         fs.writeFileSync(path.join(destdir, 'sysctr.conf'), dropIn);
       }
       if (rendered.tmpfiles) fs.writeFileSync(path.join(destdir, `${name}.conf`), rendered.tmpfiles);
-      writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n');
+      writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),
   );
   await steps.step('symlink', () => write(() => linkAtomic(path.basename(destdir), c.link)));
@@ -297,14 +298,6 @@ function withRootPath(configJson: string, rootfs: string): string {
   const cfg = JSON.parse(configJson) as { root: { path: string } };
   cfg.root.path = rootfs;
   return JSON.stringify(cfg, null, 2) + '\n';
-}
-
-function linkAtomic(target: string, link: string): void {
-  // dot-named: a kill between symlink and rename must not add a container name to the listing
-  const tmp = path.join(path.dirname(link), `.${path.basename(link)}.sysctr-link-${process.pid}`);
-  fs.rmSync(tmp, { force: true });
-  fs.symlinkSync(target, tmp);
-  fs.renameSync(tmp, link);
 }
 
 interface Plan {

@@ -95,7 +95,7 @@ export function readJournal(c: ContainerPaths): Journal | undefined {
 }
 
 export function writeJournal(c: ContainerPaths, j: Omit<Journal, 'started' | 'pid'>): void {
-  writeAtomic(c.journal, JSON.stringify({ ...j, started: new Date().toISOString(), pid: process.pid }) + '\n');
+  writeAtomic(c.journal, JSON.stringify({ ...j, started: new Date().toISOString(), pid: process.pid }) + '\n', 0o600);
 }
 
 /** The names with a deployment link in the state root (installed containers). */

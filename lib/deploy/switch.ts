@@ -16,6 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
+import { fsyncDir, syncFilesystem } from '../fsutil.js';
 import { installSection, unitFilesFor, writeAtomic, writeUnitFiles } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import { DROPIN_NAME } from '../systemd/dropin.js';
@@ -119,11 +120,20 @@ function renderedUnit(deployment: string, name: string): string | undefined {
  * temp link's name starts with a dot, so a kill between the two calls never adds a name to
  * `containers list`.
  */
+/**
+ * Points ROOT/NAME at a deployment: symlink beside it, then rename over. The deployment's files
+ * reach the disk first (one syncfs of the state root), and the rename is made durable (fsync of
+ * the directory): after a power cut the link names the old deployment or a complete new one.
+ */
 export function linkAtomic(target: string, link: string): void {
-  const tmp = path.join(path.dirname(link), `.${path.basename(link)}.sysctr-link-${process.pid}`);
+  const dir = path.dirname(link);
+  syncFilesystem(dir);
+  // dot-named: a kill between symlink and rename must not add a container name to the listing
+  const tmp = path.join(dir, `.${path.basename(link)}.sysctr-link-${process.pid}`);
   fs.rmSync(tmp, { force: true });
   fs.symlinkSync(target, tmp);
   fs.renameSync(tmp, link);
+  fsyncDir(dir);
 }
 
 export interface UnitStatus {
@@ -201,7 +211,7 @@ function markFailed(deployment: string, reason: string): void {
   const info = readInfo(deployment);
   if (!info) return;
   const marked: DeploymentInfo & { failed?: { at: string; reason: string } } = { ...info, failed: { at: new Date().toISOString(), reason } };
-  writeAtomic(path.join(deployment, 'info'), JSON.stringify(marked, null, 2) + '\n');
+  writeAtomic(path.join(deployment, 'info'), JSON.stringify(marked, null, 2) + '\n', 0o600);
 }
 
 /**

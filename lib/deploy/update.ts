@@ -216,7 +216,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
       writeTree(tree, path.join(partial, 'rootfs'), objectPath);
     }
     fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
-    fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson);
+    fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson, { mode: 0o600 }); // it may hold --set secrets
     for (const stale of [`${name}.service`, 'sysctr.conf']) fs.rmSync(path.join(partial, stale), { force: true });
     if (!noService) {
       fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
@@ -224,7 +224,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     }
     writeRecordInto(partial, hostRecord, hostFiles);
     if (rendered.tmpfiles) fs.writeFileSync(path.join(partial, `${name}.conf`), rendered.tmpfiles);
-    writeAtomic(path.join(partial, 'info'), JSON.stringify(record, null, 2) + '\n');
+    writeAtomic(path.join(partial, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     fs.renameSync(partial, destdir);
   }, { shared: true }));
   const outcome = await completeSwitch(ctx, name, j);
