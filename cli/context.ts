@@ -8,10 +8,11 @@ export interface GlobalArgs {
   'unit-dir'?: string;
   'tmpfiles-dir'?: string;
   user?: boolean;
+  'host-root'?: string;
 }
 
 export function pathsFrom(args: GlobalArgs): Paths {
-  return resolvePaths({ root: args.root, unitDir: args['unit-dir'], tmpfilesDir: args['tmpfiles-dir'], user: args.user });
+  return resolvePaths({ root: args.root, unitDir: args['unit-dir'], tmpfilesDir: args['tmpfiles-dir'], user: args.user, hostRoot: args['host-root'] });
 }
 
 /** Prints an error for a user; returns the exit status. Bugs get a stack trace. */

@@ -79,7 +79,7 @@ const LIST: PlainSpec = {
     ['--user', ['user', true]],
     ['--system', ['system', true]],
   ]),
-  strings: new Map([...GLOBAL_STRINGS, ['--unit-dir', 'unit-dir'], ['--tmpfiles-dir', 'tmpfiles-dir'], ['--filter', 'filter'], ['-f', 'filter']]),
+  strings: new Map([...GLOBAL_STRINGS, ['--unit-dir', 'unit-dir'], ['--tmpfiles-dir', 'tmpfiles-dir'], ['--host-root', 'host-root'], ['--filter', 'filter'], ['-f', 'filter']]),
   repeatable: ['filter'],
 };
 

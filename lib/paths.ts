@@ -16,6 +16,8 @@ export interface Paths {
   tmpfilesDir: string;
   /** user mode (systemctl --user) instead of system mode */
   user: boolean;
+  /** where an image's /exports/hostfs files go: `/` (tests point it at a temp dir) */
+  hostRoot: string;
 }
 
 export interface PathOptions {
@@ -23,6 +25,7 @@ export interface PathOptions {
   unitDir?: string;
   tmpfilesDir?: string;
   user?: boolean;
+  hostRoot?: string;
 }
 
 export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = process.env): Paths {
@@ -44,5 +47,6 @@ export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = pr
     unitDir: path.resolve(opts.unitDir ?? env.SYSCTR_UNIT_DIR ?? defaultUnitDir),
     tmpfilesDir: path.resolve(opts.tmpfilesDir ?? env.SYSCTR_TMPFILES_DIR ?? defaultTmpfilesDir),
     user,
+    hostRoot: path.resolve(opts.hostRoot ?? env.SYSCTR_HOST_ROOT ?? '/'),
   };
 }

@@ -4,6 +4,7 @@ export const hostOptions = {
   user: { type: 'boolean', describe: 'user mode: systemctl --user, ~/.config/systemd/user' },
   'unit-dir': { type: 'string', describe: 'where units are written; env SYSCTR_UNIT_DIR' },
   'tmpfiles-dir': { type: 'string', describe: 'where tmpfiles confs are written; env SYSCTR_TMPFILES_DIR' },
+  'host-root': { type: 'string', describe: "where an image's /exports/hostfs files go (default /); env SYSCTR_HOST_ROOT" },
 } as const;
 
 /** For the store's commands (pull, images, checkout, fsck): which store, as install --user uses it. */

@@ -9,6 +9,7 @@ interface Args extends GlobalArgs {
   rootfs?: string;
   runtime?: string;
   now?: boolean;
+  force?: boolean;
   'dry-run'?: boolean;
 }
 
@@ -23,15 +24,17 @@ const cmd: CommandModule<object, Args> = {
       .option('rootfs', { type: 'string', describe: 'run this existing root filesystem instead of a checkout' })
       .option('runtime', { type: 'string', describe: 'OCI runtime path (default: runc from PATH)' })
       .option('now', { type: 'boolean', describe: 'start it as well' })
+      .option('force', { type: 'boolean', describe: "take over host files (/exports/hostfs) that already exist and are not sysctr's" })
       .option('dry-run', { type: 'boolean', describe: 'print the files and commands, change nothing' })
-      .example('$0 install --name web --set PORT=8080 --now web:1', '') as never,
+      .example('$0 install --name web --set PORT=8080 --now web:1', '')
+      .example('$0 install --force --name etcd etcd:3.5', 'replace an existing /etc/etcd/etcd.conf with the image\'s (it then belongs to etcd)') as never,
   handler: async (args) => {
     const { install } = await import('../../lib/deploy/install.js');
     const dryRun = Boolean(args['dry-run']);
     const out = (l: string) => process.stdout.write(l + '\n');
     const r = await install(
       { paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out },
-      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now },
+      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, force: args.force },
     );
     if (r.status === 'installed' && !dryRun) out(`installed ${r.name} from ${r.image} in ${r.deployment}${args.now ? ' and started it' : ` (start it: sysctr start ${r.name})`}`);
   },

@@ -1,7 +1,9 @@
 /**
  * install (SPEC §4): pull if missing → render and check everything (nothing written yet) →
  * journal → check out NAME.0 (into a temp dir, renamed when complete) → unit, drop-in, tmpfiles
- * conf → info → ROOT/NAME symlink → daemon-reload → tmpfiles --create → enable (→ start).
+ * conf → host files (/exports/hostfs) → info → ROOT/NAME symlink → daemon-reload → tmpfiles --create →
+ * enable (→ start). An image whose manifest says noContainerService gets its host files and
+ * tmpfiles conf, and no unit.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +19,9 @@ import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import type { DeployContext } from './context.js';
 import { nameFromImage, validateName } from './names.js';
+import { applyHostFiles, checkForeign, writeRecordInto } from './hostfs-apply.js';
+import { planHostFiles, recordOf, type PlannedHostEntry } from './hostfs-plan.js';
+import { hostfsFromDir, hostfsFromTree } from './hostfs-source.js';
 import { EXPORT_FILES, renderDeployment, type ExportsFiles, type Rendered } from './render.js';
 import { containerPaths, liveDeployment, readInfo, readJournal, withContainersLock, writeJournal, type ContainerPaths, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
@@ -33,6 +38,8 @@ export interface InstallOptions {
   rootfs?: string;
   runtime?: string;
   now?: boolean;
+  /** take over host files that exist and are not sysctr's */
+  force?: boolean;
 }
 
 export interface InstallResult {
@@ -127,7 +134,14 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
     pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
   });
-  const plan: Plan = { name, destdir, rendered, configJson, unitText, dropIn, f, link: c.link, rootfs, set };
+  const hostFiles = planHostFiles({
+    entries: rootfs ? hostfsFromDir(rootfs) : hostfsFromTree(tree!, (id) => store.objectPath(id)),
+    manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },
+    manifestText: exportsFiles['manifest.json']?.toString('utf8'), values: rendered.values, hostRoot: paths.hostRoot, stateRoot: paths.root,
+  });
+  checkForeign(paths, name, hostFiles, Boolean(o.force));
+  const noService = rendered.manifest.noContainerService === true;
+  const plan: Plan = { name, destdir, rendered, configJson, unitText, dropIn, f, link: c.link, rootfs, set, hostFiles, noService };
   if (ctx.dryRun) {
     printPlan(ctx, plan);
     return apply(ctx, o, plan, store, rec, tree);
@@ -151,6 +165,8 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
       out(`${name}: finishing a half-done ${journal?.op ?? 'install'} first (removing what it left)`);
       await uninstallUnlocked({ ...ctx, out: () => {} }, name);
     }
+    // again, now that what a half-done install left is gone
+    plan.takeover = checkForeign(paths, name, hostFiles, Boolean(o.force));
     return apply(ctx, o, plan, store, rec, tree);
   });
 }
@@ -176,7 +192,7 @@ function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name
 /** The steps, from the journal to the start; each a no-op print under --dry-run. */
 async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Store, rec: ImageRecord, tree: MergedTree | undefined): Promise<InstallResult> {
   const { paths } = ctx;
-  const { name, destdir, rendered, configJson, unitText, dropIn, f, rootfs, set } = p;
+  const { name, destdir, rendered, configJson, unitText, dropIn, f, rootfs, set, hostFiles, noService } = p;
   const c = containerPaths(paths, name);
   const systemd = new Systemd(ctx.runner, paths.user);
   const steps = new StepRunner('install', ctx.env);
@@ -194,33 +210,51 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         writeTree(tree!, path.join(partial, 'rootfs'), (id) => store.objectPath(id));
       }
       fs.writeFileSync(path.join(partial, 'config.json'), configJson);
+      // the host files' record is in the deployment before any of them is written
+      writeRecordInto(partial, recordOf(hostFiles), hostFiles);
       fs.renameSync(partial, destdir);
     }),
   );
-  await steps.step('unit-files', () => write(() => writeUnitFiles(f, { unit: unitText, dropIn, tmpfiles: rendered.tmpfiles })));
+  await steps.step('host-files', () => {
+    if (hostFiles.length) applyHostFiles(ctx, { to: hostFiles, from: [], load: (e) => (e as PlannedHostEntry).content!, recordDir: destdir, force: p.takeover });
+  });
+  await steps.step('unit-files', () =>
+    write(() => {
+      if (!noService) writeUnitFiles(f, { unit: unitText, dropIn, tmpfiles: rendered.tmpfiles });
+      else if (rendered.tmpfiles) writeAtomic(f.tmpfiles, rendered.tmpfiles);
+    }),
+  );
   await steps.step('info', () =>
     write(() => {
       const record: DeploymentInfo = {
         name, image: rec.name, imageId: rec.id, values: rendered.values, set, runtime: rendered.values.RUNTIME,
         created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
+        ...(noService ? { noContainerService: true } : {}),
       };
-      fs.writeFileSync(path.join(destdir, unit), unitText);
-      fs.writeFileSync(path.join(destdir, 'sysctr.conf'), dropIn);
+      if (!noService) {
+        fs.writeFileSync(path.join(destdir, unit), unitText);
+        fs.writeFileSync(path.join(destdir, 'sysctr.conf'), dropIn);
+      }
       if (rendered.tmpfiles) fs.writeFileSync(path.join(destdir, `${name}.conf`), rendered.tmpfiles);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n');
     }),
   );
   await steps.step('symlink', () => write(() => linkAtomic(path.basename(destdir), c.link)));
-  await steps.step('daemon-reload', () => systemd.daemonReload());
+  await steps.step('daemon-reload', async () => {
+    if (!noService) await systemd.daemonReload();
+  });
   await steps.step('tmpfiles', async () => {
     if (rendered.tmpfiles) await systemd.tmpfilesCreate(f.tmpfiles);
   });
-  await steps.step('enable', () => systemd.enable(unit));
+  await steps.step('enable', async () => {
+    if (!noService) await systemd.enable(unit);
+  });
   // a service that does not start is still installed: finish, then say so
   let startError: unknown;
   await steps.step('start', async () => {
-    if (o.now) await systemd.start(unit).catch((err) => (startError = err));
+    if (o.now && noService) ctx.out(`${name}: the image has no service (noContainerService): nothing to start`);
+    else if (o.now) await systemd.start(unit).catch((err) => (startError = err));
   });
   await steps.step('finish', () => write(() => fs.rmSync(c.journal, { force: true })));
   if (startError) {
@@ -268,14 +302,22 @@ interface Plan {
   f: ReturnType<typeof unitFilesFor>;
   link: string;
   rootfs?: string;
+  hostFiles: PlannedHostEntry[];
+  /** host files that exist and are taken over (--force) */
+  takeover?: Set<string>;
+  /** manifest.json noContainerService: no unit */
+  noService: boolean;
 }
 
 function printPlan(ctx: DeployContext, p: Plan): void {
   const file = (where: string, text: string) => ctx.out(`would write ${where}:\n${text.replace(/\n?$/, '\n')}`);
   ctx.out(p.rootfs ? `would run the existing rootfs ${p.rootfs} (root.path in config.json)` : `would check out the image into ${p.destdir}/rootfs`);
   file(`${p.destdir}/config.json`, p.configJson);
-  file(p.f.unit, p.unitText);
-  file(p.f.dropIn, p.dropIn);
+  if (p.noService) ctx.out('would write no unit: the image has no service (noContainerService)');
+  else {
+    file(p.f.unit, p.unitText);
+    file(p.f.dropIn, p.dropIn);
+  }
   if (p.rendered.tmpfiles) file(p.f.tmpfiles, p.rendered.tmpfiles);
   ctx.out(`would write ${p.destdir}/info and link ${p.link} -> ${path.basename(p.destdir)}`);
 }

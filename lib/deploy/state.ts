@@ -27,6 +27,8 @@ export interface DeploymentInfo {
   rootfs?: string;
   unitPath: string;
   tmpfilesPath?: string;
+  /** manifest.json noContainerService: host files and tmpfiles only, no unit */
+  noContainerService?: boolean;
 }
 
 export interface Journal {

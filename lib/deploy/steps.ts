@@ -8,13 +8,13 @@
 
 /** The steps of each operation, in order (a step may be skipped, e.g. `start` without --now). */
 export const STEPS = {
-  install: ['journal', 'checkout', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
-  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'symlink', 'deployments', 'finish'],
+  install: ['journal', 'checkout', 'host-files', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
+  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'host-files', 'symlink', 'deployments', 'finish'],
   // update/rollback share the switch steps (lib/deploy/switch.ts); update-revert is update's
   // automatic way back when the new deployment does not start
-  update: ['journal', 'clear-slot', 'checkout', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
-  'update-revert': ['journal', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
-  rollback: ['journal', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  update: ['journal', 'clear-slot', 'checkout', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
+  'update-revert': ['journal', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  rollback: ['journal', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
 } as const;
 
 export type Operation = keyof typeof STEPS;

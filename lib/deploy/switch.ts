@@ -2,7 +2,8 @@
  * Switching a container's live deployment: the tail shared by `containers update`, its automatic
  * revert, `containers rollback`, and the recovery of any of them after a crash (recover.ts).
  *
- *   stop if active → unit, drop-in, tmpfiles conf from the target deployment's copies (as they were
+ *   stop if active → host files (hostfs-apply.ts: what the admin changed is kept) → unit, drop-in,
+ *   tmpfiles conf from the target deployment's copies (as they were
  *   rendered, never re-rendered) → enabled again if its [Install] section changed → ROOT/NAME
  *   symlink (new link + rename: the commit point) → daemon-reload → tmpfiles --create → start if
  *   it was active → (update) settle → journal removed
@@ -19,6 +20,8 @@ import { installSection, unitFilesFor, writeAtomic, writeUnitFiles } from '../sy
 import { Systemd } from '../systemd/systemctl.js';
 import { DROPIN_NAME } from '../systemd/dropin.js';
 import { describeWrite } from './dry-run.js';
+import { applyHostFiles, contentOf, readRecord } from './hostfs-apply.js';
+import type { PlannedHostEntry } from './hostfs-plan.js';
 import type { DeployContext } from './context.js';
 import { containerPaths, readInfo, writeJournal, type ContainerPaths, type DeploymentInfo, type Journal } from './state.js';
 import { StepRunner } from './steps.js';
@@ -75,6 +78,10 @@ export interface HostFiles {
   unit: string;
   dropIn: string;
   tmpfiles: string;
+  /** manifest.json noContainerService: no unit (unit and dropIn are '') */
+  noService?: boolean;
+  /** update --dry-run: the new deployment's host files (/exports/hostfs), not written yet */
+  hostFiles?: PlannedHostEntry[];
 }
 
 /** The unit, drop-in and tmpfiles conf a deployment was rendered with (kept beside its info). */
@@ -86,6 +93,8 @@ export function renderedHostFiles(deployment: string, name: string): HostFiles {
       return undefined;
     }
   };
+  const tmpfiles = read(`${name}.conf`) ?? '';
+  if (readInfo(deployment)?.noContainerService) return { unit: '', dropIn: '', tmpfiles, noService: true };
   const unit = read(`${name}.service`);
   const dropIn = read(DROPIN_NAME);
   if (unit === undefined || dropIn === undefined) {
@@ -93,7 +102,7 @@ export function renderedHostFiles(deployment: string, name: string): HostFiles {
       hint: `it cannot be switched to as it was rendered; update the container instead: sysctr containers update ${name}`,
     });
   }
-  return { unit, dropIn, tmpfiles: read(`${name}.conf`) ?? '' };
+  return { unit, dropIn, tmpfiles };
 }
 
 /** A deployment's copy of its rendered unit, if it has one. */
@@ -215,13 +224,26 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
   await steps.step('stop', async () => {
     if (isUp(await unitStatus(systemd, unit))) await systemd.stop(unit);
   });
+  await steps.step('host-files', () => {
+    const from = readRecord(c.deployment(j.from))?.files ?? [];
+    const to = files.hostFiles ?? readRecord(target)?.files ?? [];
+    if (!from.length && !to.length) return;
+    const rootfs = readInfo(target)?.rootfs ?? path.join(target, 'rootfs');
+    const load = files.hostFiles ? (e: { path: string }) => files.hostFiles!.find((p) => p.path === e.path)!.content! : (e: Parameters<typeof contentOf>[2]) => contentOf(target, rootfs, e);
+    applyHostFiles(ctx, { to, from, load, recordDir: target });
+  });
   await steps.step('unit-files', () => {
+    if (files.noService) {
+      if (!dry) return files.tmpfiles.trim() ? writeAtomic(f.tmpfiles, files.tmpfiles) : fs.rmSync(f.tmpfiles, { force: true });
+      return describeWrite(ctx.out, f.tmpfiles, files.tmpfiles.trim() ? files.tmpfiles : undefined);
+    }
     if (!dry) return writeUnitFiles(f, { unit: files.unit, dropIn: files.dropIn, tmpfiles: files.tmpfiles });
     describeWrite(ctx.out, f.dropIn, files.dropIn);
     describeWrite(ctx.out, f.tmpfiles, files.tmpfiles.trim() ? files.tmpfiles : undefined);
     describeWrite(ctx.out, f.unit, files.unit);
   });
   await steps.step('enable', async () => {
+    if (files.noService) return;
     // `enable` made the unit's links from the [Install] section it read then (the source
     // deployment's copy of the unit): when the target's differs, an enabled unit is enabled again
     // from it; one that someone disabled is left disabled

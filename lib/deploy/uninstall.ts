@@ -1,6 +1,7 @@
 /**
  * uninstall NAME (SPEC §4): disable --now, remove unit and drop-in, daemon-reload, tmpfiles --remove,
- * remove conf, symlink and deployments. Idempotent: every step looks before it acts, so it also
+ * remove conf, host files as sysctr wrote them (changed ones are kept) and the directories it made
+ * for them when empty, symlink and deployments. Idempotent: every step looks before it acts, so it also
  * finishes a half-done install or uninstall (a unit left with no deployment, a deployment with no
  * unit, a journal from a killed command).
  */
@@ -11,6 +12,7 @@ import { Runc } from '../runtime/runc.js';
 import { removeUnitFiles, unitFilesFor, unitOwner } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import type { DeployContext } from './context.js';
+import { readRecord, removeHostFiles } from './hostfs-apply.js';
 import { validateName } from './names.js';
 import { containerPaths, liveDeployment, readInfo, readJournal, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
@@ -107,6 +109,10 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string): Promi
       say(`remove ${f.tmpfiles}`);
       if (!ctx.dryRun) fs.rmSync(f.tmpfiles, { force: true });
     }
+  });
+  await steps.step('host-files', () => {
+    const records = deployments.map(readRecord).filter((r) => r !== undefined);
+    if (records.length) removeHostFiles(ctx, records);
   });
   await steps.step('symlink', () => {
     if (exists(c.link)) {

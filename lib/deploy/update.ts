@@ -27,6 +27,9 @@ import { StepRunner } from './steps.js';
 import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, removeInBackground, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 import { parseSetArgs } from './values.js';
 import { describeWrite } from './dry-run.js';
+import { readRecord, writeRecordInto } from './hostfs-apply.js';
+import { planHostFiles, recordOf } from './hostfs-plan.js';
+import { hostfsFromTree } from './hostfs-source.js';
 
 export interface UpdateOptions {
   name: string;
@@ -141,11 +144,23 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const destdir = c.deployment(to);
   const runtime = resolveRuntime(info.runtime);
   const tree = await store.mergedTree(rec);
+  const exportsFiles = await readImageExports(store, rec, tree);
   const rendered = renderDeployment({
-    name, destdir, exports: await readImageExports(store, rec, tree),
+    name, destdir, exports: exportsFiles,
     image: { name: rec.name, id: rec.id, config: await store.imageConfig(rec) },
     set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
     hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
+  });
+  const noService = rendered.manifest.noContainerService === true;
+  if (noService !== Boolean(info.noContainerService)) {
+    throw new SysctrError(`${name}: ${rec.name} ${noService ? 'has no service (noContainerService)' : 'has a service'} and ${info.image} ${noService ? 'has one' : 'has none'}: update cannot switch between the two`, {
+      hint: `uninstall ${name} and install ${rec.name} again`,
+    });
+  }
+  const hostFiles = planHostFiles({
+    entries: hostfsFromTree(tree, (id) => store.objectPath(id)),
+    manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },
+    manifestText: exportsFiles['manifest.json']?.toString('utf8'), values: rendered.values, hostRoot: paths.hostRoot, stateRoot: paths.root,
   });
   timing('rendered');
   const unitText = withHeader(name, rendered.unit);
@@ -160,17 +175,19 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const record: DeploymentInfo & { token?: string } = {
     name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
-    tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token,
+    tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}),
   };
 
   // the rollback slot's checkout is reused in place when its image is still known (recheckout.ts)
   const older = readInfo(destdir);
+  // the directories sysctr made on the host stay on record while any deployment may have used them
+  const hostRecord = recordOf(hostFiles, [...(readRecord(live)?.createdDirs ?? []), ...(readRecord(destdir)?.createdDirs ?? [])]);
   const olderImage = older && !older.rootfs ? await store.findImage(older.imageId).catch(() => undefined) : undefined;
   const olderTree = olderImage ? await store.mergedTree(olderImage) : undefined;
   const partial = path.join(paths.root, `.${name}.${to}.partial-${process.pid}`);
   if (ctx.dryRun) {
     printUpdatePlan(ctx, { name, live, info, destdir, rec, older: older && !older.rootfs ? older : undefined, reuse: Boolean(olderTree), rendered });
-    await completeSwitch(ctx, name, j, { unit: unitText, dropIn, tmpfiles: rendered.tmpfiles ?? '' });
+    await completeSwitch(ctx, name, j, { unit: noService ? '' : unitText, dropIn: noService ? '' : dropIn, tmpfiles: rendered.tmpfiles ?? '', noService, hostFiles });
     return { ...base, status: 'updated', to: path.basename(destdir), restarted: wasActive, dryRun: true };
   }
 
@@ -197,8 +214,12 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     }
     fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
     fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson);
-    fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
-    fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
+    for (const stale of [`${name}.service`, 'sysctr.conf']) fs.rmSync(path.join(partial, stale), { force: true });
+    if (!noService) {
+      fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
+      fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
+    }
+    writeRecordInto(partial, hostRecord, hostFiles);
     if (rendered.tmpfiles) fs.writeFileSync(path.join(partial, `${name}.conf`), rendered.tmpfiles);
     writeAtomic(path.join(partial, 'info'), JSON.stringify(record, null, 2) + '\n');
     fs.renameSync(partial, destdir);
