@@ -11,4 +11,12 @@ export interface DeployContext {
   /** progress and dry-run output (stdout) */
   out: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** warnings (stderr); default: `sysctr: warning: ...` on stderr */
+  warn?: (line: string) => void;
+}
+
+/** A warning through the caller's printer, or on stderr. */
+export function warn(ctx: Pick<DeployContext, 'warn'>, line: string): void {
+  if (ctx.warn) ctx.warn(line);
+  else process.stderr.write(`sysctr: warning: ${line}\n`);
 }

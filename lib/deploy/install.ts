@@ -17,7 +17,8 @@ import { assertUnitIsOurs, unitFilesFor, unitOwner, withHeader, writeAtomic, wri
 import { Systemd } from '../systemd/systemctl.js';
 import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
-import type { DeployContext } from './context.js';
+import { warn, type DeployContext } from './context.js';
+import { managerCapabilities } from '../runtime/manager-caps.js';
 import { nameFromImage, validateName } from './names.js';
 import { applyHostFiles, checkForeign, writeRecordInto } from './hostfs-apply.js';
 import { planHostFiles, recordOf, type PlannedHostEntry } from './hostfs-plan.js';
@@ -124,8 +125,10 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
     set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
+    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
   });
   assertReadOnly(rendered);
+  for (const w of rendered.warnings) warn(ctx, w);
   // runc refuses a symlinked rootfs: with --rootfs the bundle points at DIR itself
   const configJson = rootfs ? withRootPath(rendered.configJson, rootfs) : rendered.configJson;
   timing('rendered');

@@ -21,11 +21,13 @@ import {
   type RenderedText,
   type UndefinedUse,
 } from '../template/engine.js';
+import { capabilityWarnings, grantableConfig, kernelGrantable, type Grantable } from '../template/capabilities.js';
 import { JsonSyntaxError, locatePointer, parseJsonWithLocations, type JsonDocument } from '../template/json-locate.js';
 import { pointerToPath, validateAgainst } from '../template/schemas.js';
 import { defaultConfigText } from './default-config.js';
 import { defaultUnit } from './default-unit.js';
 import { resolveRuntime } from '../runtime/check.js';
+import { managerCapabilities } from '../runtime/manager-caps.js';
 import { DROPIN_NAME, renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
 import { withHeader } from '../systemd/files.js';
 import { nameFromImage, validateName } from './names.js';
@@ -51,6 +53,8 @@ export interface RenderInput {
   hostGid: number;
   /** environment for user-mode directories (XDG_*, HOME); default process.env */
   env?: NodeJS.ProcessEnv;
+  /** what the unit's service manager can grant (managerCapabilities); default: all the kernel knows */
+  capabilities?: Grantable;
 }
 
 export interface Rendered {
@@ -65,6 +69,8 @@ export interface Rendered {
   /** the unit uses PIDFILE and EXEC_STOPPOST: the detached runc form (SPEC §4) */
   detached: boolean;
   manifest: { defaultValues: Record<string, string>; noContainerService?: boolean; [k: string]: unknown };
+  /** capabilities left out of config.json, and why, for the commands to print as warnings */
+  warnings: string[];
 }
 
 export const EXPORT_FILES = ['config.json.template', 'config.json', 'manifest.json', 'service.template', 'tmpfiles.template'] as const;
@@ -169,6 +175,7 @@ export function renderDeployment(input: RenderInput): Rendered {
   const templates = parseTemplates(input.exports);
   for (const [file, t] of templates) if (t.parsed.invalid.length) throw invalidError(file, t.parsed.invalid);
 
+  const grant = input.capabilities ?? kernelGrantable();
   const service = templates.get('service.template');
   const detached = usesDetachedForm(service?.parsed);
   const values = resolveValues({
@@ -184,6 +191,7 @@ export function renderDeployment(input: RenderInput): Rendered {
     set: input.set,
     manifestDefaults: manifest.defaultValues,
     keep: input.keep,
+    capabilities: grant.names,
   });
   Object.assign(
     values,
@@ -194,19 +202,30 @@ export function renderDeployment(input: RenderInput): Rendered {
   for (const [file, t] of templates) missing.push(...undefinedVariables(file, t.parsed, values));
   if (missing.length) throw undefinedError(missing);
 
-  const configJson = renderConfig(input, templates, values);
+  const { text: configJson, dropped } = renderConfig(input, templates, values, grant);
+  const warnings = capabilityWarnings(dropped, grant, cutFromAll(templates, input.set, manifest.defaultValues, grant));
   const unit = service ? renderTokens('service.template', service.parsed, values).text : defaultUnit(values, { user: input.user });
   const tmpl = templates.get('tmpfiles.template');
   const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values).text : '';
   const tmpfiles = tmpfilesText.trim() === '' ? '' : tmpfilesText;
-  return { configJson, unit, tmpfiles, values, detached, manifest };
+  return { configJson, unit, tmpfiles, values, detached, manifest, warnings };
 }
 
+/** The kernel's capabilities that ALL_PROCESS_CAPABILITIES left out, when a template uses its default value. */
+function cutFromAll(templates: Map<string, { parsed: ParsedTemplate }>, set: Record<string, string>, defaults: Record<string, string>, g: Grantable): string[] {
+  const k = 'ALL_PROCESS_CAPABILITIES';
+  if (Object.hasOwn(set, k) || Object.hasOwn(defaults, k)) return [];
+  const used = [...templates.values()].some((t) => t.parsed.tokens.some((tok) => tok.kind === 'var' && tok.name === k));
+  return used ? g.kernel.filter((c) => !g.names.includes(c)) : [];
+}
+
+/** config.json as rendered and checked, without the capabilities the container cannot get. */
 function renderConfig(
   input: RenderInput,
   templates: Map<string, { text: string; parsed: ParsedTemplate }>,
   values: Record<string, string>,
-): string {
+  grant: Grantable,
+): ReturnType<typeof grantableConfig> {
   const t = templates.get('config.json.template');
   let text: string;
   let file: string;
@@ -219,9 +238,10 @@ function renderConfig(
     file = 'config.json';
     text = input.exports['config.json'].toString('utf8');
   } else {
-    return defaultConfigText({ name: input.name, image: input.image?.config });
+    const generated = defaultConfigText({ name: input.name, image: input.image?.config });
+    return grantableConfig(generated, parseJsonWithLocations(generated), grant);
   }
-  const { problems } = checkConfigJson(text, source);
+  const { doc, problems } = checkConfigJson(text, source);
   if (problems.length) {
     const p = problems[0];
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}; sysctr lint lists them all)` : '';
@@ -229,7 +249,7 @@ function renderConfig(
       hint: source ? substitutedHint(source, p) : undefined,
     });
   }
-  return text;
+  return grantableConfig(text, doc!, grant);
 }
 
 /** When the problem sits on a placeholder, the value put there is the likely cause. */
@@ -330,6 +350,7 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
     hostUid: process.getuid?.() ?? 0,
     hostGid: process.getgid?.() ?? 0,
     env: o.env,
+    capabilities: managerCapabilities({ user: o.paths.user, uid: process.getuid?.() ?? 0 }),
   });
   return { name, rendered, files: installedFiles(name, rendered) };
 }

@@ -12,12 +12,13 @@ import { SysctrError, usageError } from '../errors.js';
 import { writeTree } from '../layer/checkout.js';
 import type { MergedTree } from '../layer/tree.js';
 import { resolveRuntime } from '../runtime/check.js';
+import { managerCapabilities } from '../runtime/manager-caps.js';
 import { renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
 import { assertUnitIsOurs, unitFilesFor, withHeader, writeAtomic } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
-import type { DeployContext } from './context.js';
+import { warn, type DeployContext } from './context.js';
 import { validateName } from './names.js';
 import { recheckout } from './recheckout.js';
 import { finishInterrupted } from './recover.js';
@@ -150,6 +151,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     image: { name: rec.name, id: rec.id, config: await store.imageConfig(rec) },
     set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
     hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
+    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
   });
   const noService = rendered.manifest.noContainerService === true;
   if (noService !== Boolean(info.noContainerService)) {
@@ -163,6 +165,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     manifestText: exportsFiles['manifest.json']?.toString('utf8'), values: rendered.values, hostRoot: paths.hostRoot, stateRoot: paths.root,
   });
   timing('rendered');
+  for (const w of rendered.warnings) warn(ctx, `${name}: ${w}`);
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,

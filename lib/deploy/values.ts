@@ -70,6 +70,8 @@ export interface ValuesInput extends OsDefaultsInput {
   manifestDefaults: Record<string, string>;
   /** values kept from the previous deployment (UUID) */
   keep?: Record<string, string>;
+  /** the capabilities sysctr may grant (lib/runtime/manager-caps.ts); default: all the kernel knows */
+  capabilities?: string[];
 }
 
 /**
@@ -89,7 +91,7 @@ export function resolveValues(v: ValuesInput): Record<string, string> {
   for (const [k, def] of Object.entries(dirs)) values[k] = chosen(k, () => def);
   values.PIDFILE = chosen('PIDFILE', () => `${values.RUN_DIRECTORY}/container-${v.name}.pid`);
   values.UUID = chosen('UUID', () => v.keep?.UUID ?? crypto.randomUUID());
-  values.ALL_PROCESS_CAPABILITIES = chosen('ALL_PROCESS_CAPABILITIES', () => allProcessCapabilities());
+  values.ALL_PROCESS_CAPABILITIES = chosen('ALL_PROCESS_CAPABILITIES', () => allProcessCapabilities(v.capabilities));
   values.RUNTIME = chosen('RUNTIME', () => v.runtime);
   // forced: always win
   values.DESTDIR = v.destdir;
