@@ -2,7 +2,8 @@
  * A throw-away systemd for end-to-end tests, booted with systemd-nspawn exactly as TESTING.md says:
  * host `/` volatile (fresh /etc, /var, /run on a tmpfs; /usr read-only from the host), the project
  * dir and a scratch dir bound in, commands run with `nsenter --target LEADER --all`. One per test
- * file. `--private-network` (beyond TESTING.md): each machine has its own loopback, so services in
+ * file. systemd-networkd-wait-online masked (it can hold the boot at `starting` for two minutes).
+ * `--private-network` (beyond TESTING.md): each machine has its own loopback, so services in
  * test files running side by side cannot collide on a port. The machine is killed at teardown, on failure too, and when the test process exits.
  */
 import { execa } from 'execa';
@@ -87,7 +88,7 @@ export class Machine {
     const drop = opts.dropCapabilities?.length ? [`--drop-capability=${opts.dropCapabilities.join(',')}`] : [];
     const proc = spawn(
       'systemd-nspawn',
-      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off'],
+      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off', 'systemd.mask=systemd-networkd-wait-online.service'],
       { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' }, stdio: ['ignore', logFd, logFd], detached: true },
     );
     const exited = new Promise<void>((res) => proc.once('exit', () => res()));
