@@ -4,19 +4,22 @@
  * automatic revert of a failed update, rollback and uninstall. Each time `containers list` must
  * show what is really there (the live deployment's image, the interrupted operation), and the next
  * command for that name must finish the job: the service serving the right version, link, unit,
- * runc container and journal consistent, no temp directory left.
+ * runc container and journal consistent, no temp directory left, and the image's host files
+ * (/exports/hostfs, renamed to /etc/NAME) those of the version served - none left behind after an
+ * uninstall, no FILE.sysctr-new made up for a file nobody changed.
  */
 import t from 'tap';
+import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from './helpers/cli.js';
 import { Machine, buildImage, requireRealSystemd } from './helpers/nspawn.js';
 
 const STEPS = {
-  install: ['journal', 'checkout', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
-  update: ['journal', 'clear-slot', 'checkout', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
-  'update-revert': ['journal', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
-  rollback: ['journal', 'stop', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
-  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'symlink', 'deployments', 'finish'],
+  install: ['journal', 'checkout', 'host-files', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
+  update: ['journal', 'clear-slot', 'checkout', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
+  'update-revert': ['journal', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  rollback: ['journal', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'host-files', 'symlink', 'deployments', 'finish'],
 } as const;
 type Op = keyof typeof STEPS;
 
@@ -32,10 +35,24 @@ async function pool<T>(items: readonly T[], width: number, fn: (item: T, i: numb
 }
 
 if (requireRealSystemd(t)) {
-  const m = await Machine.boot();
+  const m = await Machine.boot({ timeoutMs: 150_000 }); // a loaded machine boots slowly
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
-  for (const v of ['v1', 'v2', 'v3']) await buildImage(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
+  for (const v of ['v1', 'v2', 'v3']) {
+    // the update fixtures with host files: /etc/hf-crash renamed to /etc/NAME, a rendered template,
+    // and a file only v1 has (removed by an update, back with a rollback)
+    const src = path.join(m.scratch, `src-${v}`);
+    fs.cpSync(path.join(projectDir, `fixtures/images/update-${v}`), src, { recursive: true });
+    const hostfs = path.join(src, 'exports/hostfs/etc/hf-crash');
+    fs.mkdirSync(hostfs, { recursive: true });
+    fs.writeFileSync(path.join(hostfs, 'version.conf'), `${v}\n`);
+    fs.writeFileSync(path.join(hostfs, 'name.conf'), 'name=$NAME\n');
+    if (v === 'v1') fs.writeFileSync(path.join(hostfs, 'only-v1.conf'), 'v1\n');
+    const manifestFile = path.join(src, 'exports/manifest.json');
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as object;
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...manifest, renameFiles: { '/etc/hf-crash': '/etc/$NAME' }, installedFilesTemplate: ['/etc/hf-crash/name.conf'] }));
+    await buildImage(src, layout, v);
+  }
   const root = '/var/lib/sysctr-crash';
   const env = { SYSCTR_ROOT: root };
   const sysctr = (args: string[], extra: Record<string, string> = {}) => m.sysctr(args, { ...env, ...extra });
@@ -55,10 +72,11 @@ if (requireRealSystemd(t)) {
     const r = await m.sh(
       `readlink ${root}/${name} || echo -; test -e ${root}/.${name}.journal && echo journal || echo -; ` +
         `ls -a ${root} | grep -c "^\\.${name}\\.[01]\\.partial" ; systemctl is-active ${name}.service; runc list -q | grep -cx ${name}; ` +
-        `test -e /etc/systemd/system/${name}.service && echo unit || echo -`,
+        `test -e /etc/systemd/system/${name}.service && echo unit || echo -; ` +
+        `test -e /etc/${name} && { cat /etc/${name}/version.conf /etc/${name}/name.conf /etc/${name}/only-v1.conf 2>/dev/null | tr '\\n' ' '; ls -A /etc/${name} | grep -c sysctr- ; } | tr '\\n' ' ' || echo -`,
     );
-    const [link, journal, partials, active, runc, unit] = r.stdout.split('\n').map((s) => s.trim());
-    return { link, journal: journal === 'journal', partials: Number(partials), active, runc: Number(runc), unit: unit === 'unit' };
+    const [link, journal, partials, active, runc, unit, hostFiles] = r.stdout.split('\n').map((s) => s.trim());
+    return { link, journal: journal === 'journal', partials: Number(partials), active, runc: Number(runc), unit: unit === 'unit', hostFiles };
   };
 
   const listRow = async (name: string) => {
@@ -154,10 +172,13 @@ if (requireRealSystemd(t)) {
           const row2 = await listRow(name);
           t.equal(row2?.pending, null, say('list: nothing pending'));
           t.equal(row2?.state, 'running', say('list: running'));
+          // version, name.conf rendered, only-v1.conf with v1 only, then no temp file or FILE.sysctr-new
+          t.equal(end.hostFiles, `${want.version} name=${name} ${want.version === 'v1' ? 'v1 ' : ''}0`, say('host files of the version served'));
           const un = await sysctr(['uninstall', name]);
           t.equal(un.exitCode, 0, say(`uninstall: ${un.stderr}`));
+          t.equal((await look(name)).hostFiles, '-', say('uninstall removed the host files and /etc/NAME'));
         } else {
-          t.same(end, { link: '-', journal: false, partials: 0, active: 'inactive', runc: 0, unit: false }, say('nothing left'));
+          t.same(end, { link: '-', journal: false, partials: 0, active: 'inactive', runc: 0, unit: false, hostFiles: '-' }, say('nothing left'));
           t.notOk(await listRow(name), say('not listed'));
         }
       });

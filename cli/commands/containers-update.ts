@@ -118,5 +118,9 @@ export const info: CommandModule<object, NameArgs> = {
       { header: 'CREATED', value: (r) => out.ago(r.created) },
       { header: 'SET', value: (r) => Object.entries(r.set).map(([k, v]) => `${k}=${v}`).join(' ') },
     ]);
+    if (d.hostFiles.length) {
+      say('host files:');
+      for (const f of d.hostFiles) say(`  ${f.path} (from ${f.source}${f.template ? ', rendered' : ''}${f.type === 'file' ? '' : `, ${f.type}`})${f.state === 'as-written' ? '' : `: ${f.state}`}`);
+    }
   },
 };

@@ -117,6 +117,11 @@ const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boole
       ...i.variables.map((v) => `  ${v.name.padEnd(28)} ${v.source === 'manifest' ? `default ${JSON.stringify(v.default)}` : v.source === 'sysctr' ? 'set by sysctr' : v.source === 'os' ? 'OS default' : 'MUST BE SET (--set ' + v.name + '=...)'}`),
     ];
     if (i.required.length) out.push(`Required:    ${i.required.map((r) => `--set ${r}=...`).join(' ')}`);
+    if (i.noContainerService) out.push('Service:     none (noContainerService: host files only)');
+    if (i.hostFiles.length) {
+      out.push('Host files:  (from /exports/hostfs; paths as renameFiles gives them, rendered at install)');
+      for (const f of i.hostFiles) out.push(`  ${f.target}${f.target !== f.source ? `  <- hostfs${f.source}` : ''}  (${f.type === 'file' ? f.mode : f.type}${f.template ? ', template' : ''})`);
+    }
     process.stdout.write(out.join('\n') + '\n');
   },
 };

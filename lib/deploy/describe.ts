@@ -7,6 +7,8 @@ import { SysctrError } from '../errors.js';
 import type { Paths } from '../paths.js';
 import type { Runner } from '../proc.js';
 import { Systemd, containerState } from '../systemd/systemctl.js';
+import { hostPath, probe, readRecord } from './hostfs-apply.js';
+import { matches } from './hostfs-plan.js';
 import { validateName } from './names.js';
 import { containerPaths, liveDeployment, readInfo, readJournal } from './state.js';
 
@@ -30,6 +32,28 @@ export interface ContainerDescription {
   deployments: DeploymentSummary[];
   /** an operation a killed command left (the next command for this name finishes it) */
   pending?: string;
+  /** the live deployment's host files (/exports/hostfs) and whether they are as sysctr wrote them */
+  hostFiles: HostFileStatus[];
+}
+
+export interface HostFileStatus {
+  /** on the host (with --host-root) */
+  path: string;
+  /** below /exports/hostfs */
+  source: string;
+  type: 'file' | 'symlink' | 'directory';
+  template: boolean;
+  /** as-written: what sysctr wrote; changed: someone changed it (update keeps it); missing */
+  state: 'as-written' | 'changed' | 'missing';
+}
+
+export function hostFileStatus(paths: Paths, deployment: string): HostFileStatus[] {
+  return (readRecord(deployment)?.files ?? []).map((f) => {
+    const abs = hostPath(paths, f.path);
+    const now = probe(abs);
+    const state = now.kind === 'absent' ? 'missing' : matches(f, now) ? 'as-written' : 'changed';
+    return { path: abs, source: `hostfs${f.source}`, type: f.type === 'f' ? 'file' : f.type === 'l' ? 'symlink' : 'directory', template: Boolean(f.template), state };
+  });
 }
 
 export async function describeContainer(paths: Paths, runner: Runner, rawName: string): Promise<ContainerDescription> {
@@ -48,6 +72,7 @@ export async function describeContainer(paths: Paths, runner: Runner, rawName: s
     });
   }
   const unit = `${name}.service`;
-  const state = containerState((await new Systemd(runner, paths.user).show([unit])).get(unit));
-  return { name, state, live: path.basename(live), deployments, pending: readJournal(c)?.op };
+  const noService = readInfo(live)?.noContainerService;
+  const state = noService ? 'no service' : containerState((await new Systemd(runner, paths.user).show([unit])).get(unit));
+  return { name, state, live: path.basename(live), deployments, pending: readJournal(c)?.op, hostFiles: hostFileStatus(paths, live) };
 }

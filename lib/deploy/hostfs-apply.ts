@@ -234,7 +234,7 @@ export function applyHostFiles(ctx: DeployContext, input: ApplyInput): string[] 
   }
   for (const d of dirs) {
     if (dry) out(`would create directory ${hostPath(paths, d)}`);
-    else makeDir(hostPath(paths, d), 0o755);
+    else hostWrite(hostPath(paths, d), () => makeDir(hostPath(paths, d), 0o755));
   }
   for (const { e, abs, action } of plans) {
     if (action === 'none') continue;
@@ -245,13 +245,27 @@ export function applyHostFiles(ctx: DeployContext, input: ApplyInput): string[] 
       continue;
     }
     const dest = action === 'write-new' ? abs + NEW_SUFFIX : abs;
-    if (action === 'write-new') warn(`${abs} was changed since sysctr wrote it: kept; the new version is in ${dest}`);
+    if (action === 'write-new' && dry) out(`would keep ${abs} (changed since sysctr wrote it) and put the new version in ${dest}`);
+    else if (action === 'write-new') warn(`${abs} was changed since sysctr wrote it: kept; the new version is in ${dest}`);
     if (input.force?.has(e.path) && action === 'write') out(`${dry ? 'would take' : 'taking'} over ${abs} (--force)`);
     const content = e.type === 'f' ? input.load(e) : undefined;
     if (dry) describeHostWrite(out, dest, e, content);
-    else writeDurable(dest, e, content);
+    else hostWrite(dest, () => writeDurable(dest, e, content));
   }
   return warnings;
+}
+
+/** A host file that cannot be written is the user's problem (permissions, a read-only /usr), not a bug. */
+function hostWrite(dest: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!code || !['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EISDIR'].includes(code)) throw err;
+    throw new SysctrError(`cannot write the host file ${dest}: ${(err as Error).message}`, {
+      hint: 'change the path with --set (see renameFiles in sysctr images info), or make it writable; the next sysctr command for this container finishes or undoes this one',
+    });
+  }
 }
 
 function describeHostWrite(out: (l: string) => void, dest: string, e: HostEntry, content: Buffer | undefined): void {

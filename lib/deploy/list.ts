@@ -52,11 +52,13 @@ export async function listContainers(paths: Paths, runner: Runner, opts: { unitD
   // a read error below is the one reported: this one must not become an unhandled rejection
   asked.catch(() => {});
   const rows: ContainerRow[] = [];
+  const noService = new Set<string>();
   for (const name of names) {
     const c = containerPaths(paths, name);
     const live = liveDeployment(c);
     if (!live) continue;
     const info = readInfo(live);
+    if (info?.noContainerService) noService.add(name);
     const otherDir = c.deployment(live.endsWith('.1') ? 0 : 1);
     const other = readInfo(otherDir);
     rows.push({
@@ -75,6 +77,11 @@ export async function listContainers(paths: Paths, runner: Runner, opts: { unitD
   }
   const states = await asked;
   for (const r of rows) {
+    // manifest.json noContainerService: host files only, there is no unit to ask about
+    if (noService.has(r.name)) {
+      r.state = 'no service';
+      continue;
+    }
     const s = states.get(`${r.name}.service`);
     if (!s) continue;
     r.state = containerState(s);

@@ -6,6 +6,8 @@ import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { listVariables } from '../template/engine.js';
 import { FORCED_VARIABLES, OS_DEFAULT_VARIABLES } from '../deploy/values.js';
+import { renamePath } from '../deploy/hostfs-plan.js';
+import { hostfsFromTree } from '../deploy/hostfs-source.js';
 
 export interface ImageVariable {
   name: string;
@@ -28,6 +30,10 @@ export interface ImageInfo extends ImageRecord {
   variables: ImageVariable[];
   /** variables that have no value unless --set */
   required: string[];
+  /** /exports/hostfs: what install copies onto the host, and where (renameFiles, not rendered) */
+  hostFiles: Array<{ source: string; target: string; type: 'file' | 'symlink' | 'directory'; mode: string; template: boolean }>;
+  /** manifest.json noContainerService: host files only, no unit */
+  noContainerService: boolean;
 }
 
 const TEMPLATES = ['config.json.template', 'service.template', 'tmpfiles.template'];
@@ -37,10 +43,12 @@ export async function inspectImage(store: Store, rec: ImageRecord): Promise<Imag
   const tree = await store.mergedTree(rec);
   const exportsFiles = await store.listImageDir(rec, 'exports', tree);
   let defaults: Record<string, string> = {};
+  let manifest: { renameFiles?: unknown; installedFilesTemplate?: unknown; noContainerService?: unknown } = {};
   if (exportsFiles.includes('manifest.json')) {
     try {
       const m = JSON.parse((await store.readImageFile(rec, 'exports/manifest.json', tree))!.toString('utf8'));
       if (m && typeof m.defaultValues === 'object' && m.defaultValues) defaults = m.defaultValues;
+      if (m && typeof m === 'object') manifest = m;
     } catch {
       /* a broken manifest.json is lint's and install's to report */
     }
@@ -49,6 +57,22 @@ export async function inspectImage(store: Store, rec: ImageRecord): Promise<Imag
   for (const f of TEMPLATES.filter((t) => exportsFiles.includes(t))) {
     const text = (await store.readImageFile(rec, `exports/${f}`, tree))!.toString('utf8');
     for (const v of listVariables(text)) uses.set(v, [...(uses.get(v) ?? []), f]);
+  }
+  const renames = new Map<string, string>();
+  if (manifest.renameFiles && typeof manifest.renameFiles === 'object') {
+    for (const [k, v] of Object.entries(manifest.renameFiles)) {
+      if (typeof v !== 'string') continue;
+      renames.set(k, v);
+      for (const n of listVariables(v)) uses.set(n, [...new Set([...(uses.get(n) ?? []), 'manifest.json'])]);
+    }
+  }
+  const templates = new Set(Array.isArray(manifest.installedFilesTemplate) ? manifest.installedFilesTemplate : []);
+  const hostFiles: ImageInfo['hostFiles'] = [];
+  for (const e of hostfsFromTree(tree, (id) => store.objectPath(id))) {
+    const target = renamePath(e.source, renames);
+    const template = e.type === 'f' && (templates.has(e.source) || templates.has(target));
+    if (template) for (const n of listVariables(e.content!.toString('utf8'))) uses.set(n, [...(uses.get(n) ?? []), `hostfs${e.source}`]);
+    hostFiles.push({ source: e.source, target, type: e.type === 'f' ? 'file' : e.type === 'l' ? 'symlink' : 'directory', mode: (e.mode & 0o777).toString(8).padStart(4, '0'), template });
   }
   for (const v of Object.keys(defaults)) if (!uses.has(v)) uses.set(v, []);
   const forced = new Set<string>(FORCED_VARIABLES);
@@ -74,5 +98,7 @@ export async function inspectImage(store: Store, rec: ImageRecord): Promise<Imag
     exports: exportsFiles,
     variables,
     required: variables.filter((v) => v.source === 'required').map((v) => v.name),
+    hostFiles: hostFiles.sort((a, b) => (a.source < b.source ? -1 : 1)),
+    noContainerService: manifest.noContainerService === true,
   };
 }

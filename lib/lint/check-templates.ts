@@ -1,4 +1,6 @@
 /** Rules over the directory as a whole, the template syntax, variables and manifest.json. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { FORCED_VARIABLES, isForced } from '../deploy/values.js';
 import { listVariables, positionAt } from '../template/engine.js';
 import { locatePointer } from '../template/json-locate.js';
@@ -59,9 +61,17 @@ function checkManifest(ctx: LintContext): RawFinding[] {
   // renameFiles targets are templates too
   const rename = (m as { renameFiles?: unknown }).renameFiles;
   if (rename && typeof rename === 'object') for (const v of Object.values(rename)) if (typeof v === 'string') for (const n of listVariables(v)) used.add(n);
-  // files listed in installedFilesTemplate live in hostfs/, which lint cannot see: do not guess
+  // files listed in installedFilesTemplate are templates too; when hostfs/ is not in the source
+  // dir (a Dockerfile RUN makes it), lint cannot see them: do not guess
   const hostTemplates = (m as { installedFilesTemplate?: unknown }).installedFilesTemplate;
-  const cannotTell = Array.isArray(hostTemplates) && hostTemplates.length > 0;
+  let cannotTell = false;
+  if (Array.isArray(hostTemplates)) {
+    for (const entry of hostTemplates) {
+      const file = typeof entry === 'string' ? path.join(ctx.dir, ctx.exportsPrefix, 'hostfs', entry) : '';
+      if (file && fs.existsSync(file) && fs.statSync(file).isFile()) for (const n of listVariables(fs.readFileSync(file, 'utf8'))) used.add(n);
+      else cannotTell = true;
+    }
+  }
   for (const key of Object.keys(dv)) {
     const p = at(`/defaultValues/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`);
     if (isForced(key)) {

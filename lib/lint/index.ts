@@ -6,6 +6,7 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import { checkConfig } from './check-config.js';
 import { checkDockerfile } from './check-dockerfile.js';
+import { checkHostfs } from './check-hostfs.js';
 import { checkTemplates } from './check-templates.js';
 import { checkTmpfiles } from './check-tmpfiles.js';
 import { checkUnit } from './check-unit.js';
@@ -57,6 +58,7 @@ async function lintDir(dir: string, analyze: string | undefined): Promise<Findin
   const ctx = loadContext(dir);
   const raw: RawFinding[] = [
     ...checkTemplates(ctx),
+    ...checkHostfs(ctx),
     ...checkConfig(ctx),
     ...checkUnit(ctx),
     ...checkTmpfiles(ctx),

@@ -17,6 +17,7 @@ export const RULES: readonly RuleInfo[] = [
   r('manifest-schema', 'error', 'manifest.json does not match schemas/manifest.schema.json (defaultValues must map names to strings)', 'quote numbers and booleans in defaultValues; use the types the schema gives'),
   r('manifest-unknown-key', 'warning', 'a top-level manifest.json member sysctr does not know (a typo is silently ignored)', 'use version, defaultValues, noContainerService, renameFiles, installedFilesTemplate or useLinks'),
   r('manifest-unused-default', 'warning', 'a defaultValues entry no template uses', 'remove it, or use the variable where it was meant to be'),
+  r('manifest-hostfs-path', 'warning', 'a renameFiles key or installedFilesTemplate entry names no path under the source dir\'s hostfs/ (checked when there is one)', 'name the file as it is under hostfs/ (or, for installedFilesTemplate, its host path after renameFiles)'),
   r('manifest-forced-default', 'warning', 'defaultValues sets a variable sysctr always sets itself (NAME, DESTDIR, EXEC_*, ...): the default is ignored', 'remove it from defaultValues'),
   // config.json
   r('config-schema', 'error', 'the rendered config.json does not match schemas/runtime-config.schema.json', 'give the member the type and form the message names'),
