@@ -26,3 +26,8 @@ export function reportError(err: unknown, debug: boolean): number {
   process.stderr.write(`sysctr: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
   return 1;
 }
+
+/** A warning on stderr: `sysctr: warning: ...`. */
+export function printWarning(line: string): void {
+  process.stderr.write(`sysctr: warning: ${line}\n`);
+}

@@ -1,16 +1,23 @@
 /**
  * End to end, inside a systemd booted with systemd-nspawn, with real runc: pull the example image,
  * install it with --set, start, ask the service over HTTP, list, stop, install again, uninstall.
+ * Beside it a second machine whose bounding set lacks CAP_SYS_RESOURCE and CAP_SYS_TIME, as some
+ * hosts' does (docs/runtime.md): the core path again there, and on both machines images that ask
+ * for every capability or name those two literally.
  */
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from './helpers/cli.js';
 import { Machine, buildImage, requireRealSystemd } from './helpers/nspawn.js';
+import { CAPABILITY_NAMES } from '../lib/template/capabilities.js';
+import { LITERAL_CAPS, buildCapsImages, containerCaps, missingFromPid1, page } from './helpers/caps.js';
+
+const DROPPED = ['CAP_SYS_RESOURCE', 'CAP_SYS_TIME'];
 
 if (requireRealSystemd(t)) {
-  const m = await Machine.boot();
-  t.teardown(() => m.shutdown());
+  const [m, reduced] = await Promise.all([Machine.boot(), Machine.boot({ dropCapabilities: DROPPED })]);
+  t.teardown(() => Promise.all([m.shutdown(), reduced.shutdown()]));
   const layout = path.join(m.scratch, 'layout');
   await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
   // a second image (other id) for the "installed from another image" case
@@ -187,4 +194,95 @@ if (requireRealSystemd(t)) {
     t.equal((await m.sh('ls -d /var/lib/sysctr-e2e/twin* /var/lib/sysctr-e2e/.twin* 2>/dev/null')).stdout.trim().split('\n').sort().join(' '), '/var/lib/sysctr-e2e/twin /var/lib/sysctr-e2e/twin.0');
     t.equal((await sysctr(['uninstall', 'twin'])).exitCode, 0);
   });
+
+  // ---- capabilities: what the machine's PID 1 cannot hold is left out, with a warning ----------
+  await buildCapsImages(m.scratch, layout);
+  const reducedLayout = path.join(reduced.scratch, 'layout');
+  fs.cpSync(layout, reducedLayout, { recursive: true });
+  const kernelOrder = (caps: string[]) => [...caps].sort((a, b) => CAPABILITY_NAMES.indexOf(a) - CAPABILITY_NAMES.indexOf(b));
+
+  t.test('reduced machine: its PID 1 lacks CAP_SYS_RESOURCE and CAP_SYS_TIME', async (t) => {
+    const missing = await missingFromPid1(reduced);
+    for (const c of DROPPED) t.ok(missing.includes(c), `${c} missing from /proc/1/status CapBnd`);
+    t.comment(`the full machine's PID 1 lacks: ${(await missingFromPid1(m)).join(', ') || 'nothing'} (what this host lacks)`);
+  });
+
+  t.test('reduced machine: install --now, answer, stop, start, uninstall (the core path)', async (t) => {
+    const rs = (args: string[]) => reduced.sysctr(args, env);
+    t.equal((await rs(['pull', `oci:${reducedLayout}:v1`])).exitCode, 0);
+    const r = await rs(['install', '--name', 'cap-web', '--set', 'PORT=8181', '--set', 'MESSAGE=hello-reduced', '--set', 'SYSCTR_STOP_TIMEOUT=2', '--now', 'layout:v1']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stderr, /sysctr: warning: ALL_PROCESS_CAPABILITIES leaves out CAP_SYS_RESOURCE, CAP_SYS_TIME: the bounding set of PID 1, the system manager that runs the unit, lacks them/);
+    t.equal((await reduced.exec(['systemctl', 'is-active', 'cap-web.service'])).stdout.trim(), 'active');
+    t.equal(await page(reduced, 8181), 'hello-reduced');
+    const caps = await containerCaps(reduced, 'cap-web');
+    for (const c of DROPPED) t.notOk(caps.bounding.includes(c), `the container's CapBnd lacks ${c}`);
+    t.ok(caps.bounding.includes('CAP_SYS_ADMIN'), 'and holds the rest');
+    const stop = await rs(['stop', 'cap-web']);
+    t.equal(stop.exitCode, 0, stop.stderr);
+    const show = (await reduced.exec(['systemctl', 'show', '-p', 'ActiveState,Result', 'cap-web.service'])).stdout;
+    t.match(show, /ActiveState=inactive/);
+    t.match(show, /Result=success/);
+    t.equal((await reduced.exec(['runc', 'list', '-q'])).stdout.trim(), '');
+    t.equal((await rs(['start', 'cap-web'])).exitCode, 0);
+    t.equal(await page(reduced, 8181), 'hello-reduced', 'answers again');
+    t.equal((await rs(['uninstall', 'cap-web'])).exitCode, 0);
+    const left = await reduced.sh('ls -d /etc/systemd/system/cap-web.service* /etc/tmpfiles.d/cap-web.conf /var/lib/sysctr-e2e/cap-web* 2>/dev/null; runc list -q');
+    t.equal(left.stdout.trim(), '', 'nothing left');
+  });
+
+  for (const [label, mach, lay] of [['full', m, layout], ['reduced', reduced, reducedLayout]] as const) {
+    t.test(`${label} machine: images asking for every capability, and for CAP_SYS_RESOURCE and CAP_SYS_TIME by name, start and answer`, async (t) => {
+      const missing = await missingFromPid1(mach);
+      const kernel = CAPABILITY_NAMES.slice(0, Number((await mach.exec(['cat', '/proc/sys/kernel/cap_last_cap'])).stdout.trim()) + 1);
+      const ms = (args: string[]) => mach.sysctr(args, env);
+      for (const [tag, name, port, asked] of [['caps-all', 'cap-all', 8301, kernel], ['caps-lit', 'cap-lit', 8302, LITERAL_CAPS]] as const) {
+        t.equal((await ms(['pull', `oci:${lay}:${tag}`])).exitCode, 0);
+        const r = await ms(['install', '--name', name, '--set', `PORT=${port}`, '--set', `MESSAGE=${name}-${label}`, '--set', 'SYSCTR_STOP_TIMEOUT=1', '--now', `layout:${tag}`]);
+        t.equal(r.exitCode, 0, r.stderr);
+        t.equal(await page(mach, port), `${name}-${label}`, `${name} answers`);
+        const dropped = kernelOrder(asked.filter((c) => missing.includes(c)));
+        if (label === 'reduced') t.same(dropped.filter((c) => DROPPED.includes(c)), DROPPED, 'both are left out here');
+        if (!dropped.length) t.notMatch(r.stderr, /warning/, `${name}: no warning`);
+        else if (tag === 'caps-all') t.match(r.stderr, `sysctr: warning: ALL_PROCESS_CAPABILITIES leaves out ${dropped.join(', ')}: the bounding set of PID 1`);
+        else t.match(r.stderr, `sysctr: warning: config.json asks for ${dropped.join(', ')} (process.capabilities bounding, effective, permitted), but the bounding set of PID 1`);
+        const cfg = JSON.parse((await mach.exec(['cat', `/var/lib/sysctr-e2e/${name}.0/config.json`])).stdout);
+        const granted = kernelOrder(asked.filter((c) => !missing.includes(c)));
+        t.same(kernelOrder(cfg.process.capabilities.effective), granted, `${name}: config.json grants what PID 1 holds`);
+        const caps = await containerCaps(mach, name);
+        t.same(caps.bounding, granted, `${name}: the container's CapBnd`);
+        t.same(caps.effective, granted, `${name}: the container's CapEff`);
+        for (const c of DROPPED) t.equal(caps.effective.includes(c), !missing.includes(c), `${name}: ${c} ${missing.includes(c) ? 'absent' : 'present'}`);
+      }
+      if (label === 'reduced') {
+        // render, install --dry-run and containers update --dry-run say the same before anything changes
+        const render = await ms(['render', 'layout:caps-lit']);
+        t.equal(render.exitCode, 0, render.stderr);
+        t.match(render.stderr, 'sysctr: warning: config.json asks for CAP_SYS_RESOURCE, CAP_SYS_TIME');
+        t.notMatch(render.stdout, /CAP_SYS_RESOURCE|CAP_SYS_TIME/);
+        const dry = await ms(['install', '--dry-run', '--name', 'cap-dry', 'layout:caps-lit']);
+        t.equal(dry.exitCode, 0, dry.stderr);
+        t.match(dry.stderr, 'sysctr: warning: config.json asks for CAP_SYS_RESOURCE, CAP_SYS_TIME');
+        const upd = await ms(['containers', 'update', '--dry-run', '--set', 'MESSAGE=other', 'cap-lit']);
+        t.equal(upd.exitCode, 0, upd.stderr);
+        t.match(upd.stderr, 'sysctr: warning: cap-lit: config.json asks for CAP_SYS_RESOURCE, CAP_SYS_TIME');
+        // what sysctr spares the service: runc asked for CAP_SYS_RESOURCE here refuses to start
+        const probe = await mach.sh(
+          'mkdir -p /tmp/cap-probe && cd /tmp/cap-probe && ' +
+            `python3 -c 'import json; c=json.load(open("/var/lib/sysctr-e2e/cap-lit.0/config.json")); c["root"]["path"]="/var/lib/sysctr-e2e/cap-lit.0/rootfs"; c["process"]["args"]=["/bin/true"]; c["process"]["capabilities"]["effective"].append("CAP_SYS_RESOURCE"); c["process"]["capabilities"]["permitted"].append("CAP_SYS_RESOURCE"); c["mounts"]=[x for x in c["mounts"] if x["type"]!="bind"]; json.dump(c, open("config.json","w"))' && ` +
+            'runc run cap-probe; echo rc=$?; runc delete -f cap-probe 2>/dev/null',
+        );
+        t.match(probe.stderr, 'unable to apply caps: operation not permitted', 'runc refuses it on this machine');
+        t.match(probe.stdout, /^rc=1$/m);
+        // a real update renders for this machine too: warned, written without them, answering
+        const real = await ms(['containers', 'update', '--set', 'MESSAGE=updated-reduced', 'cap-lit']);
+        t.equal(real.exitCode, 0, real.stderr);
+        t.match(real.stderr, 'sysctr: warning: cap-lit: config.json asks for CAP_SYS_RESOURCE, CAP_SYS_TIME');
+        t.equal(await page(mach, 8302, 'updated-reduced'), 'updated-reduced', 'the updated service answers');
+        const after = await containerCaps(mach, 'cap-lit');
+        for (const c of DROPPED) t.notOk(after.effective.includes(c), `updated: the container's CapEff lacks ${c}`);
+      }
+      for (const name of ['cap-all', 'cap-lit']) t.equal((await ms(['uninstall', name])).exitCode, 0);
+    });
+  }
 }

@@ -8,6 +8,7 @@ import t from 'tap';
 import path from 'node:path';
 import { projectDir } from './helpers/cli.js';
 import { Machine, buildImage, requireRealSystemd } from './helpers/nspawn.js';
+import { containerCaps, missingFromPid1 } from './helpers/caps.js';
 
 if (requireRealSystemd(t)) {
   const m = await Machine.boot();
@@ -23,7 +24,8 @@ if (requireRealSystemd(t)) {
   t.test('a user manager runs', async (t) => {
     await m.sh('mkdir -p /run/user/0 && chmod 700 /run/user/0');
     const r = await m.exec([
-      'systemd-run', '--unit=sysctr-test-user-manager', '-p', 'Type=notify', '-p', 'Delegate=yes',
+      // a bounding set smaller than PID 1's: the user's manager is whose set limits --user containers
+      'systemd-run', '--unit=sysctr-test-user-manager', '-p', 'Type=notify', '-p', 'Delegate=yes', '-p', 'CapabilityBoundingSet=~CAP_NET_RAW',
       '--setenv=XDG_RUNTIME_DIR=/run/user/0', '--setenv=HOME=/root', '/lib/systemd/systemd', '--user',
     ]);
     t.equal(r.exitCode, 0, r.stderr);
@@ -38,6 +40,9 @@ if (requireRealSystemd(t)) {
     const r = await sysctr(['install', '--user', '--name', 'uweb', '--set', 'PORT=9191', '--set', 'MESSAGE=hello-user-mode', '--set', 'SYSCTR_STOP_TIMEOUT=1', '--now', 'layout:v1']);
     t.equal(r.exitCode, 0, r.stderr);
     t.match(r.stdout, new RegExp(`installed uweb .* in ${root}/uweb\\.0`));
+    t.match(r.stderr, /sysctr: warning: ALL_PROCESS_CAPABILITIES leaves out CAP_NET_RAW(, CAP_[A-Z_]+)*: the bounding set of PID \d+, the service manager of user 0 that runs the unit, lacks/,
+      "cut to the user manager's bounding set");
+    t.notOk((await missingFromPid1(m)).includes('CAP_NET_RAW'), "PID 1's set has CAP_NET_RAW: the user manager's set was read");
     t.equal((await userctl(['is-enabled', 'uweb.service'])).stdout.trim(), 'enabled');
     t.equal((await userctl(['is-active', 'uweb.service'])).stdout.trim(), 'active');
     const files = await m.sh(`ls ${unitDir}/uweb.service ${unitDir}/uweb.service.d/sysctr.conf /root/.config/user-tmpfiles.d/uweb.conf; readlink ${root}/uweb; test -e /etc/systemd/system/uweb.service || echo no-system-unit`);
@@ -50,6 +55,9 @@ if (requireRealSystemd(t)) {
       if (!page.includes('hello')) await new Promise((res) => setTimeout(res, 250));
     }
     t.equal(page.trim(), 'hello-user-mode', 'the service answers with the --set value');
+    const caps = await containerCaps(m, 'uweb');
+    t.notOk(caps.bounding.includes('CAP_NET_RAW'), "the container's CapBnd lacks what the user manager lacks");
+    t.ok(caps.bounding.includes('CAP_SYS_ADMIN'));
   });
 
   t.test('containers list --user shows it running; the system list does not', async (t) => {

@@ -1,7 +1,7 @@
 /** containers update / rollback / info (issue #5): parse, call lib/deploy, print. */
 import type { CommandModule } from 'yargs';
 import { usageError } from '../../lib/errors.js';
-import { pathsFrom, type GlobalArgs } from '../context.js';
+import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
 import { hostOptions, runnerFor } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
@@ -9,7 +9,7 @@ const say = (l: string) => process.stdout.write(l + '\n');
 /** --dry-run prints the commands that change the host and runs only systemctl's queries. */
 async function deployContext(args: GlobalArgs & { 'dry-run'?: boolean }) {
   const dryRun = Boolean(args['dry-run']);
-  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true }), dryRun, out: say };
+  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true }), dryRun, out: say, warn: printWarning };
 }
 
 const dryRunOption = { type: 'boolean', describe: 'print what would change (files as diffs, commands), change nothing' } as const;
@@ -93,7 +93,7 @@ export const rollback: CommandModule<object, NameArgs> = {
     const r = await doRollback(await deployContext(args), String(args.name));
     if (r.finished || r.dryRun) return; // the plan, or finishing an interrupted rollback, was the job: both were printed
     say(`rolled back ${r.name}: ${r.from} -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
-    if (r.targetFailed) process.stderr.write(`sysctr: warning: ${r.to} had failed to start before: ${r.targetFailed}\n`);
+    if (r.targetFailed) printWarning(`${r.to} had failed to start before: ${r.targetFailed}`);
   },
 };
 

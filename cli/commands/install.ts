@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { pathsFrom, type GlobalArgs } from '../context.js';
+import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
 import { hostOptions, runnerFor } from './host-options.js';
 
 interface Args extends GlobalArgs {
@@ -33,7 +33,7 @@ const cmd: CommandModule<object, Args> = {
     const dryRun = Boolean(args['dry-run']);
     const out = (l: string) => process.stdout.write(l + '\n');
     const r = await install(
-      { paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out },
+      { paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out, warn: printWarning },
       { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, force: args.force },
     );
     if (r.status === 'installed' && !dryRun) out(`installed ${r.name} from ${r.image} in ${r.deployment}${args.now ? ' and started it' : ` (start it: sysctr start ${r.name})`}`);

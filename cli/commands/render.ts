@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { pathsFrom, type GlobalArgs } from '../context.js';
+import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
 
 interface RenderArgs extends GlobalArgs {
   source: string;
@@ -26,7 +26,7 @@ const cmd: CommandModule<object, RenderArgs> = {
     const { renderSource } = await import('../../lib/deploy/render.js');
     const set = parseSetArgs(([] as unknown[]).concat(args.set ?? []).map(String));
     const r = await renderSource(args.source, { name: args.name, set, runtime: args.runtime, paths: pathsFrom(args) });
-    for (const w of r.rendered.warnings) process.stderr.write(`sysctr: warning: ${w}\n`);
+    for (const w of r.rendered.warnings) printWarning(w);
     if (args.out) {
       const fs = await import('node:fs');
       const path = await import('node:path');

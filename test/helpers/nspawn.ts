@@ -84,7 +84,8 @@ export class Machine {
     const log = path.join(scratch, 'nspawn.log');
     const logFd = fs.openSync(log, 'w');
     const binds = [projectDir, scratch, ...(opts.binds ?? [])].map((b) => `--bind=${b}`);
-    // a host unlike this one: capabilities missing from every process's bounding set, PID 1's included
+    // a host unlike this one: capabilities missing from every process's bounding set, PID 1's included.
+    // wait-online is masked: with some of these sets it holds is-system-running at "starting" for 2 min
     const drop = opts.dropCapabilities?.length ? [`--drop-capability=${opts.dropCapabilities.join(',')}`] : [];
     const proc = spawn(
       'systemd-nspawn',
