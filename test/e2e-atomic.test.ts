@@ -54,7 +54,14 @@ if (why) {
     const sysctr = (args: string[]) => m.sysctr(args, env);
     const ok = async (t: Test, args: string[]) => {
       const r = await sysctr(args);
-      t.equal(r.exitCode, 0, `sysctr ${args.join(' ')}: ${r.stderr}`);
+      // a failure shows the service's last journal lines, snmpd's MIB complaints left out
+      const journal = async () => {
+        const name = ['etcd', 'net-snmp'].find((n) => args.includes(n) || args.some((a) => a.startsWith(`localhost/${n}:`)));
+        if (!name) return '';
+        const j = await m.exec(['journalctl', '-u', `${name}.service`, '-n', '60', '--no-pager']);
+        return '\n' + j.stdout.split('\n').filter((l) => !/MIB|Cannot adopt|Unlinked OID|Undefined identifier/.test(l)).slice(-25).join('\n');
+      };
+      t.equal(r.exitCode, 0, `sysctr ${args.join(' ')}: ${r.stderr}${r.exitCode === 0 ? '' : await journal()}`);
       return r;
     };
     const exists = async (p: string) => (await m.exec(['test', '-e', p])).exitCode === 0;
@@ -82,10 +89,27 @@ if (why) {
     const healthy = () => poll(etcdctl('endpoint', 'health'), /is healthy/);
     const snmpget = () => poll(['snmpget', '-v2c', '-c', 'public', '127.0.0.1', SYS_DESCR], /STRING: "Linux /, { MIBS: '' });
 
-    t.test('the host: a writable /usr/local (this machine\'s /usr is the read-only host /usr) and an /etc/resolv.conf', async (t) => {
+    t.test('pull both builds of both images', async (t) => {
+      for (const img of ['etcd', 'net-snmp']) for (const tag of ['1', '2']) await ok(t, ['pull', '-q', `oci:${path.join(layouts, img)}:${tag}`]);
+    });
+
+    t.test('etcd on a host whose /usr/local is read-only: a clear error naming the file, nothing installed', async (t) => {
+      // this machine's /usr is the host's, read-only: etcdctl cannot go to /usr/local/bin
+      const r = await sysctr(['install', '--name', 'etcd', 'localhost/etcd:1']);
+      t.equal(r.exitCode, 1, r.stdout);
+      t.match(r.stderr, /cannot write the host file \/usr\/local\/bin\/etcdctl: .*read-only file system/);
+      t.notMatch(r.stderr, /internal error/);
+      t.notOk(await exists('/etc/systemd/system/etcd.service'), 'no unit');
+      t.notOk(await exists(`${ROOT}/etcd`), 'no deployment link');
+      // the host files written before the failing one stay until the next command undoes the
+      // install (its journal is kept): uninstall does
+      await ok(t, ['uninstall', 'etcd']);
+      for (const p of ['/etc/etcd', `${ROOT}/etcd.0`, `${ROOT}/.etcd.journal`]) t.notOk(await exists(p), `${p} gone after uninstall`);
+    });
+
+    t.test('the host: a writable /usr/local (as on an Atomic host) and an /etc/resolv.conf', async (t) => {
       const r = await m.sh('mount -t tmpfs -o mode=0755 tmpfs /usr/local && mkdir /usr/local/bin && echo "nameserver 127.0.0.1" > /etc/resolv.conf');
       t.equal(r.exitCode, 0, r.stderr);
-      for (const img of ['etcd', 'net-snmp']) for (const tag of ['1', '2']) await ok(t, ['pull', '-q', `oci:${path.join(layouts, img)}:${tag}`]);
     });
 
     t.test('etcd: install --now, host files, healthy, a key written', async (t) => {
