@@ -6,6 +6,10 @@
  */
 import { plainCheckoutArgs, plainListArgs } from './plain-argv.js';
 
+// Modes are sysctr's choice, not the caller's: with umask 000 its directories would be writable
+// by anyone. Files that must be private are created 0600 and directories 0700 explicitly.
+process.umask(0o022);
+
 // what yargs' hideBin returns under node: the arguments after the script
 const argv = process.argv.slice(2);
 

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import type YargsFactory from 'yargs/yargs';
 import { commands, loadAllCommands } from './commands/index.js';
 import { reportError } from './context.js';
+import { splitRunArgv } from './run-argv.js';
 
 // yargs' CommonJS build is one bundled file: it loads ~65 ms faster than its ESM build, on every command.
 // yargs/yargs: the factory alone ('yargs' also builds a singleton instance from process.argv).
@@ -15,7 +16,9 @@ const yargs = require('yargs/yargs') as typeof YargsFactory;
 
 export async function runYargs(argv: string[]): Promise<void> {
   if (argv.includes('--get-yargs-completions')) await loadAllCommands();
-  let cli = yargs(argv)
+  // run's command words never reach yargs (cli/run-argv.ts); its handler gets them as `command`
+  const run = splitRunArgv(argv);
+  let cli = yargs(run.argv)
     .scriptName('sysctr')
     .usage('$0 <command> [options]\n\nInstall OCI images as read-only system services run by runc under systemd.')
     .option('root', { type: 'string', describe: 'state root (store and deployments); env SYSCTR_ROOT', global: true })
@@ -43,12 +46,12 @@ export async function runYargs(argv: string[]): Promise<void> {
   for (const c of commands) cli = cli.command(c);
 
   try {
-    await cli.parseAsync();
+    await cli.parseAsync(run.argv, run.command.length ? { command: run.command } : {});
   } catch (err) {
     // a nested command's failed check rejects with its message: a usage error
     if (typeof err === 'string') {
       process.stderr.write(`sysctr: ${err}\n(see: sysctr --help)\n`);
       process.exitCode = 2;
-    } else process.exitCode = reportError(err, argv.includes('--debug'));
+    } else process.exitCode = reportError(err, run.argv.includes('--debug'));
   }
 }

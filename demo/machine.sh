@@ -10,8 +10,10 @@ machine_boot() {
   for b in "$@"; do binds+=("--bind=$b"); done
   SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 SYSTEMD_SECCOMP=0 systemd-nspawn --boot --directory=/ --volatile=yes \
     --machine="sysctr-$$-$RANDOM" --register=no --keep-unit --capability=all --private-network \
-    --bind="$scratch" "${binds[@]}" systemd.firstboot=off >"$scratch/nspawn.log" 2>&1 </dev/null &
+    --bind="$scratch" "${binds[@]}" systemd.firstboot=off \
+    systemd.mask=systemd-networkd-wait-online.service >"$scratch/nspawn.log" 2>&1 </dev/null &
   nspawn_pid=$!
+  # (wait-online is masked: it holds is-system-running at "starting" for two minutes)
   local state= c
   for _ in $(seq 1 240); do
     if [ -z "$leader" ]; then

@@ -14,23 +14,52 @@ export function tempPath(target: string): string {
 /**
  * Writes a file atomically: readers see the old content or the new, never a part. The temp file is
  * dot-named beside the target (a listing never shows it) and gets exactly `mode`, whatever the umask.
+ * Durable (the default): the data is on disk before the rename makes it the file (fsync), and the
+ * rename is on disk before this returns (fsync of the directory), so after a power cut the name
+ * holds the old content or the new, never an empty file. `durable: false` for derived data only.
  */
-export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o644): void {
+export function writeFileAtomic(target: string, data: string | Buffer, mode = 0o644, opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable ?? true;
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = tempPath(target);
   const fd = fs.openSync(tmp, 'wx', mode);
   try {
     fs.writeFileSync(fd, data);
     fs.fchmodSync(fd, mode);
-  } finally {
+    if (durable) fs.fsyncSync(fd);
+  } catch (err) {
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   try {
     fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw err;
   }
+  if (durable) fsyncDir(path.dirname(target));
+}
+
+/** Makes the directory's entries (a rename, a new link) durable. */
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * syncfs(2) of the filesystem holding `dir`: every file written there so far reaches the disk, in
+ * one call instead of an fsync per file. Node has no syncfs; coreutils' `sync --file-system` is it.
+ */
+export function syncFilesystem(dir: string): void {
+  const r = spawnSync('sync', ['--file-system', dir], { encoding: 'utf8' });
+  if (r.error) throw new SysctrError(`cannot flush ${dir} to disk: ${r.error.message}`, { hint: 'coreutils sync is needed' });
+  if (r.status !== 0) throw new SysctrError(`cannot flush ${dir} to disk: ${r.stderr.trim() || `sync exited with ${r.status}`}`);
 }
 
 export function sha256(data: string | Buffer): string {
@@ -46,6 +75,24 @@ export function readJson<T>(file: string): T | undefined {
     throw err;
   }
   return JSON.parse(text) as T;
+}
+
+/**
+ * Creates `dir` if needed and makes it its owner's alone (0700): what sysctr keeps there (store
+ * objects with the image's modes, deployments that hardlink them, values) is nobody else's to
+ * read or change. A directory that belongs to another user is refused, never taken over.
+ */
+export function ensurePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) throw new SysctrError(`${dir} is not a directory`, { hint: 'move it away, or choose another place with --root DIR' });
+  const uid = process.geteuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new SysctrError(`${dir} belongs to uid ${st.uid}, not to uid ${uid}; refused`, {
+      hint: uid === 0 ? 'sysctr keeps its state only in a directory of its own: choose another with --root DIR' : 'run as root, or use your own store with --user (or --root DIR)',
+    });
+  }
+  if ((st.mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700);
 }
 
 /** true when dir does not exist or is an empty directory */

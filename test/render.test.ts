@@ -122,9 +122,15 @@ t.test('errors name the file, line and column; nothing is returned', async (t) =
   const ro = caught(() => renderDeployment(input({ 'config.json.template': CONFIG.replace('"readonly": true', '"readonly": false'), 'manifest.json': manifest })));
   t.match(ro?.message, /^config\.json\.template:10:43: config\.json: root\.readonly must be true/);
 
-  const badJson = caught(() => renderDeployment(input({ 'config.json.template': CONFIG, 'manifest.json': manifest }, { set: { PORT: 'a"b' } })));
-  t.match(badJson?.message, /^config\.json\.template:6:19: config\.json: not valid JSON after rendering/);
-  t.match(badJson?.hint, /\$PORT/);
+  // a value inside a JSON string is JSON-escaped: a quote arrives as a quote
+  const quoted = renderDeployment(input({ 'config.json.template': CONFIG, 'manifest.json': manifest }, { set: { PORT: 'a"b' } }));
+  t.same(JSON.parse(quoted.configJson).process.env[0], 'PORT=a"b');
+  // a syntax error of the template itself still points at its place
+  const badJson = caught(() => renderDeployment(input({ 'config.json.template': CONFIG.replace('"cwd": "/",', '"cwd": "/" "x",'), 'manifest.json': manifest })));
+  t.match(badJson?.message, /^config\.json\.template:7:15: config\.json: not valid JSON after rendering/);
+  // a fragment outside a string must be JSON on its own
+  const fragment = caught(() => renderDeployment(input({ 'config.json.template': CONFIG, 'manifest.json': manifest }, { set: { ADDTL_MOUNTS: '] , "x": [' } })));
+  t.match(fragment?.message, /^config\.json\.template:13:5: the value of ADDTL_MOUNTS \("\] , \\"x\\": \["\) is not JSON, and it lands outside a JSON string/);
 
   const schema = caught(() => renderDeployment(input({ 'config.json.template': CONFIG.replace('"cwd": "/"', '"cwd": 7'), 'manifest.json': manifest })));
   t.match(schema?.message, /^config\.json\.template:7:12: config\.json: process\.cwd must be string/);

@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
 import { ago, filterMatches, humanSize, parseFilters, printJson, printTable, shortId } from '../output.js';
 import { storeUserOption } from './host-options.js';
+import { checkTimeout, registryOptions, registrySourceOptions, type RegistryArgs } from './registry-options.js';
 
 interface ListArgs extends GlobalArgs {
   all?: boolean;
@@ -169,12 +170,9 @@ const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: stri
   },
 };
 
-interface UpdateArgs extends GlobalArgs {
+interface UpdateArgs extends GlobalArgs, RegistryArgs {
   image?: string;
   all?: boolean;
-  creds?: string;
-  authfile?: string;
-  'tls-verify': boolean;
   quiet?: boolean;
 }
 
@@ -185,11 +183,10 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
     y
       .positional('image', { type: 'string', describe: 'an image in the store' })
       .option('all', { type: 'boolean', describe: 'every image an installed container uses' })
-      .option('creds', { type: 'string', describe: 'USER:PASSWORD for the registry' })
-      .option('authfile', { type: 'string', describe: 'auth.json with registry credentials' })
-      .option('tls-verify', { type: 'boolean', default: true, describe: 'require HTTPS and verify certificates' })
+      .options(registryOptions)
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only errors' })
       .check((a) => (!a.image === !a.all ? 'name an IMAGE or give --all' : true))
+      .check(checkTimeout)
       .example('$0 images update --all', 'refresh the images of every installed container, then: sysctr containers update --all'),
   handler: async (args) => {
     const store = await openStore(args);
@@ -206,7 +203,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
     let failed = 0;
     for (const rec of targets) {
       try {
-        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, creds: args.creds, authFile: args.authfile, tlsVerify: args['tls-verify'] });
+        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args) });
         if (!args.quiet) {
           process.stdout.write(
             r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: updated ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers fetched)\n`,

@@ -1,13 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
 import { storeUserOption } from './host-options.js';
+import { checkTimeout, registryOptions, registrySourceOptions, type RegistryArgs } from './registry-options.js';
 
-interface PullArgs extends GlobalArgs {
+interface PullArgs extends GlobalArgs, RegistryArgs {
   source: string;
   platform?: string;
-  creds?: string;
-  authfile?: string;
-  'tls-verify': boolean;
   quiet?: boolean;
 }
 
@@ -17,15 +15,15 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
     y
       .positional('source', { type: 'string', demandOption: true, describe: 'TRANSPORT:LOCATION, or REPO[:TAG] for a registry' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from a multi-platform image (default: the host)' })
-      .option('creds', { type: 'string', describe: 'USER:PASSWORD for the registry' })
-      .option('authfile', { type: 'string', describe: 'auth.json with registry credentials (env REGISTRY_AUTH_FILE)' })
-      .option('tls-verify', { type: 'boolean', default: true, describe: 'require HTTPS and verify certificates' })
+      .options(registryOptions)
+      .check(checkTimeout)
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors' })
       .option('user', storeUserOption)
       .example('$0 pull oci:./layout:v1', 'from an OCI layout directory, ref v1')
       .example('$0 pull docker-archive:./etcd.tar', 'from a docker save archive')
       .example('$0 pull docker://registry.example.org/etcd:3.5', 'from a registry')
-      .example('$0 pull --platform linux/arm/v7 docker://localhost:5000/app:1 --tls-verify=false', 'another platform, plain HTTP'),
+      .example('$0 pull --platform linux/arm/v7 docker://localhost:5000/app:1 --tls-verify=false', 'another platform, plain HTTP')
+      .example('pass | $0 pull --creds-file - docker://registry.example.org/app:1', 'credentials from standard input, not the command line'),
   handler: async (args) => {
     const { Store } = await import('../../lib/store/store.js');
     const { pullImage } = await import('../../lib/image/pull.js');
@@ -35,9 +33,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
     try {
       const r = await pullImage(store, args.source, {
         platform: args.platform,
-        creds: args.creds,
-        authFile: args.authfile,
-        tlsVerify: args['tls-verify'],
+        ...registrySourceOptions(args),
         onEvent: reporter.onEvent,
       });
       reporter.stop();

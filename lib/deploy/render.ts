@@ -193,6 +193,7 @@ export function renderDeployment(input: RenderInput): Rendered {
     keep: input.keep,
     capabilities: grant.names,
   });
+  checkHostValues(values, input.runtime);
   Object.assign(
     values,
     execCommands({ name: input.name, runtime: values.RUNTIME, destdir: input.destdir, detached, pidfile: values.PIDFILE }),
@@ -204,11 +205,34 @@ export function renderDeployment(input: RenderInput): Rendered {
 
   const { text: configJson, dropped } = renderConfig(input, templates, values, grant);
   const warnings = capabilityWarnings(dropped, grant, cutFromAll(templates, input.set, manifest.defaultValues, grant));
-  const unit = service ? renderTokens('service.template', service.parsed, values).text : defaultUnit(values, { user: input.user });
+  const unit = service ? renderTokens('service.template', service.parsed, values, { context: 'systemd' }).text : defaultUnit(values, { user: input.user });
   const tmpl = templates.get('tmpfiles.template');
-  const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values).text : '';
+  const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values, { context: 'systemd' }).text : '';
   const tmpfiles = tmpfilesText.trim() === '' ? '' : tmpfilesText;
   return { configJson, unit, tmpfiles, values, detached, manifest, warnings };
+}
+
+/**
+ * Values that sysctr itself puts on host command lines and in its drop-in: RUNTIME is the program
+ * ExecStart runs on the host, so one from --set or a manifest default passes the checks --runtime
+ * does; PIDFILE goes into the drop-in, where a line break would add directives.
+ */
+function checkHostValues(values: Record<string, string>, runtime: string): void {
+  if (values.RUNTIME !== runtime) {
+    try {
+      values.RUNTIME = resolveRuntime(values.RUNTIME);
+    } catch (err) {
+      if (!(err instanceof SysctrError)) throw err;
+      throw new SysctrError(`RUNTIME (from --set or the image's manifest.json): ${err.message.replace(/^--runtime /, '')}`, {
+        hint: 'RUNTIME names the OCI runtime sysctr runs on the host; give it with --runtime PATH, or leave it unset',
+      });
+    }
+  }
+  if (/[\u0000-\u001f\u007f%]/.test(values.PIDFILE)) {
+    throw new SysctrError(`the value of PIDFILE (${JSON.stringify(values.PIDFILE)}) has a control character or a % in it; refused`, {
+      hint: 'PIDFILE is a path; give it as one (--set PIDFILE=/run/NAME.pid)',
+    });
+  }
 }
 
 /** The kernel's capabilities that ALL_PROCESS_CAPABILITIES left out, when a template uses its default value. */
@@ -232,7 +256,7 @@ function renderConfig(
   let source: RenderedText | undefined;
   if (t) {
     file = 'config.json.template';
-    source = renderTokens(file, t.parsed, values);
+    source = renderTokens(file, t.parsed, values, { context: 'json' });
     text = source.text;
   } else if (input.exports['config.json']) {
     file = 'config.json';

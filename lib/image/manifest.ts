@@ -23,9 +23,22 @@ const LAYER_TYPES = new Set<string>([
   'application/vnd.docker.image.rootfs.diff.tar',
 ]);
 
+/** Sizes are checked against what is read, so a size that is negative, fractional or past 2^53 is no size at all. */
 function isDescriptor(d: unknown): d is Descriptor {
   const x = d as Descriptor;
-  return !!x && typeof x.digest === 'string' && /^[a-z0-9]+:[a-zA-Z0-9=_-]+$/.test(x.digest) && typeof x.size === 'number';
+  return (
+    !!x && typeof x.digest === 'string' && /^[a-z0-9]+:[a-zA-Z0-9=_-]+$/.test(x.digest) && Number.isSafeInteger(x.size) && x.size >= 0
+  );
+}
+
+/** A descriptor whose size is a number but not a byte count is named, not just called invalid. */
+function refuseBadSizes(list: unknown[], where: string, what: string): void {
+  for (const d of list) {
+    const x = d as { digest?: unknown; size?: unknown } | null;
+    if (x && typeof x.size === 'number' && !(Number.isSafeInteger(x.size) && x.size >= 0)) {
+      throw new SysctrError(`${where}: ${what} ${String(x.digest)} has size ${x.size}, which is not a byte count; refused`);
+    }
+  }
 }
 
 export function parseManifest(raw: RawManifest, where: string): ParsedManifest {
@@ -49,6 +62,7 @@ export function parseManifest(raw: RawManifest, where: string): ParsedManifest {
     throw new SysctrError(`${where}: manifest says media type ${doc.mediaType} but was served as ${raw.mediaType}`);
   }
   if (INDEX_TYPES.has(mediaType)) {
+    if (Array.isArray(doc.manifests)) refuseBadSizes(doc.manifests, where, 'manifest');
     if (!Array.isArray(doc.manifests) || !doc.manifests.every(isDescriptor)) {
       throw new SysctrError(`${where}: index ${raw.digest} has no valid "manifests" list`);
     }
@@ -59,6 +73,7 @@ export function parseManifest(raw: RawManifest, where: string): ParsedManifest {
       hint: `expected one of ${[...INDEX_TYPES, ...MANIFEST_TYPES].join(', ')}`,
     });
   }
+  refuseBadSizes([doc.config, ...(Array.isArray(doc.layers) ? doc.layers : [])], where, 'blob');
   if (!isDescriptor(doc.config)) throw new SysctrError(`${where}: manifest ${raw.digest} has no valid "config" descriptor`);
   if (!Array.isArray(doc.layers) || !doc.layers.every(isDescriptor)) {
     throw new SysctrError(`${where}: manifest ${raw.digest} has no valid "layers" list`);

@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import * as tar from 'tar';
 import { SysctrError } from '../errors.js';
 import { isPermissionError } from '../fsutil.js';
+import { unpackTarFile } from './archive-unpack.js';
 import { normalizeName } from './reference.js';
 import { MediaTypes, type Descriptor, type ImageSource, type RawManifest } from './types.js';
 
@@ -132,13 +132,13 @@ export function localName(hint: string, tag?: string): string {
   return `localhost/${base}:${t}`;
 }
 
-/** Unpacks an archive into a fresh temp dir (node-tar refuses absolute paths and "..": safe). */
+/** Unpacks an archive into a fresh temp dir (lib/image/archive-unpack.ts: nothing lands outside it). */
 export async function unpackArchive(file: string, where: string): Promise<{ dir: string; cleanup: () => void }> {
   if (!fs.existsSync(file)) throw new SysctrError(`${where}: no such file ${file}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-archive-'));
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
-    await tar.x({ file, cwd: dir, strict: true, preserveOwner: false, noChmod: true });
+    await unpackTarFile(file, dir);
   } catch (err) {
     cleanup();
     throw new SysctrError(`${where}: cannot read the archive: ${(err as Error).message}`);

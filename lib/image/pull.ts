@@ -12,6 +12,7 @@ import { sha256 } from '../fsutil.js';
 import { importLayerStream, LayerFormatError } from '../layer/import.js';
 import { ObjectWriter } from '../store/object-writer.js';
 import { CorruptStreamError } from '../layer/decompress.js';
+import { isNoSpace, noSpaceError } from '../store/space.js';
 import { UnsafePathError } from '../layer/safepath.js';
 import { LinkTracker } from '../layer/tree.js';
 import readline from 'node:readline';
@@ -190,6 +191,10 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
       const addedObjects = await writer.abort();
       for (const d of addedLayers) store.removeLayer(d);
       for (const id of addedObjects) fs.rmSync(store.objectPath(id), { force: true });
+      if (isNoSpace(err)) {
+        const bytes = manifest.layers.reduce((n, l, i) => (store.hasLayer(diffIds[i]) ? n : n + l.size), 0);
+        throw noSpaceError(store.dir, { bytes, what: where, why: 'its layers as fetched, compressed; more unpacked' }, err);
+      }
       throw err;
     }
   });

@@ -11,8 +11,12 @@ export interface SourceOptions {
   /** USER:PASS for registries */
   creds?: string;
   authFile?: string;
+  /** a file holding USER:PASS (`-`: standard input), so the password is not in the command line */
+  credsFile?: string;
   /** false allows plain HTTP and unverified TLS */
   tlsVerify?: boolean;
+  /** how long a registry may stay silent before a request fails (ms) */
+  timeoutMs?: number;
   /** told about each retry of a registry request */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string; what: string }) => void;
 }
@@ -82,5 +86,14 @@ async function openRegistry(reference: string, insecure: boolean, opts: SourceOp
     throw err;
   }
   const { openRegistrySource } = await import('./registry/index.js');
-  return openRegistrySource(ref, { creds: opts.creds, authFile: opts.authFile, tlsVerify: opts.tlsVerify, insecureHttp: insecure, onRetry: opts.onRetry });
+  const { readCredsFile } = await import('./registry/auth.js');
+  const creds = opts.credsFile !== undefined ? readCredsFile(opts.credsFile) : opts.creds;
+  return openRegistrySource(ref, {
+    creds,
+    authFile: opts.authFile,
+    tlsVerify: opts.tlsVerify,
+    insecureHttp: insecure,
+    timeoutMs: opts.timeoutMs,
+    onRetry: opts.onRetry,
+  });
 }

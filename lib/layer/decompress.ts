@@ -6,7 +6,9 @@
 import zlib from 'node:zlib';
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
-import * as fzstd from 'fzstd';
+import { CorruptStreamError, zstdDecompress } from './zstd.js';
+
+export { CorruptStreamError };
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -25,9 +27,6 @@ export interface StreamDigests {
   diffSize: number;
   compression: Compression;
 }
-
-/** Thrown for streams that end early or do not decompress; the message names the format. */
-export class CorruptStreamError extends Error {}
 
 /**
  * Yields the uncompressed bytes of `input`; `done()` gives the digests once the generator has been
@@ -95,24 +94,7 @@ export function uncompressedStream(input: AsyncIterable<Buffer>, onBytes?: (n: n
         throw err;
       }
     } else {
-      const out: Buffer[] = [];
-      const d = new fzstd.Decompress((chunk) => {
-        out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      });
-      // Errors of the decoder itself mean a bad stream; errors of the source pass through.
-      const push = (c: Uint8Array, final: boolean) => {
-        try {
-          d.push(c, final);
-        } catch (err) {
-          throw new CorruptStreamError(`zstd stream is truncated or corrupt (${(err as Error).message})`);
-        }
-      };
-      for await (const c of rest()) {
-        push(c, false);
-        while (out.length) yield out.shift()!;
-      }
-      push(new Uint8Array(0), true);
-      while (out.length) yield out.shift()!;
+      yield* zstdDecompress(rest());
     }
   }
 

@@ -5,14 +5,13 @@
  * digests before the layer is committed.
  */
 import fs from 'node:fs';
-import { Parser, type ReadEntry } from 'tar';
 import type { ObjectDir } from '../store/objects.js';
 import { objectHasher } from '../store/objects.js';
 import { SLAB_BYTES, type ObjectWriter } from '../store/object-writer.js';
 import type { TreeEntry } from '../store/types.js';
 import { uncompressedStream, type StreamDigests } from './decompress.js';
-import { PaxXattrScanner } from './pax-xattrs.js';
 import { basename, dirname, normalizeEntryPath, UnsafePathError } from './safepath.js';
+import { TarFormatError, TarReader, type EntrySink, type TarEntryHeader } from './tar-reader.js';
 
 /** Files up to this size are hashed in memory before anything is written. */
 const SMALL_FILE = SLAB_BYTES;
@@ -47,74 +46,46 @@ export async function importLayerStream(
     failure ??= e;
   };
 
-  // extended attributes, which node-tar does not give: read from the same bytes, just before it
-  const xattrScanner = new PaxXattrScanner();
-  const parser = new Parser({
-    strict: true,
-    onReadEntry: (entry: ReadEntry) => {
-      if (failure) return entry.resume();
-      try {
-        onEntry(entry);
-      } catch (e) {
-        fail(e as Error);
-        entry.resume();
-      }
-    },
-  });
-  parser.on('warn', (_code: string, msg: string | Error) => fail(new LayerFormatError(`bad tar: ${String(msg)}`)));
-  parser.on('error', (e: Error) => fail(new LayerFormatError(`bad tar: ${e.message}`)));
+  const reader = new TarReader(onEntry);
 
-  function onEntry(entry: ReadEntry): void {
-    const path = normalizeEntryPath(entry.path);
-    const mode = (entry.mode ?? 0o644) & 0o7777;
-    const uid = entry.uid ?? 0;
-    const gid = entry.gid ?? 0;
-    const mtime = entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : 0;
+  function onEntry(h: TarEntryHeader): EntrySink | undefined {
+    const path = normalizeEntryPath(h.name);
+    const { mode, uid, gid, mtime } = h;
     const base = basename(path);
     if (base.startsWith('.wh.')) {
-      entry.resume();
       if (base === '.wh..wh..opq') entries.push({ path: dirname(path), type: 'o', mode: 0, uid: 0, gid: 0, mtime: 0 });
       else if (!base.startsWith('.wh..wh.')) {
         const dir = dirname(path);
         const name = base.slice(4);
         entries.push({ path: dir ? `${dir}/${name}` : name, type: 'w', mode: 0, uid: 0, gid: 0, mtime: 0 });
       }
-      return;
+      return undefined;
     }
-    switch (entry.type) {
-      case 'File':
-      case 'OldFile':
-      case 'ContiguousFile':
-        return readFile(entry, { path, type: 'f', mode, uid, gid, mtime, size: entry.size, xattrs: xattrScanner.take(entry.path) });
-      case 'Directory':
-        entry.resume();
-        if (path) entries.push({ path, type: 'd', mode, uid, gid, mtime });
-        return;
-      case 'SymbolicLink':
-        entry.resume();
-        if (!path) throw new UnsafePathError('a symlink entry replaces the root directory');
-        entries.push({ path, type: 'l', mode: 0o777, uid, gid, mtime, link: entry.linkpath ?? '' });
-        return;
-      case 'Link': {
-        entry.resume();
-        const target = normalizeEntryPath(entry.linkpath ?? '', `hardlink target of "${entry.path}"`);
-        if (!target) throw new UnsafePathError(`hardlink "${entry.path}" points at the root directory`);
+    if (!path && h.type !== 'dir') throw new UnsafePathError(`entry "${h.name}" (a ${h.type}) replaces the root directory`);
+    switch (h.type) {
+      case 'file':
+        return readFile({ path, type: 'f', mode, uid, gid, mtime, size: h.size, xattrs: h.xattrs });
+      case 'dir':
+        // "/" or "./": the root directory's own mode and owner, as umoci applies them
+        entries.push({ path, type: 'd', mode, uid, gid, mtime });
+        return undefined;
+      case 'symlink':
+        entries.push({ path, type: 'l', mode: 0o777, uid, gid, mtime, link: h.linkname });
+        return undefined;
+      case 'hardlink': {
+        const target = normalizeEntryPath(h.linkname, `hardlink target of "${h.name}"`);
+        if (!target) throw new UnsafePathError(`hardlink "${h.name}" points at the root directory`);
         entries.push({ path, type: 'h', mode, uid, gid, mtime, link: target });
-        return;
+        return undefined;
       }
-      case 'CharacterDevice':
-      case 'BlockDevice':
-      case 'FIFO':
-        entry.resume();
-        entries.push({ path, type: 'x', mode, uid, gid, mtime });
-        return;
       default:
-        entry.resume();
-        throw new LayerFormatError(`unsupported tar entry type ${entry.type} for "${entry.path}"`);
+        // devices and fifos: counted, never made
+        entries.push({ path, type: 'x', mode, uid, gid, mtime });
+        return undefined;
     }
   }
 
-  function readFile(entry: ReadEntry, te: TreeEntry): void {
+  function readFile(te: TreeEntry): EntrySink {
     const size = te.size!;
     const meta = { mode: te.mode, uid: te.uid, gid: te.gid, size, xattrs: te.xattrs };
     const hash = objectHasher(meta);
@@ -126,61 +97,48 @@ export async function importLayerStream(
       // Most small files arrive in one piece, handed on as it is; the others are gathered first.
       let first: Buffer | undefined;
       let off = 0;
-      entry.on('data', (c: Buffer) => {
-        hash.update(c);
-        if (off === 0 && c.length === size) first = c;
-        else {
-          if (off === 0) scratch = scratch.length >= size ? scratch : Buffer.allocUnsafe(Math.max(size, 64 * 1024));
-          c.copy(scratch, off);
-        }
-        off += c.length;
-        // written as soon as it is whole, while the piece is certainly still as the parser gave it
-        if (off === size && !failure) {
+      return {
+        data(c: Buffer) {
+          hash.update(c);
+          if (off === 0 && c.length === size) first = c;
+          else {
+            if (off === 0) scratch = scratch.length >= size ? scratch : Buffer.allocUnsafe(Math.max(size, 64 * 1024));
+            c.copy(scratch, off);
+          }
+          off += c.length;
+        },
+        end() {
+          // written while the piece is certainly still as the reader gave it
           const id = hash.digest('hex');
-          writer.writeSmall(id, first ?? scratch.subarray(0, size), meta, te.mtime);
+          writer.writeSmall(id, size === 0 ? EMPTY : (first ?? scratch.subarray(0, size)), meta, te.mtime);
           done(id);
-        }
-      });
-      entry.on('end', () => {
-        if (size === 0 && !failure) {
-          const id = hash.digest('hex');
-          writer.writeSmall(id, EMPTY, meta, te.mtime);
-          done(id);
-        }
-      });
-      return;
+        },
+      };
     }
     const large = writer.openLarge(meta);
-    entry.on('data', (c: Buffer) => {
-      if (failure) return;
-      hash.update(c);
-      large.chunk(c);
-    });
-    entry.on('end', () => {
-      if (failure) return;
-      const id = hash.digest('hex');
-      large.commit(id, te.mtime);
-      done(id);
-    });
+    return {
+      data(c: Buffer) {
+        hash.update(c);
+        large.chunk(c);
+      },
+      end() {
+        const id = hash.digest('hex');
+        large.commit(id, te.mtime);
+        done(id);
+      },
+    };
   }
 
   try {
     for await (const chunk of stream) {
-      if (failure) break;
-      xattrScanner.write(chunk);
-      parser.write(chunk);
+      reader.write(chunk);
       const wait = writer.backpressure();
       if (wait) await wait;
-      if (writer.error) fail(writer.error);
+      if (writer.error) throw writer.error;
     }
-    if (!failure) {
-      await new Promise<void>((resolve) => {
-        parser.on('end', resolve);
-        parser.end();
-      });
-    }
+    reader.end();
   } catch (e) {
-    fail(e as Error);
+    fail(e instanceof TarFormatError ? new LayerFormatError(`bad tar: ${e.message}`) : (e as Error));
   }
   if (failure) {
     await writer.drain().catch(() => undefined);

@@ -1,16 +1,23 @@
 /**
- * Paths inside a root filesystem. Tar entry names are normalised to "a/b/c" (no leading "./",
- * no trailing "/"); names that are absolute or climb with ".." are refused, never rewritten.
+ * Paths inside a root filesystem. Tar entry names are normalised to "a/b/c" (no leading "/" or
+ * "./", no trailing "/"), taken relative to the root as umoci does: "/usr/bin/x" (GNU tar -P, or a
+ * tree inserted at "/") is "usr/bin/x", and "/", "." and "./" name the root itself (""). ".."
+ * is resolved lexically; a name that climbs above the root with it is refused, never rewritten.
  */
 export class UnsafePathError extends Error {}
 
 export function normalizeEntryPath(name: string, what = 'entry'): string {
-  if (name.startsWith('/')) throw new UnsafePathError(`${what} "${name}" is an absolute path`);
+  // the common case: nothing to resolve
+  if (!name.includes('..') && !name.includes('//') && !name.includes('./') && name[0] !== '/' && name !== '.' && !name.endsWith('/.')) {
+    return name.endsWith('/') ? name.slice(0, -1) : name;
+  }
   const parts: string[] = [];
   for (const p of name.split('/')) {
     if (p === '' || p === '.') continue;
-    if (p === '..') throw new UnsafePathError(`${what} "${name}" climbs out of the root with ".."`);
-    parts.push(p);
+    if (p === '..') {
+      if (!parts.length) throw new UnsafePathError(`${what} "${name}" climbs out of the root with ".."`);
+      parts.pop();
+    } else parts.push(p);
   }
   return parts.join('/');
 }

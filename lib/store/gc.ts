@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { getXattrs, sha256 } from '../fsutil.js';
-import { keptXattr } from '../layer/pax-xattrs.js';
+import { keptXattr } from '../layer/tar-reader.js';
 import type { Store } from './store.js';
 
 export interface PruneResult {

@@ -20,6 +20,8 @@ parentPort!.on('message', ({ slab, ops, buffer }: WriterMessage & { buffer?: Sha
   const created: string[] = [];
   const view = (off: number, len: number) => (len ? new Uint8Array(slabs[slab], off, len) : EMPTY);
   let error: string | undefined;
+  let errorCode: string | undefined;
+  let errorHint: string | undefined;
   try {
     for (const op of ops) {
       switch (op.op) {
@@ -48,6 +50,8 @@ parentPort!.on('message', ({ slab, ops, buffer }: WriterMessage & { buffer?: Sha
     }
   } catch (err) {
     error = (err as Error).message;
+    errorCode = (err as NodeJS.ErrnoException).code;
+    errorHint = (err as { hint?: string }).hint;
     for (const f of open.values()) {
       try {
         creator.discard(f.fd, f.tmp);
@@ -57,6 +61,6 @@ parentPort!.on('message', ({ slab, ops, buffer }: WriterMessage & { buffer?: Sha
     }
     open.clear();
   }
-  const reply: WriterReply = { slab, created, error };
+  const reply: WriterReply = { slab, created, error, errorCode, errorHint };
   parentPort!.postMessage(reply);
 });

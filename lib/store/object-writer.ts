@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { SysctrError } from '../errors.js';
 import type { ObjectDir, ObjectMeta } from './objects.js';
 
 export type WriterOp =
@@ -32,6 +33,9 @@ export interface WriterReply {
   slab: number;
   created: string[];
   error?: string;
+  /** the failure's errno code (ENOSPC, EACCES...) and hint, which do not survive the thread boundary on their own */
+  errorCode?: string;
+  errorHint?: string;
 }
 
 /** A small file (up to this size) always fits one slab. */
@@ -161,7 +165,7 @@ export class ObjectWriter {
   replied(r: WriterReply): void {
     this.inFlight--;
     this.created.push(...r.created);
-    if (r.error) this.error ??= new Error(`writing store objects: ${r.error}`);
+    if (r.error) this.error ??= writerError(r);
     this.wake();
   }
 
@@ -251,4 +255,21 @@ export class ObjectWriter {
     await this.stop();
     return this.created;
   }
+}
+
+/**
+ * A worker's failure, as the user should see it: a SysctrError when it is the machine's problem
+ * (a hint from the worker, a permission, a missing tool), with its errno code kept for callers
+ * that say more (a full disk: lib/store/space.ts).
+ */
+function writerError(r: WriterReply): Error {
+  const message = `writing store objects: ${r.error}`;
+  let err: Error;
+  if (r.errorHint) err = new SysctrError(message, { hint: r.errorHint });
+  else if (r.errorCode === 'EACCES' || r.errorCode === 'EPERM' || r.errorCode === 'EROFS') {
+    err = new SysctrError(message, { hint: 'the store must be writable by sysctr: check its permissions and mount, or choose another with --root DIR' });
+  } else if (r.errorCode) err = new SysctrError(message);
+  else err = new Error(message);
+  if (r.errorCode) (err as NodeJS.ErrnoException).code = r.errorCode;
+  return err;
 }

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
-import { isPermissionError, readJson, sha256, writeFileAtomic } from '../fsutil.js';
+import { ensurePrivateDir, isPermissionError, readJson, sha256, syncFilesystem, writeFileAtomic } from '../fsutil.js';
 import { familiarName, normalizeName } from '../image/reference.js';
 import type { ImageConfig } from '../image/types.js';
 import { mergeLayers, type MergedTree } from '../layer/tree.js';
@@ -57,6 +57,11 @@ export class Store {
   static async open(dir: string): Promise<Store> {
     const s = new Store(dir);
     try {
+      // The store lives in the state root (ROOT/store), beside the deployments that hardlink its
+      // objects: both are made the owner's alone. A root at / is left as it is.
+      const stateRoot = path.dirname(dir);
+      if (stateRoot !== path.parse(stateRoot).root) ensurePrivateDir(stateRoot);
+      ensurePrivateDir(dir);
       for (const d of ['tmp', 'objects', 'layers', 'blobs/sha256']) fs.mkdirSync(path.join(dir, d), { recursive: true });
     } catch (err) {
       const readOnly = (err as NodeJS.ErrnoException).code === 'EROFS';
@@ -201,7 +206,8 @@ export class Store {
   putBlob(digest: string, bytes: Buffer): void {
     if (`sha256:${sha256(bytes)}` !== digest) throw new Error(`blob does not match ${digest}`);
     const p = this.blobPath(digest);
-    if (!fs.existsSync(p)) writeFileAtomic(p, bytes, 0o644);
+    // made durable with everything else of the pull, by the syncfs before images.json names it
+    if (!fs.existsSync(p)) writeFileAtomic(p, bytes, 0o644, { durable: false });
   }
 
   hasBlob(digest: string): boolean {
@@ -254,8 +260,14 @@ export class Store {
     return removed;
   }
 
+  /**
+   * images.json is the store's only name for what it holds: the objects, layers and blobs it names
+   * reach the disk first (one syncfs for all of them), then it is written durably. After a power
+   * cut it names the old set of images or the new, and never one whose content was lost.
+   */
   private writeImages(images: ImageRecord[]): void {
     images.sort((a, b) => (a.name < b.name ? -1 : 1));
+    syncFilesystem(this.dir);
     writeFileAtomic(this.imagesFile(), JSON.stringify({ version: 1, images } satisfies ImagesFile, null, 2) + '\n');
   }
 

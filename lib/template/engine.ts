@@ -5,6 +5,7 @@
  * 1-based line and column so errors (and lint findings in rendered output) point at the template.
  */
 import { SysctrError } from '../errors.js';
+import { encodeJsonValue, encodeSystemdValue, newJsonLexState, scanJson, type ValueContext } from './value-context.js';
 
 export interface Position {
   line: number;
@@ -173,8 +174,10 @@ export function renderTokens(
   file: string,
   parsed: ParsedTemplate,
   values: Record<string, string>,
-  opts: { lenient?: boolean; missing?: string } = {},
+  opts: { lenient?: boolean; missing?: string; context?: ValueContext } = {},
 ): RenderedText {
+  const context = opts.lenient ? 'text' : (opts.context ?? 'text');
+  const json = newJsonLexState();
   if (!opts.lenient) {
     if (parsed.invalid.length) throw invalidError(file, parsed.invalid);
     const missing = undefinedVariables(file, parsed, values);
@@ -183,8 +186,15 @@ export function renderTokens(
   const parts: string[] = [];
   const segments: RenderedText['segments'] = [];
   let out = 0;
-  for (const t of parsed.tokens) {
-    const s = t.kind === 'text' ? t.text : t.kind === 'dollar' ? '$' : (values[t.name] ?? opts.missing ?? '');
+  const tokens = parsed.tokens;
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    let s = t.kind === 'text' ? t.text : t.kind === 'dollar' ? '$' : (values[t.name] ?? opts.missing ?? '');
+    if (t.kind === 'var' && context !== 'text') {
+      const after = tokens[k + 1];
+      const place = { file, name: t.name, line: t.line, col: t.col, next: after?.kind === 'text' ? after.text : after ? '$' : '' };
+      s = context === 'json' ? encodeJsonValue(s, json, place) : encodeSystemdValue(s, place);
+    } else if (context === 'json') scanJson(s, json);
     parts.push(s);
     segments.push({ outStart: out, outEnd: out + s.length, token: t });
     out += s.length;
@@ -193,8 +203,8 @@ export function renderTokens(
 }
 
 /** Renders a template text: throws a SysctrError (file:line:col) on invalid or undefined placeholders. */
-export function renderTemplate(file: string, text: string, values: Record<string, string>): string {
-  return renderTokens(file, parseTemplate(text), values).text;
+export function renderTemplate(file: string, text: string, values: Record<string, string>, context: ValueContext = 'text'): string {
+  return renderTokens(file, parseTemplate(text), values, { context }).text;
 }
 
 /** The token that produced an output offset. */

@@ -29,6 +29,13 @@ export function escapePointerToken(s: string): string {
   return s.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/**
+ * Nesting deeper than this is refused: no runtime config or manifest comes near it (they nest
+ * fewer than 10 levels), and a parser that recurses per level would overflow its stack on a file
+ * that nests 20,000 levels.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 /** Parses JSON, or throws JsonSyntaxError with the offset of the problem. */
 export function parseJsonWithLocations(text: string): JsonDocument {
   const locations = new Map<string, JsonLocation>();
@@ -77,9 +84,19 @@ export function parseJsonWithLocations(text: string): JsonDocument {
     return out;
   };
 
+  let depth = 0;
   const parseValue = (ptr: string, keyOffset?: number): unknown => {
     ws();
     const start = i;
+    if ((text[i] === '{' || text[i] === '[') && ++depth > MAX_JSON_DEPTH) fail(`nested more than ${MAX_JSON_DEPTH} levels deep; refused`);
+    try {
+      return parseValueAt(ptr, start, keyOffset);
+    } finally {
+      if (text[start] === '{' || text[start] === '[') depth--;
+    }
+  };
+
+  const parseValueAt = (ptr: string, start: number, keyOffset?: number): unknown => {
     locations.set(ptr, keyOffset === undefined ? { valueOffset: start } : { valueOffset: start, keyOffset });
     const c = text[i];
     if (c === '{') {

@@ -66,6 +66,9 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   });
 }
 
+// systemd-networkd-wait-online holds is-system-running at "starting" for two minutes (TESTING.md)
+const BOOT_MASKS = ['systemd.mask=systemd-networkd-wait-online.service'];
+
 export class Machine {
   private constructor(
     readonly name: string,
@@ -89,7 +92,7 @@ export class Machine {
     const drop = opts.dropCapabilities?.length ? [`--drop-capability=${opts.dropCapabilities.join(',')}`] : [];
     const proc = spawn(
       'systemd-nspawn',
-      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off', 'systemd.mask=systemd-networkd-wait-online.service'],
+      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off', ...BOOT_MASKS],
       { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' }, stdio: ['ignore', logFd, logFd], detached: true },
     );
     const exited = new Promise<void>((res) => proc.once('exit', () => res()));

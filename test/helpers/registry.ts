@@ -78,6 +78,8 @@ export interface Registry {
   host: string;
   storageDir: string;
   issuer?: TokenIssuer;
+  /** with tls: the registry's self-signed certificate (trust it with NODE_EXTRA_CA_CERTS) */
+  certFile?: string;
   stop(): Promise<void>;
   /** SIGKILL, for "the registry died" tests */
   kill(): void;
@@ -235,7 +237,8 @@ export async function startRegistry(o: RegistryStartOptions = {}): Promise<Regis
     await issuer?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { port, host: `127.0.0.1:${port}`, storageDir, issuer, stop, kill: () => void proc.kill('SIGKILL') };
+  const certFile = o.tls ? path.join(dir, 'tls.crt') : undefined;
+  return { port, host: `127.0.0.1:${port}`, storageDir, issuer, certFile, stop, kill: () => void proc.kill('SIGKILL') };
 }
 
 /** skopeo copy oci:LAYOUT:TAG docker://127.0.0.1:PORT/REPO:TAG (--all for an index). */

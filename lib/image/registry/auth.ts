@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SysctrError, usageError } from '../../errors.js';
-import { httpError } from './errors.js';
+import { readLimited } from './body.js';
+import { httpError, unreachableError } from './errors.js';
 
 export interface Credentials {
   username: string;
@@ -24,6 +25,22 @@ export function parseCreds(creds: string): Credentials {
   const i = creds.indexOf(':');
   if (i <= 0) throw usageError('invalid --creds: expected USER:PASS');
   return { username: creds.slice(0, i), password: creds.slice(i + 1) };
+}
+
+/**
+ * USER:PASS from a file (`-`: standard input), its first line: for scripts that must not show a
+ * password in `ps` or the shell history.
+ */
+export function readCredsFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw usageError(`cannot read --creds-file ${file}: ${(err as Error).message}`);
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (!line) throw usageError(`--creds-file ${file} is empty`, 'write USER:PASSWORD on its first line');
+  return line;
 }
 
 /** The auth files searched, in containers-auth.json(5) order, unless one is named. */
@@ -132,9 +149,21 @@ export class TokenCache {
   }
 }
 
+/** How the registry itself was reached: a token realm may not be less safe than that. */
+export interface TokenTransport {
+  registryOrigin: string;
+  tlsVerify: boolean;
+  timeoutMs: number;
+}
+
+/** A token answer is a few kB of JSON; this is plenty and bounds what a hostile realm can send. */
+const MAX_TOKEN_ANSWER = 1 << 20;
+
 /**
  * Asks the challenge's realm for a token (GET realm?service=...&scope=..., Basic credentials when
- * we have some). `fetchFn` is the client's fetch, so the same TLS settings apply.
+ * we have some). `fetchFn` is the client's fetch, so the same TLS settings and timeouts apply.
+ * A realm on plain http for a registry reached over verified https is refused: the credentials
+ * (and the token) would cross the network in clear text.
  */
 export async function fetchBearerToken(
   challenge: Challenge,
@@ -142,6 +171,7 @@ export async function fetchBearerToken(
   creds: Credentials | undefined,
   fetchFn: (url: string, init: RequestInit) => Promise<Response>,
   what: string,
+  transport: TokenTransport = { registryOrigin: '', tlsVerify: true, timeoutMs: 30_000 },
 ): Promise<{ token: string; expiresIn: number }> {
   const realm = challenge.params.realm;
   if (!realm) throw new SysctrError(`${what}: the registry asked for a Bearer token but named no realm to get it from`);
@@ -151,14 +181,48 @@ export async function fetchBearerToken(
   } catch {
     throw new SysctrError(`${what}: the registry's token realm "${realm}" is not a URL`);
   }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new SysctrError(`${what}: the registry's token realm "${realm}" is not an http(s) URL; refused`);
+  }
+  const registryIsTls = transport.registryOrigin.startsWith('https:');
+  if (url.protocol === 'http:' && registryIsTls && transport.tlsVerify) {
+    throw new SysctrError(
+      `${what}: the registry ${transport.registryOrigin} sends clients for a token to ${url.origin}, over plain http; refused (${
+        creds ? 'the credentials' : 'the token'
+      } would cross the network unencrypted)`,
+      { hint: "the registry's token realm (auth.token.realm) must be an https URL; --tls-verify=false accepts it anyway" },
+    );
+  }
   if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
   if (scope) url.searchParams.set('scope', scope);
   const headers: Record<string, string> = {};
   if (creds) headers.Authorization = basicAuthorization(creds);
-  const res = await fetchFn(url.toString(), { headers });
-  const body = await res.text();
+  const where = `${url.origin}${url.pathname}`;
+  let res: Response;
+  try {
+    res = await fetchFn(url.toString(), { headers });
+  } catch (err) {
+    if (err instanceof SysctrError) throw err;
+    throw unreachableError(err, url.host, what, {
+      tlsVerify: transport.tlsVerify,
+      https: url.protocol === 'https:',
+      timeoutMs: transport.timeoutMs,
+      what: 'the token server',
+    });
+  }
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel();
+    throw new SysctrError(`${what}: the token server ${where} answered with a redirect (HTTP ${res.status}); refused`);
+  }
+  let body: string;
+  try {
+    body = (await readLimited(res, MAX_TOKEN_ANSWER, `${what}: token request to ${where}`, 'the answer', transport.timeoutMs)).toString('utf8');
+  } catch (err) {
+    if (err instanceof SysctrError) throw err;
+    throw unreachableError(err, url.host, what, { tlsVerify: transport.tlsVerify, https: url.protocol === 'https:', timeoutMs: transport.timeoutMs, what: 'the token server' });
+  }
   if (!res.ok) {
-    throw httpError(res.status, body, `${what}: token request to ${url.origin}${url.pathname} failed`);
+    throw httpError(res.status, body, `${what}: token request to ${where} failed`);
   }
   let j: { token?: string; access_token?: string; expires_in?: number };
   try {
@@ -166,7 +230,8 @@ export async function fetchBearerToken(
   } catch {
     throw new SysctrError(`${what}: the token server ${url.origin} answered something that is not JSON`);
   }
-  const token = j.token ?? j.access_token;
-  if (!token) throw new SysctrError(`${what}: the token server ${url.origin} answered without a token`);
+  const token = j?.token ?? j?.access_token;
+  if (typeof token !== 'string' || !token) throw new SysctrError(`${what}: the token server ${url.origin} answered without a token`);
+  if (/[\r\n]/.test(token)) throw new SysctrError(`${what}: the token server ${url.origin} answered a token with a line break; refused`);
   return { token, expiresIn: typeof j.expires_in === 'number' && j.expires_in > 0 ? j.expires_in : 60 };
 }

@@ -19,6 +19,8 @@ export interface ResumableBlobParams {
   what: string;
   retries: number;
   retryDelayMs: number;
+  /** the client's timeout, for messages */
+  timeoutMs?: number;
   onBytes?: (n: number) => void;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string; what: string }) => void;
 }
@@ -74,7 +76,7 @@ async function* blobChunks(p: ResumableBlobParams): AsyncGenerator<Buffer> {
     } catch (err) {
       if (err instanceof SysctrError) throw err;
       if (!(err instanceof PrematureEnd) && !isTransientNetworkError(err)) throw err;
-      const reason = err instanceof PrematureEnd ? err.message : `${networkErrorMessage(err)} after ${offset} bytes`;
+      const reason = err instanceof PrematureEnd ? err.message : `${networkErrorMessage(err, p.timeoutMs)} after ${offset} bytes`;
       if (received > 0) attempt = 0; // progress was made: the budget is per stall, not per blob
       if (attempt >= p.retries) {
         throw new SysctrError(`${p.what}: download failed (${reason}; gave up after ${p.retries} retries)`, { cause: err });

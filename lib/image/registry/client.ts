@@ -32,6 +32,8 @@ export interface RegistryOptions {
   retries?: number;
   /** told before each retry */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string; what: string }) => void;
+  /** how long a registry may stay silent: connecting, before its headers, between body chunks (default 30 s) */
+  timeoutMs?: number;
   /** first backoff delay in ms, doubled on each attempt (default 250) */
   retryDelayMs?: number;
   /** environment for auth file lookup (default process.env) */
@@ -45,17 +47,45 @@ function apiHost(registry: string): string {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-let insecureDispatcherCache: unknown;
+/** Seconds a registry may stay silent (connecting, before its headers, between body chunks). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+type AgentClass = new (o: unknown) => unknown;
+let agentClass: AgentClass | null | undefined;
+const dispatchers = new Map<string, unknown>();
+
 /**
- * A dispatcher that skips certificate checks, for --tls-verify=false over https. Node ships
- * undici but does not export it; its global dispatcher's class is undici's Agent.
+ * Node ships undici but does not export it. Its global dispatcher is an undici Agent, created
+ * when fetch is first called: a bare `fetch()` creates it (and rejects at once, asking nothing).
  */
-function insecureDispatcher(): unknown {
-  if (insecureDispatcherCache) return insecureDispatcherCache;
-  const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')];
-  const Agent = (global as { constructor?: new (o: unknown) => unknown } | undefined)?.constructor;
-  if (Agent && Agent.name === 'Agent') insecureDispatcherCache = new Agent({ connect: { rejectUnauthorized: false } });
-  return insecureDispatcherCache;
+function undiciAgent(): AgentClass | undefined {
+  if (agentClass === undefined) {
+    (fetch as unknown as () => Promise<unknown>)().catch(() => undefined);
+    const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')];
+    const ctor = (global as { constructor?: AgentClass } | undefined)?.constructor;
+    agentClass = ctor && ctor.name === 'Agent' ? ctor : null;
+  }
+  return agentClass ?? undefined;
+}
+
+/**
+ * The dispatcher for a client: connect, header and idle-body timeouts (undici's own defaults wait
+ * five minutes for each, per attempt), and no certificate checks for --tls-verify=false.
+ */
+function dispatcherFor(insecure: boolean, timeoutMs: number): unknown {
+  const key = `${insecure}:${timeoutMs}`;
+  let d = dispatchers.get(key);
+  if (!d) {
+    const Agent = undiciAgent();
+    if (!Agent) return undefined;
+    d = new Agent({
+      connect: { timeout: timeoutMs, ...(insecure ? { rejectUnauthorized: false } : {}) },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    dispatchers.set(key, d);
+  }
+  return d;
 }
 
 export class RegistryClient {
@@ -71,6 +101,7 @@ export class RegistryClient {
   private readonly tokens = new TokenCache();
   private pendingToken?: Promise<string>;
   private readonly tlsVerify: boolean;
+  readonly timeoutMs: number;
 
   constructor(
     ref: ImageReference,
@@ -83,6 +114,7 @@ export class RegistryClient {
     this.retries = opts.retries ?? 3;
     this.retryDelayMs = opts.retryDelayMs ?? 250;
     this.tlsVerify = opts.tlsVerify !== false && !opts.insecureHttp;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.creds = findCredentials(ref.registry, ref.repository, { creds: opts.creds, authFile: opts.authFile, env: opts.env });
   }
 
@@ -95,10 +127,8 @@ export class RegistryClient {
     const headers = new Headers(init.headers);
     headers.set('User-Agent', this.opts.userAgent ?? 'sysctr');
     const extra: Record<string, unknown> = {};
-    if (!this.tlsVerify && url.startsWith('https:')) {
-      const d = insecureDispatcher();
-      if (d) extra.dispatcher = d;
-    }
+    const d = dispatcherFor(!this.tlsVerify && url.startsWith('https:'), this.timeoutMs);
+    if (d) extra.dispatcher = d;
     return fetch(url, { ...init, headers, redirect: 'manual', ...extra } as RequestInit);
   }
 
@@ -130,7 +160,7 @@ export class RegistryClient {
       this.baseUrl = base;
       return;
     }
-    throw unreachableError(lastErr, this.registry, this.image, { tlsVerify: this.tlsVerify, https: !this.opts.insecureHttp });
+    throw unreachableError(lastErr, this.registry, this.image, { tlsVerify: this.tlsVerify, https: !this.opts.insecureHttp, timeoutMs: this.timeoutMs });
   }
 
   private scope(): string {
@@ -153,7 +183,8 @@ export class RegistryClient {
     if (!renew && this.pendingToken) return `Bearer ${await this.pendingToken}`;
     const scope = renew?.params.scope ?? key;
     const fetchFn = (u: string, i: RequestInit) => this.withRetries('token', () => this.rawFetch(u, i));
-    const pending = fetchBearerToken(c, scope, this.creds, fetchFn, this.image).then(({ token, expiresIn }) => {
+    const transport = { registryOrigin: new URL(this.baseUrl).origin, tlsVerify: this.tlsVerify, timeoutMs: this.timeoutMs };
+    const pending = fetchBearerToken(c, scope, this.creds, fetchFn, this.image, transport).then(({ token, expiresIn }) => {
       this.tokens.set(key, token, expiresIn);
       return token;
     });
@@ -177,7 +208,7 @@ export class RegistryClient {
         await res.body?.cancel();
       } catch (err) {
         if (!isTransientNetworkError(err) || attempt >= this.retries) throw err;
-        reason = networkErrorMessage(err);
+        reason = networkErrorMessage(err, this.timeoutMs);
       }
       const delayMs = this.retryDelayMs * 2 ** attempt;
       this.opts.onRetry?.({ attempt: attempt + 1, delayMs, reason, what });
@@ -222,7 +253,11 @@ export class RegistryClient {
         res = await this.withRetries(what, () => this.rawFetch(current, { headers: h }));
       } catch (err) {
         if (err instanceof SysctrError) throw err;
-        throw unreachableError(err, new URL(current).host, this.image, { tlsVerify: this.tlsVerify, https: current.startsWith('https:') });
+        throw unreachableError(err, new URL(current).host, this.image, {
+          tlsVerify: this.tlsVerify,
+          https: current.startsWith('https:'),
+          timeoutMs: this.timeoutMs,
+        });
       }
       const location = res.headers.get('location');
       if (res.status >= 300 && res.status < 400 && location) {

@@ -13,8 +13,23 @@ export function networkErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+const TIMEOUT_TEXT: Record<string, string> = {
+  UND_ERR_CONNECT_TIMEOUT: 'no connection within',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer within',
+  UND_ERR_BODY_TIMEOUT: 'nothing more received for',
+};
+
+/** True when the request gave up waiting (connecting, for headers, or for more of the body). */
+export function isTimeout(err: unknown): boolean {
+  return (networkErrorCode(err) ?? '') in TIMEOUT_TEXT;
+}
+
 /** The deepest message of a fetch failure: undici's own ("fetch failed") says nothing. */
-export function networkErrorMessage(err: unknown): string {
+export function networkErrorMessage(err: unknown, timeoutMs?: number): string {
+  const code = networkErrorCode(err);
+  if (code && code in TIMEOUT_TEXT) {
+    return `${TIMEOUT_TEXT[code]} ${timeoutMs ? `${timeoutMs / 1000} s` : 'the timeout'}`;
+  }
   let e: unknown = err;
   let msg = String((err as Error)?.message ?? err);
   for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
@@ -43,11 +58,20 @@ export function isTransientNetworkError(err: unknown): boolean {
 }
 
 /** One line for a request that never got an HTTP answer. */
-export function unreachableError(err: unknown, registry: string, image: string, opts: { tlsVerify: boolean; https: boolean }): SysctrError {
+export function unreachableError(
+  err: unknown,
+  registry: string,
+  image: string,
+  opts: { tlsVerify: boolean; https: boolean; timeoutMs?: number; what?: string },
+): SysctrError {
   const code = networkErrorCode(err);
   let why: string;
   let hint: string | undefined;
   if (code === 'ENOTFOUND' || code === 'EAI_NONAME') why = `unknown host ${registry.replace(/:\d+$/, '')}`;
+  else if (isTimeout(err)) {
+    why = networkErrorMessage(err, opts.timeoutMs);
+    hint = 'check the host is up and reachable; --timeout SECONDS waits longer for a slow one';
+  }
   else if (code === 'ECONNREFUSED') why = 'connection refused';
   else if (opts.https && isTlsError(err)) {
     why = `TLS failed (${networkErrorMessage(err)})`;
@@ -55,7 +79,7 @@ export function unreachableError(err: unknown, registry: string, image: string, 
       ? 'if this registry speaks plain HTTP or has an untrusted certificate (localhost is not trusted automatically), pass --tls-verify=false'
       : undefined;
   } else why = networkErrorMessage(err);
-  return new SysctrError(`cannot reach registry ${registry} for ${image}: ${why}`, { hint, cause: err });
+  return new SysctrError(`cannot reach ${opts.what ?? 'registry'} ${registry} for ${image}: ${why}`, { hint, cause: err });
 }
 
 /** The registry's own explanation: `errors[0].message` (+ detail) of a distribution error body. */

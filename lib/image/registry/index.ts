@@ -9,6 +9,7 @@ import { formatReference, type ImageReference } from '../reference.js';
 import { MediaTypes, type BlobOptions, type Descriptor, type ImageSource, type RawManifest } from '../types.js';
 import { resumableBlobStream } from './blob.js';
 import { RegistryClient, type RegistryOptions } from './client.js';
+import { errorBody, readLimited } from './body.js';
 import { httpError } from './errors.js';
 
 export type { RegistryOptions } from './client.js';
@@ -30,25 +31,6 @@ const SCHEMA1_TYPES: string[] = [MediaTypes.dockerSchema1, MediaTypes.dockerSche
 /** `registry/repo:tag`, or `registry/repo@digest` for a digest reference. */
 export function registryImageName(ref: ImageReference): string {
   return ref.digest ? formatReference({ ...ref, tag: undefined }) : formatReference(ref);
-}
-
-/** Reads at most `max` bytes of a body; more is an error rather than a memory problem. */
-async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length') ?? -1);
-  const tooBig = () => new SysctrError(`${what}: the manifest is larger than ${max} bytes; refused`);
-  if (declared > max) {
-    await res.body?.cancel();
-    throw tooBig();
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  if (!res.body) return Buffer.alloc(0);
-  for await (const value of res.body as AsyncIterable<Uint8Array>) {
-    total += value.byteLength;
-    if (total > max) throw tooBig(); // leaving the loop cancels the body
-    chunks.push(Buffer.from(value));
-  }
-  return Buffer.concat(chunks);
 }
 
 class RegistryImageSource implements ImageSource {
@@ -75,10 +57,9 @@ class RegistryImageSource implements ImageSource {
     const what = digest ? `manifest ${digest} of ${this.name}` : this.name;
     const res = await this.client.get(`manifests/${tagOrDigest}`, { Accept: MANIFEST_ACCEPT }, what);
     if (!res.ok) {
-      const body = await readLimited(res, 64 << 10, what).catch(() => Buffer.alloc(0));
-      throw httpError(res.status, body.toString('utf8'), what);
+      throw httpError(res.status, await errorBody(res, what), what);
     }
-    const bytes = await readLimited(res, this.opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES, what);
+    const bytes = await readLimited(res, this.opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES, what, 'the manifest', this.client.timeoutMs);
     const computed = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
     if (wantDigest && wantDigest.startsWith('sha256:') && computed !== wantDigest) {
       throw new SysctrError(`${what}: the registry served a manifest whose digest is ${computed}, not ${wantDigest}; refused`);
@@ -109,9 +90,9 @@ class RegistryImageSource implements ImageSource {
       this.client.get(path, offset > 0 ? { Range: `bytes=${offset}-`, 'Accept-Encoding': 'identity' } : { 'Accept-Encoding': 'identity' }, what);
     const first = await open(0);
     if (first.status !== 200) {
-      const body = first.status === 206 ? Buffer.alloc(0) : await readLimited(first, 64 << 10, what).catch(() => Buffer.alloc(0));
+      const body = first.status === 206 ? '' : await errorBody(first, what);
       if (first.status === 206) await first.body?.cancel();
-      throw httpError(first.status, body.toString('utf8'), what);
+      throw httpError(first.status, body, what);
     }
     return resumableBlobStream({
       open,
@@ -120,6 +101,7 @@ class RegistryImageSource implements ImageSource {
       what,
       retries: this.client.retries,
       retryDelayMs: this.opts.retryDelayMs ?? 250,
+      timeoutMs: this.client.timeoutMs,
       onBytes: opts.onBytes,
       onRetry: this.opts.onRetry,
     });
