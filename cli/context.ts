@@ -27,6 +27,17 @@ export function reportError(err: unknown, debug: boolean): number {
   return 1;
 }
 
+/**
+ * One failure among several (images update, containers update --all): its message under the name
+ * it is about, and its hint, as reportError prints a single one. An unexpected error keeps its stack.
+ */
+export function reportItemError(name: string, err: unknown): void {
+  if (err instanceof SysctrError) {
+    process.stderr.write(`sysctr: ${name}: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+  } else process.stderr.write(`sysctr: ${name}: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
+}
+
 /** A warning on stderr: `sysctr: warning: ...`. */
 export function printWarning(line: string): void {
   process.stderr.write(`sysctr: warning: ${line}\n`);

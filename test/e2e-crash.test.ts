@@ -34,6 +34,10 @@ async function pool<T>(items: readonly T[], width: number, fn: (item: T, i: numb
   }));
 }
 
+// five operations killed at every step, each then finished: longer than the suite's 600 s per file
+// on a loaded machine
+t.setTimeout(1_800_000);
+
 if (requireRealSystemd(t)) {
   const m = await Machine.boot({ timeoutMs: 150_000 }); // a loaded machine boots slowly
   t.teardown(() => m.shutdown());

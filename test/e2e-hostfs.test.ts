@@ -91,6 +91,14 @@ if (requireRealSystemd(t)) {
     t.equal(await sh('systemctl is-active hf-e2e.service'), 'inactive\n');
   });
 
+  t.test('a host file that cannot be written (read-only /usr) is refused before anything changes', async (t) => {
+    const r = await sysctr(['install', '--name', 'hf-e2r', '--set', 'PORT=8493', 'layout:v1']);
+    t.equal(r.exitCode, 1);
+    t.match(r.stderr, /sysctr: cannot install the host file \/usr\/local\/bin\/hf-e2r-tool: \/usr\S* is not writable \(EROFS\)/);
+    t.match(r.stderr, 'hint: change the path with --set');
+    t.equal(await sh('test -e /etc/hf-e2r || test -e /var/lib/sysctr-hf/hf-e2r || test -e /var/lib/sysctr-hf/.hf-e2r.journal || echo nothing'), 'nothing\n', 'nothing written');
+  });
+
   t.test('a foreign file is refused, nothing changed; --force takes it over', async (t) => {
     await m.sh('mkdir -p /etc/hf-e2f && echo mine > /etc/hf-e2f/static.conf');
     const args = ['install', '--name', 'hf-e2f', '--set', 'PORT=8492', '--set', `BIN_DIRECTORY=${bin}`, '--now', 'layout:v1'];

@@ -142,6 +142,10 @@ t.test('a foreign file is refused, nothing changed; --force takes it over', asyn
   t.same(fs.readdirSync(h('etc/hf-f')), ['static.conf'], 'no host file written');
   t.notOk(exists('usr'));
   t.equal(read('etc/hf-f/static.conf'), 'mine\n');
+  const dryLines: string[] = [];
+  await install({ paths, runner: new DryRunner(() => {}), dryRun: true, out: (l: string) => dryLines.push(l), env: {} }, { image: 'localhost/layout:v1', name: 'hf-f', force: true });
+  t.ok(dryLines.includes(`would take over ${h('etc/hf-f/static.conf')} (--force)`), 'install --dry-run --force says what it would take over');
+  t.equal(read('etc/hf-f/static.conf'), 'mine\n', 'and does not');
   const { ctx: c2, lines } = ctx();
   await install(c2, { image: 'localhost/layout:v1', name: 'hf-f', force: true });
   t.equal(read('etc/hf-f/static.conf'), 'static v1\n', 'taken over');
@@ -221,4 +225,15 @@ t.test('images info lists the host files, renamed (not rendered), templates mark
   t.match(r.stdout, /GREETING\s+default "hello from v1"/, 'a variable only a host template uses is listed');
   const ns = await sysctr(['images', 'info', '--root', root, 'localhost/layout:noservice']);
   t.match(ns.stdout, 'Service:     none (noContainerService: host files only)');
+});
+
+t.test('render shows the rendered host files, for a source dir and a stored image', async (t) => {
+  const { renderSource } = await import('../lib/deploy/render.js');
+  const fromDir = await renderSource(path.join(projectDir, 'fixtures/images/hostfs-v1'), { name: 'hf-r', set: { GREETING: 'hi' }, paths });
+  const files = new Map(fromDir.files);
+  t.equal(files.get('host/etc/hf-r/app.conf'), '# rendered at install (installedFilesTemplate)\ngreeting=hi\nport=8091\nname=hf-r\nprice=$5\n');
+  t.same(fromDir.hostFiles.filter((f) => !f.template).map((f) => f.path), ['/etc/hf-r/current.conf', '/etc/hf-r/only-v1.conf', '/etc/hf-r/static.conf', '/usr/local/bin/hf-r-tool']);
+  const fromImage = await renderSource('localhost/layout:v1', { name: 'hf-r', set: {}, paths });
+  t.match(new Map(fromImage.files).get('host/etc/hf-r/app.conf'), 'greeting=hello from v1\n');
+  await t.rejects(renderSource('localhost/layout:undef', { name: 'hf-r', set: {}, paths }), { message: /^hostfs\/etc\/hf-app\/app\.conf:2:3: variable NO_SUCH_VAR has no value/ });
 });

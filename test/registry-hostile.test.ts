@@ -217,6 +217,10 @@ if (await registryTestsCanRun(t)) {
     const wrong = await sysctr(['pull', '--tls-verify=false', '--creds-file', '-', `${reg.host}/private/app:v1`], { env, input: `${USER}:nope\n` });
     t.equal(wrong.exitCode, 1);
     t.match(wrong.stderr, /unauthorized/);
+    // one failure among the images updated: its message under its name, and its hint
+    const wrongUpdate = await sysctr(['images', 'update', '--tls-verify=false', '--creds-file', '-', `${reg.host}/private/app:v1`], { env, input: `${USER}:nope\n` });
+    t.equal(wrongUpdate.exitCode, 1);
+    t.match(wrongUpdate.stderr, new RegExp(`^sysctr: ${reg.host}/private/app:v1: .*unauthorized.*\n  hint: give credentials with --creds`, 'm'));
     const both = await sysctr(['pull', '--creds', 'a:b', '--creds-file', credsFile, `${reg.host}/private/app:v1`], { env });
     t.equal(both.exitCode, 2, 'either --creds or --creds-file');
     const missing = await sysctr(['pull', '--tls-verify=false', '--creds-file', path.join(work, 'nope'), `${reg.host}/private/app:v1`], { env });

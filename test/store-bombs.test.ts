@@ -5,41 +5,19 @@
  * error before anything is allocated for it.
  */
 import t from 'tap';
-import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { sysctrBin } from './helpers/cli.js';
-import { writeOciLayout, type BuiltImage } from './helpers/images.js';
+import { buildImage, writeOciLayout } from './helpers/images.js';
 import { requirePrereqs } from './helpers/prereq.js';
-import { tarBuffer } from './helpers/tar-writer.js';
 
 if (!requirePrereqs(t, ['zstd', '/usr/bin/time'], false)) process.exit(0);
 
-const sha = (b: Buffer) => 'sha256:' + crypto.createHash('sha256').update(b).digest('hex');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-bombs-'));
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
-
-/** an image of one layer: `raw` is the tar, `blob` its compressed bytes as they will be served */
-function imageOf(raw: Buffer, blob: Buffer): BuiltImage {
-  const layer = { digest: sha(blob), size: blob.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', bytes: blob };
-  const cb = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha(raw)] } }));
-  const config = { digest: sha(cb), size: cb.length, mediaType: 'application/vnd.oci.image.config.v1+json', bytes: cb };
-  const mb = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
-      layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
-    }),
-  );
-  return { manifest: { digest: sha(mb), size: mb.length, mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes: mb }, config, layers: [layer], diffIds: [sha(raw)] };
-}
-
-/** zstd from a pipe, as a builder streaming a layer writes it: the frame header carries a window size */
-const zstd = (raw: Buffer) => execFileSync('zstd', ['-q', '-c', '-3'], { input: raw, maxBuffer: 1 << 30 });
 
 /** `sysctr pull` under GNU time: exit code, stderr, peak RSS in MiB */
 async function pullMeasured(source: string, root: string) {
@@ -49,12 +27,10 @@ async function pullMeasured(source: string, root: string) {
 }
 
 t.test('a zstd layer of 384 MiB of zeros (a few KB on the wire) imports with bounded memory', async (t) => {
-  const zeros = Buffer.alloc(384 << 20);
-  const raw = tarBuffer([{ path: 'zeros', content: zeros }]);
-  const blob = zstd(raw);
-  t.ok(blob.length < 200_000, `the layer is ${blob.length} bytes on the wire`);
+  const image = buildImage({ layers: [{ entries: [{ path: 'zeros', content: Buffer.alloc(384 << 20) }], compression: 'zstd' }] });
+  t.ok(image.layers[0].size < 200_000, `the layer is ${image.layers[0].size} bytes on the wire`);
   const layout = path.join(work, 'zeros');
-  writeOciLayout(layout, [{ image: imageOf(raw, blob), ref: 'v1' }]);
+  writeOciLayout(layout, [{ image, ref: 'v1' }]);
   const root = path.join(work, 'root-zeros');
   const r = await pullMeasured(`oci:${layout}:v1`, root);
   t.equal(r.exitCode, 0, r.stderr);
@@ -65,14 +41,17 @@ t.test('a zstd layer of 384 MiB of zeros (a few KB on the wire) imports with bou
 });
 
 t.test('a zstd frame asking for a 1.9 GiB window is refused, cheaply', async (t) => {
-  const raw = tarBuffer([{ path: 'hello', content: 'hello\n' }]);
-  const blob = Buffer.from(zstd(raw));
-  // frame header: magic, descriptor (no single segment: a window descriptor follows), window
-  t.equal(blob.readUInt32LE(0), 0xfd2fb528, 'zstd magic');
-  t.equal(blob[4] & 0x20, 0, 'not a single-segment frame');
-  blob[5] = (20 << 3) | 7; // window log 30, mantissa 7: 1 GiB + 7/8 GiB
+  // the layer as a builder streaming it writes it (zstd from a pipe: the frame header carries a
+  // window size), then the header's window descriptor forged: window log 30, mantissa 7
+  const forge = (blob: Buffer) => {
+    t.equal(blob.readUInt32LE(0), 0xfd2fb528, 'zstd magic');
+    t.equal(blob[4] & 0x20, 0, 'not a single-segment frame: a window descriptor follows');
+    blob[5] = (20 << 3) | 7;
+    return blob;
+  };
+  const image = buildImage({ layers: [{ entries: [{ path: 'hello', content: 'hello\n' }], compression: 'zstd', rewrite: forge }] });
   const layout = path.join(work, 'window');
-  writeOciLayout(layout, [{ image: imageOf(raw, blob), ref: 'v1' }]);
+  writeOciLayout(layout, [{ image, ref: 'v1' }]);
   const root = path.join(work, 'root-window');
   const r = await pullMeasured(`oci:${layout}:v1`, root);
   t.equal(r.exitCode, 1, r.stderr);

@@ -25,7 +25,10 @@ function read(bytes: Buffer, piece = bytes.length || 1): Got[] {
     const parts: Buffer[] = [];
     return { data: (b) => parts.push(Buffer.from(b)), end: () => out.push({ h, data: Buffer.concat(parts) }) };
   });
-  for (let i = 0; i < bytes.length; i += piece) r.write(bytes.subarray(i, i + piece));
+  for (let i = 0; i < bytes.length; i += piece) {
+    r.write(bytes.subarray(i, i + piece));
+    while (r.pump());
+  }
   r.end();
   return out;
 }
@@ -249,4 +252,30 @@ t.test('entry names taken relative to the root; climbing out refused', async (t)
   for (const [name, want] of cases) t.equal(normalizeEntryPath(name), want, JSON.stringify(name));
   t.throws(() => normalizeEntryPath('a/../../etc/passwd'), /"a\/\.\.\/\.\.\/etc\/passwd" climbs out of the root with "\.\."/);
   t.throws(() => normalizeEntryPath('/../x'), /climbs out of the root/);
+});
+
+t.test('a huge hole is handed on a few MiB per turn, so the consumer can keep up (bounded memory)', async (t) => {
+  const size = 300 << 20;
+  const records = pax([['GNU.sparse.major', '0'], ['GNU.sparse.minor', '1'], ['GNU.sparse.name', 'hole'], ['GNU.sparse.size', String(size)], ['GNU.sparse.map', `${size - 2},2`]]);
+  const archive = Buffer.concat([records, file('GNUSparseFile.0/hole', 'zz'), END]);
+  let total = 0;
+  let turn = 0;
+  let maxTurn = 0;
+  let tail = '';
+  const r = new TarReader(() => ({ data: (b) => ((total += b.length), (turn += b.length), (tail = (tail + b.toString('latin1')).slice(-2))), end: () => undefined }));
+  const turns: number[] = [];
+  const done = () => {
+    maxTurn = Math.max(maxTurn, turn);
+    turns.push(turn);
+    turn = 0;
+  };
+  r.write(archive);
+  done();
+  while (r.pump()) done();
+  done();
+  r.end();
+  t.equal(total, size, 'the whole file');
+  t.equal(tail, 'zz', 'its data at the end');
+  t.ok(maxTurn <= 4 << 20, `at most 4 MiB per turn (got ${maxTurn})`);
+  t.ok(turns.length >= 75, `in many turns (${turns.length})`);
 });

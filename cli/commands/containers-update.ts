@@ -1,7 +1,7 @@
 /** containers update / rollback / info (issue #5): parse, call lib/deploy, print. */
 import type { CommandModule } from 'yargs';
 import { usageError } from '../../lib/errors.js';
-import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
+import { pathsFrom, printWarning, reportItemError, type GlobalArgs } from '../context.js';
 import { hostOptions, runnerFor } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
@@ -62,7 +62,7 @@ export const update: CommandModule<object, UpdateArgs> = {
     };
     if (args.all) {
       const failed = await updateAll(ctx, o, (name, r) => {
-        if (r instanceof Error) process.stderr.write(`sysctr: ${name}: ${r.message}\n`);
+        if (r instanceof Error) reportItemError(name, r);
         else report(r);
       });
       if (failed) process.exitCode = 1;

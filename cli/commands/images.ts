@@ -211,7 +211,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
         }
       } catch (err) {
         failed++;
-        process.stderr.write(`sysctr: ${familiarName(rec.name)}: ${(err as Error).message}\n`);
+        (await import('../context.js')).reportItemError(familiarName(rec.name), err);
       }
     }
     if (failed) process.exitCode = 1;

@@ -38,6 +38,8 @@ const cmd: CommandModule<object, RenderArgs> = {
       return;
     }
     process.stdout.write(r.files.map(([f, content]) => `==> ${f} <==\n${content}${content.endsWith('\n') ? '' : '\n'}`).join('\n'));
+    const copied = r.hostFiles.filter((h) => !h.template);
+    if (copied.length) process.stdout.write(`\n==> host files copied as they are <==\n${copied.map((h) => `${h.path} <- hostfs${h.source}${h.type === 'l' ? ` (symlink to ${h.link})` : h.type === 'd' ? ' (directory)' : ''}\n`).join('')}`);
   },
 };
 export default cmd;

@@ -166,12 +166,35 @@ export function checkForeign(paths: Paths, name: string, planned: PlannedHostEnt
     if (force) taken.add(p.path);
     else foreign.push(hostPath(paths, p.path));
   }
+  assertWritable(paths, planned);
   if (foreign.length) {
     throw new SysctrError(`${foreign[0]} already exists and was not installed by sysctr${foreign.length > 1 ? ` (and ${foreign.length - 1} more: ${foreign.slice(1).join(', ')})` : ''}`, {
       hint: `move it away, or install with --force to replace it (it then belongs to ${name} and is removed by its uninstall)`,
     });
   }
   return taken;
+}
+
+/**
+ * Before anything is written: the directory each host file goes into (or the nearest one that
+ * exists) must be writable, so that a read-only /usr or a user without rights fails here, not
+ * half-way through the install.
+ */
+function assertWritable(paths: Paths, planned: PlannedHostEntry[]): void {
+  const checked = new Set<string>();
+  for (const p of planned) {
+    let dir = path.dirname(hostPath(paths, p.path));
+    while (!fs.existsSync(dir) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+    if (checked.has(dir)) continue;
+    checked.add(dir);
+    try {
+      fs.accessSync(dir, fs.constants.W_OK);
+    } catch (err) {
+      throw new SysctrError(`cannot install the host file ${hostPath(paths, p.path)}: ${dir} is not writable (${(err as NodeJS.ErrnoException).code})`, {
+        hint: 'change the path with --set (see the renameFiles paths in sysctr images info), or make it writable',
+      });
+    }
+  }
 }
 
 export interface ApplyInput {

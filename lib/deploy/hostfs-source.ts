@@ -37,9 +37,9 @@ export function hostfsFromTree(tree: MergedTree, objectPath: (id: string) => str
   return out;
 }
 
-/** The hostfs entries under DIR/exports/hostfs on disk (an existing rootfs). */
-export function hostfsFromDir(rootfs: string): HostfsSourceEntry[] {
-  const top = path.join(rootfs, HOSTFS_DIR);
+/** The hostfs entries under DIR/exports/hostfs on disk (an existing rootfs; `sub` for a source dir). */
+export function hostfsFromDir(rootfs: string, sub: string = HOSTFS_DIR): HostfsSourceEntry[] {
+  const top = path.join(rootfs, sub);
   if (!fs.existsSync(top)) return [];
   const out: HostfsSourceEntry[] = [];
   const walk = (dir: string, rel: string) => {

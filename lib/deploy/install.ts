@@ -142,9 +142,9 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },
     manifestText: exportsFiles['manifest.json']?.toString('utf8'), values: rendered.values, hostRoot: paths.hostRoot, stateRoot: paths.root,
   });
-  checkForeign(paths, name, hostFiles, Boolean(o.force));
+  const takeover = checkForeign(paths, name, hostFiles, Boolean(o.force));
   const noService = rendered.manifest.noContainerService === true;
-  const plan: Plan = { name, destdir, rendered, configJson, unitText, dropIn, f, link: c.link, rootfs, set, hostFiles, noService };
+  const plan: Plan = { name, destdir, rendered, configJson, unitText, dropIn, f, link: c.link, rootfs, set, hostFiles, noService, takeover };
   if (ctx.dryRun) {
     printPlan(ctx, plan);
     return apply(ctx, o, plan, store, rec, tree);

@@ -9,6 +9,10 @@
  * - update-revert, rollback: completed (the target is a complete deployment by construction).
  * - install, uninstall: what they left is removed (uninstall is idempotent; installing again
  *   starts from nothing) - unless the caller is install/uninstall, which do that themselves.
+ * - a journal that cannot be read (DAMAGED_JOURNAL: which operation it was is lost): the live
+ *   link decides. With a complete live deployment, the unit, drop-in and tmpfiles conf are written
+ *   again from its copies and systemd reloaded (the service is neither stopped nor started); with
+ *   none, it is removed like an interrupted install. Said so, never read as "nothing pending".
  *
  * The caller holds the containers lock (state.ts withContainersLock): no other sysctr is running
  * an operation, so a journal is always a killed command's.
@@ -17,8 +21,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
 import type { DeployContext } from './context.js';
-import { containerPaths, readInfo, readJournal } from './state.js';
-import { completeSwitch, removeInBackground, toJournal } from './switch.js';
+import { containerPaths, DAMAGED_JOURNAL, liveDeployment, readInfo, readJournal } from './state.js';
+import { completeSwitch, removeInBackground, renderedHostFiles, toJournal } from './switch.js';
+import { unitFilesFor, writeUnitFiles } from '../systemd/files.js';
+import { Systemd } from '../systemd/systemctl.js';
 
 export interface Recovery {
   op: string;
@@ -36,6 +42,7 @@ export async function finishInterrupted(ctx: DeployContext, name: string, opts: 
     ctx.out(r.message);
     return r;
   };
+  if (raw.op === DAMAGED_JOURNAL) return say(await repairFromLive(ctx, name, opts));
   if (raw.op === 'install' || raw.op === 'uninstall') {
     if (opts.installs === false) return undefined;
     const { uninstallUnlocked } = await import('./uninstall.js');
@@ -61,4 +68,30 @@ export async function finishInterrupted(ctx: DeployContext, name: string, opts: 
   }
   const what = j.op === 'update-revert' ? 'the revert of a failed update' : `an interrupted ${j.op}`;
   return say({ op: j.op, outcome: 'completed', message: `${name}: finished ${what}; ${path.basename(c.deployment(outcome.live))} is live` });
+}
+
+/** A damaged journal: bring the host files back in line with the live deployment, or remove what an install left. */
+async function repairFromLive(ctx: DeployContext, name: string, opts: { installs?: boolean }): Promise<Recovery> {
+  const c = containerPaths(ctx.paths, name);
+  const damaged = `${name}: its journal ${c.journal} could not be read (an operation was cut short, by a crash or a power cut)`;
+  for (const e of fs.readdirSync(ctx.paths.root)) {
+    if (e.startsWith(`.${name}.`) && e.includes('.partial-')) fs.rmSync(path.join(ctx.paths.root, e), { recursive: true, force: true });
+  }
+  const live = liveDeployment(c);
+  if (!live || !readInfo(live)) {
+    if (opts.installs !== false) {
+      const { uninstallUnlocked } = await import('./uninstall.js');
+      await uninstallUnlocked({ ...ctx, out: () => {} }, name);
+    }
+    fs.rmSync(c.journal, { force: true });
+    return { op: DAMAGED_JOURNAL, outcome: 'removed', message: `${damaged}; it had no complete live deployment, so what it left was removed; install it again to use it` };
+  }
+  const files = renderedHostFiles(live, name);
+  const f = unitFilesFor(ctx.paths, name);
+  writeUnitFiles(f, files);
+  const systemd = new Systemd(ctx.runner, ctx.paths.user);
+  await systemd.daemonReload();
+  if (files.tmpfiles.trim()) await systemd.tmpfilesCreate(f.tmpfiles);
+  fs.rmSync(c.journal, { force: true });
+  return { op: DAMAGED_JOURNAL, outcome: 'completed', message: `${damaged}; repaired: its unit files were written again from ${path.basename(live)}, which stays live` };
 }

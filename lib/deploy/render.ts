@@ -30,6 +30,8 @@ import { resolveRuntime } from '../runtime/check.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
 import { DROPIN_NAME, renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { withHeader } from '../systemd/files.js';
+import { planHostFiles, type PlannedHostEntry } from './hostfs-plan.js';
+import { hostfsFromDir, hostfsFromTree } from './hostfs-source.js';
 import { nameFromImage, validateName } from './names.js';
 import { containerPaths } from './state.js';
 import { resolveValues } from './values.js';
@@ -330,8 +332,10 @@ export interface RenderSourceOptions {
 export interface RenderedSource {
   name: string;
   rendered: Rendered;
-  /** what install writes, in order (see installedFiles) */
+  /** what install writes, in order (see installedFiles); rendered host files as host/PATH */
   files: Array<[string, string]>;
+  /** every host file (/exports/hostfs) where install puts it */
+  hostFiles: PlannedHostEntry[];
 }
 
 /** Renders a source directory or a stored image exactly as install would, writing nothing. */
@@ -341,8 +345,11 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
   let exportsFiles: ExportsFiles;
   let image: RenderInput['image'];
   let name: string;
+  let hostEntries: () => ReturnType<typeof hostfsFromDir>;
   if (fs.existsSync(source) && fs.statSync(source).isDirectory()) {
     exportsFiles = readSourceDir(source);
+    // hostfs/ beside the exports files (at the top, or in exports/)
+    hostEntries = () => (fs.existsSync(path.join(source, 'hostfs')) ? hostfsFromDir(source, 'hostfs') : hostfsFromDir(source));
     name = validateName(o.name ?? path.basename(path.resolve(source)));
   } else {
     if (!fs.existsSync(o.paths.store)) {
@@ -361,6 +368,7 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
       if (buf) exportsFiles[f] = buf;
     }
     image = { name: rec.name, id: rec.id, config: await store.imageConfig(rec) };
+    hostEntries = () => hostfsFromTree(tree, (id) => store.objectPath(id));
     name = validateName(o.name ?? nameFromImage(rec.name));
   }
   const rendered = renderDeployment({
@@ -376,5 +384,10 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
     env: o.env,
     capabilities: managerCapabilities({ user: o.paths.user, uid: process.getuid?.() ?? 0 }),
   });
-  return { name, rendered, files: installedFiles(name, rendered) };
+  const hostFiles = planHostFiles({
+    entries: hostEntries(), manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },
+    manifestText: exportsFiles['manifest.json']?.toString('utf8'), values: rendered.values, hostRoot: o.paths.hostRoot, stateRoot: o.paths.root,
+  });
+  const templates = hostFiles.filter((h) => h.template).map((h): [string, string] => [`host${h.path}`, h.content!.toString('utf8')]);
+  return { name, rendered, files: [...installedFiles(name, rendered), ...templates], hostFiles };
 }

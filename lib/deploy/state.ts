@@ -71,13 +71,27 @@ export function readInfo(deployment: string): DeploymentInfo | undefined {
   }
 }
 
+/**
+ * The op of a journal that exists but cannot be read (cut short by a crash or a power cut, or
+ * damaged): an operation was under way, which one is lost. recover.ts repairs from the live link.
+ */
+export const DAMAGED_JOURNAL = 'damaged-journal';
+
 export function readJournal(c: ContainerPaths): Journal | undefined {
+  let text: string;
   try {
-    return JSON.parse(fs.readFileSync(c.journal, 'utf8')) as Journal;
+    text = fs.readFileSync(c.journal, 'utf8');
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
+    if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
+  try {
+    const j = JSON.parse(text) as Journal;
+    if (j && typeof j === 'object' && typeof j.op === 'string') return j;
+  } catch {
+    /* below */
+  }
+  return { op: DAMAGED_JOURNAL, started: '', pid: 0 };
 }
 
 export function writeJournal(c: ContainerPaths, j: Omit<Journal, 'started' | 'pid'>): void {

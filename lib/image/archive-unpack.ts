@@ -62,7 +62,10 @@ export async function unpackTarFile(file: string, dir: string): Promise<void> {
     }
   });
   const { stream } = uncompressedStream(fs.createReadStream(file, { highWaterMark: 1 << 20 }));
-  for await (const chunk of stream) reader.write(chunk);
+  for await (const chunk of stream) {
+    reader.write(chunk);
+    while (reader.pump());
+  }
   reader.end();
 
   const linkAt = (parts: string[]) => symlinks.get(parts.join('/'));

@@ -132,9 +132,12 @@ export async function importLayerStream(
   try {
     for await (const chunk of stream) {
       reader.write(chunk);
-      const wait = writer.backpressure();
-      if (wait) await wait;
-      if (writer.error) throw writer.error;
+      // a sparse file's holes come a few MiB per turn, so the writer is waited for in between
+      for (let more = true; more; more = reader.pump()) {
+        const wait = writer.backpressure();
+        if (wait) await wait;
+        if (writer.error) throw writer.error;
+      }
     }
     reader.end();
   } catch (e) {

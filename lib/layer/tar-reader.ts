@@ -6,25 +6,9 @@
  * what real builders write that stricter readers refuse; what it accepts and what it refuses, and
  * why, is written down in docs/tar.md.
  */
-import {
-  BLOCK,
-  checksumOk,
-  cString,
-  headerName,
-  nonEmpty,
-  padding,
-  printable,
-  decodeUtf8,
-  isZeroBlock,
-  paxInteger,
-  parseNumeric,
-  parsePax,
-  paxTime,
-  paxXattrs,
-  TarFormatError,
-  type PaxRecords,
-} from './tar-fields.js';
-import { checkSparseMap, MAX_MAP_TEXT, parseMap10, paxSparse, readOldGnuEntries, SparseExpander, sparseMapCount, type SparseMap } from './tar-sparse.js';
+import { BLOCK, checksumOk, cString, headerName, nonEmpty, padding, printable, decodeUtf8,
+  isZeroBlock, paxInteger, parseNumeric, parsePax, paxTime, paxXattrs, TarFormatError, type PaxRecords } from './tar-fields.js';
+import { checkSparseMap, Map10Text, paxSparse, readOldGnuEntries, SparseExpander, type HoleBudget, type SparseMap } from './tar-sparse.js';
 
 export { TarFormatError, keptXattr } from './tar-fields.js';
 
@@ -58,15 +42,10 @@ export interface EntrySink {
 
 /** Extended headers and long names larger than this are not metadata anyone writes. */
 const MAX_META = 1 << 20;
+/** Zeros of sparse holes handed on per write() or pump() call: a few of the object writer's slabs. */
+const HOLE_BUDGET = 4 << 20;
 
-interface Map10Text {
-  blocks: Buffer[];
-  bytes: number;
-  lines: number;
-  want: number;
-}
-
-type State = 'header' | 'meta' | 'data' | 'skip' | 'ext' | 'map10' | 'done';
+type State = 'header' | 'meta' | 'data' | 'skip' | 'ext' | 'map10' | 'tail' | 'done';
 
 export class TarReader {
   private state: State = 'header';
@@ -91,10 +70,37 @@ export class TarReader {
   /** an entry whose data (or sparse extension blocks, or 1.0 map) is about to start */
   private pending?: { header: TarEntryHeader; stored: number; map?: SparseMap; ext?: boolean; map10?: Map10Text };
 
+  private budget: HoleBudget = { left: 0 };
+  /** the rest of a piece not taken yet: a sparse hole had to wait */
+  private stash?: Buffer;
+
   constructor(private readonly onEntry: (h: TarEntryHeader) => EntrySink | undefined) {}
 
-  /** Feeds bytes; throws TarFormatError (or the sink's errors). */
+  /**
+   * Feeds bytes; throws TarFormatError (or the sink's errors). When a sparse file's holes are
+   * larger than one turn's worth of zeros, the reader stops early: call pump() (after waiting for
+   * the consumer) until it returns false before writing more.
+   */
   write(chunk: Buffer): void {
+    if (this.stash || this.state === 'tail') throw new Error('TarReader.write() while paused: pump() first');
+    this.budget.left = HOLE_BUDGET;
+    this.feed(chunk);
+  }
+
+  /** Goes on after a pause; returns true while there is more to do (pump again). */
+  pump(): boolean {
+    this.budget.left = HOLE_BUDGET;
+    if (this.state === 'tail') {
+      if (!this.current!.expander!.end()) return true;
+      this.finishData();
+    }
+    const rest = this.stash;
+    this.stash = undefined;
+    if (rest) this.feed(rest);
+    return this.stash !== undefined || this.state === 'tail';
+  }
+
+  private feed(chunk: Buffer): void {
     let i = 0;
     const n = chunk.length;
     while (i < n) {
@@ -103,11 +109,16 @@ export class TarReader {
           const take = Math.min(this.dataLeft, n - i);
           const piece = take === n && i === 0 ? chunk : chunk.subarray(i, i + take);
           const c = this.current!;
-          if (c.expander) c.expander.data(piece);
+          let used = take;
+          if (c.expander) used = c.expander.data(piece);
           else c.sink?.data(piece);
-          i += take;
-          this.pos += take;
-          this.dataLeft -= take;
+          i += used;
+          this.pos += used;
+          this.dataLeft -= used;
+          if (used < take) {
+            this.stash = chunk.subarray(i);
+            return;
+          }
           if (this.dataLeft === 0) this.finishData();
           break;
         }
@@ -129,6 +140,10 @@ export class TarReader {
           if (m.fill === m.buf.length) this.endMeta();
           break;
         }
+        case 'tail':
+          // a sparse file's trailing hole waits for pump(); the rest of the piece with it
+          this.stash = chunk.subarray(i);
+          return;
         case 'done':
           // after the end-of-archive blocks: what follows is not read, as by GNU tar and Go
           this.pos += n - i;
@@ -162,6 +177,7 @@ export class TarReader {
 
   /** The archive's bytes have all been fed: refuses an archive cut inside an entry or a header. */
   end(): void {
+    if (this.stash || this.state === 'tail') throw new Error('TarReader.end() while paused: pump() first');
     const pending = this.pending?.header ?? this.current?.header;
     switch (this.state) {
       case 'header':
@@ -323,7 +339,7 @@ export class TarReader {
     if (ext) this.state = 'ext';
     else if (map10) {
       if (stored === 0) throw new TarFormatError(`${where()}: sparse file without its map`);
-      p.map10 = { blocks: [], bytes: 0, lines: 0, want: -1 };
+      p.map10 = new Map10Text();
       this.state = 'map10';
     } else this.startData();
   }
@@ -343,24 +359,14 @@ export class TarReader {
 
   private onMapBlock(b: Buffer): void {
     const p = this.pending!;
-    const where = `entry "${p.header.name}" (header at offset ${p.header.offset})`;
-    const t = p.map10!;
-    t.blocks.push(Buffer.from(b));
-    t.bytes += BLOCK;
-    if (t.bytes > p.stored) throw new TarFormatError(`${where}: sparse map runs past the entry's data`);
-    // parsed once enough lines are there: the first gives the count, two more per segment
-    for (let i = 0; i < BLOCK; i++) if (b[i] === 0x0a) t.lines++;
-    if (t.want < 0 && t.lines > 0) t.want = 1 + 2 * sparseMapCount(Buffer.concat(t.blocks), where);
-    if (t.want < 0 || t.lines < t.want) {
-      if (t.bytes >= MAX_MAP_TEXT) throw new TarFormatError(`${where}: sparse map text larger than ${MAX_MAP_TEXT} bytes`);
-      return;
-    }
-    const got = parseMap10(Buffer.concat(t.blocks), where);
+    const got = p.map10!.add(b, p.stored, `entry "${p.header.name}" (header at offset ${p.header.offset})`);
+    if (!got) return;
     p.map = got.map;
     p.stored -= got.bytes;
     p.map10 = undefined;
     this.startData();
   }
+
 
   private startData(): void {
     const p = this.pending!;
@@ -371,7 +377,7 @@ export class TarReader {
     else if (header.type === 'file') header.size = p.stored;
     const sink = this.onEntry(header);
     const c: NonNullable<TarReader['current']> = { header, sink };
-    if (p.map && sink) c.expander = new SparseExpander(p.map, header.size, (b) => sink.data(b));
+    if (p.map && sink) c.expander = new SparseExpander(p.map, header.size, this.budget, (b) => sink.data(b));
     this.current = c;
     this.dataLeft = header.type === 'file' || header.type === 'dir' ? p.stored : 0;
     this.skipLeft = padding(this.dataLeft);
@@ -381,8 +387,12 @@ export class TarReader {
 
   private finishData(): void {
     const c = this.current!;
+    // a trailing hole longer than this turn's budget: pump() finishes it
+    if (c.expander && !c.expander.end()) {
+      this.state = 'tail';
+      return;
+    }
     this.current = undefined;
-    c.expander?.end();
     c.sink?.end();
     this.afterData();
   }

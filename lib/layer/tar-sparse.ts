@@ -66,6 +66,29 @@ export function parseMap10(text: Buffer, where: string): { map: SparseMap; bytes
   return { map: nums, bytes: Math.ceil(pos / BLOCK) * BLOCK };
 }
 
+/** The 1.0 map text, gathered a block at a time until all of its lines are there. */
+export class Map10Text {
+  private blocks: Buffer[] = [];
+  private bytes = 0;
+  private lines = 0;
+  private want = -1;
+
+  /** Returns the map once complete, with the bytes (whole blocks) it took of the entry's `stored` data. */
+  add(b: Buffer, stored: number, where: string): { map: SparseMap; bytes: number } | undefined {
+    this.blocks.push(Buffer.from(b));
+    this.bytes += BLOCK;
+    if (this.bytes > stored) throw new TarFormatError(`${where}: sparse map runs past the entry's data`);
+    // parsed once enough lines are there: the first gives the count, two more per segment
+    for (let i = 0; i < BLOCK; i++) if (b[i] === 0x0a) this.lines++;
+    if (this.want < 0 && this.lines > 0) this.want = 1 + 2 * sparseMapCount(Buffer.concat(this.blocks), where);
+    if (this.want < 0 || this.lines < this.want) {
+      if (this.bytes >= MAX_MAP_TEXT) throw new TarFormatError(`${where}: sparse map text larger than ${MAX_MAP_TEXT} bytes`);
+      return undefined;
+    }
+    return parseMap10(Buffer.concat(this.blocks), where);
+  }
+}
+
 /**
  * Refuses maps whose segments overlap, go backwards or end past the file's size, and maps whose
  * segments do not add up to the data stored. Returns the packed data size.
@@ -87,7 +110,16 @@ export function checkSparseMap(map: SparseMap, realSize: number, packed: number,
 
 const ZEROS = Buffer.alloc(256 * 1024);
 
-/** Turns packed data pieces into the whole file: zeros for the holes, then each segment's data. */
+/** Bytes of holes a sparse file may hand on per turn: the reader's caller waits for its writer in between. */
+export interface HoleBudget {
+  left: number;
+}
+
+/**
+ * Turns packed data pieces into the whole file: zeros for the holes, then each segment's data.
+ * Holes are handed on only while the budget lasts, so a huge hole does not flood the consumer:
+ * `data` then returns how much of its piece it took, and `end` false.
+ */
 export class SparseExpander {
   private seg = 0;
   /** bytes of the current segment already passed on */
@@ -98,28 +130,34 @@ export class SparseExpander {
   constructor(
     private readonly map: SparseMap,
     private readonly realSize: number,
+    private readonly budget: HoleBudget,
     private readonly emit: (b: Buffer) => void,
   ) {
     this.skipEmpty();
   }
 
-  private zerosTo(target: number): void {
+  /** false when the budget ran out first */
+  private zerosTo(target: number): boolean {
     while (this.pos < target) {
-      const n = Math.min(ZEROS.length, target - this.pos);
+      if (this.budget.left <= 0) return false;
+      const n = Math.min(ZEROS.length, target - this.pos, this.budget.left);
       this.emit(ZEROS.subarray(0, n));
       this.pos += n;
+      this.budget.left -= n;
     }
+    return true;
   }
 
   private skipEmpty(): void {
     while (this.seg < this.map.length && this.map[this.seg + 1] === 0) this.seg += 2;
   }
 
-  data(b: Buffer): void {
+  /** Returns the bytes of `b` taken (fewer than its length when a hole must wait). */
+  data(b: Buffer): number {
     let i = 0;
     while (i < b.length) {
       // checkSparseMap made sure the segments hold exactly the packed bytes
-      this.zerosTo(this.map[this.seg]);
+      if (!this.zerosTo(this.map[this.seg])) return i;
       const n = Math.min(this.map[this.seg + 1] - this.inSeg, b.length - i);
       this.emit(i === 0 && n === b.length ? b : b.subarray(i, i + n));
       i += n;
@@ -131,11 +169,12 @@ export class SparseExpander {
         this.skipEmpty();
       }
     }
+    return i;
   }
 
-  /** After the last packed byte: the trailing hole. */
-  end(): void {
-    this.zerosTo(this.realSize);
+  /** After the last packed byte: the trailing hole; false when it must wait. */
+  end(): boolean {
+    return this.zerosTo(this.realSize);
   }
 }
 

@@ -132,24 +132,70 @@ export function mergeLayers(layers: TreeEntry[][]): MergedTree {
   return t;
 }
 
+interface LinkNode {
+  link?: string;
+  children?: Map<string, LinkNode>;
+}
+
 /**
  * The escape check of a merge, keeping only symlinks in memory: what a pull runs over layers of
- * any size before it records an image. Entries are checked in order as they are seen.
+ * any size before it records an image. Entries are checked in order as they are seen. Links are
+ * kept in a tree of path components, so a whiteout drops everything under a path in one step
+ * (a flat map had to be scanned per whiteout: 40,000 whiteouts over 40,000 links took 15 s).
  */
 export class LinkTracker {
-  private links = new Map<string, string>();
+  private readonly root: LinkNode = {};
 
-  private linkAt = (parts: string[]) => this.links.get(parts.join('/'));
+  private node(parts: string[], create: boolean): LinkNode | undefined {
+    let n: LinkNode = this.root;
+    for (const p of parts) {
+      let c = n.children?.get(p);
+      if (!c) {
+        if (!create) return undefined;
+        c = {};
+        (n.children ??= new Map()).set(p, c);
+      }
+      n = c;
+    }
+    return n;
+  }
+
+  private linkAt = (parts: string[]) => this.node(parts, false)?.link;
+
+  private drop(parts: string[], subtree: boolean): void {
+    if (!parts.length) {
+      if (subtree) this.root.children = undefined;
+      return;
+    }
+    const parent = this.node(parts.slice(0, -1), false);
+    const name = parts[parts.length - 1];
+    const n = parent?.children?.get(name);
+    if (!n) return;
+    if (subtree) parent!.children!.delete(name);
+    else n.link = undefined;
+  }
 
   check(e: TreeEntry): void {
     if (e.type === 'w' || e.type === 'o') {
-      const real = resolveThroughLinks(e.path, e.type === 'o', 'whiteout', this.linkAt).join('/');
-      for (const k of [...this.links.keys()]) if (k === real || k.startsWith(real + '/')) this.links.delete(k);
+      const real = resolveThroughLinks(e.path, e.type === 'o', 'whiteout', this.linkAt);
+      // an opaque directory keeps itself (and a link named by it is not a directory): drop below it
+      if (e.type === 'o') {
+        const n = this.node(real, false);
+        if (n) n.children = undefined;
+      } else this.drop(real, true);
       return;
     }
-    const real = resolveThroughLinks(e.path, false, 'entry', this.linkAt).join('/');
-    if (e.type === 'h') resolveThroughLinks(e.link!, false, `hardlink target of "${e.path}"`, this.linkAt);
-    if (e.type === 'l') this.links.set(real, e.link ?? '');
-    else if (this.links.has(real)) this.links.delete(real);
+    const real = resolveThroughLinks(e.path, false, 'entry', this.linkAt);
+    if (e.type === 'h') {
+      const target = resolveThroughLinks(e.link!, false, `hardlink target of "${e.path}"`, this.linkAt);
+      if (this.linkAt(target) !== undefined) {
+        throw new UnsafePathError(`hardlink "${e.path}" points at "${e.link}", which is a symlink, not a regular file`);
+      }
+    }
+    if (e.type === 'l') {
+      const n = this.node(real, true)!;
+      n.link = e.link ?? '';
+      n.children = undefined;
+    } else this.drop(real, e.type !== 'd');
   }
 }

@@ -19,6 +19,7 @@ import { SysctrError } from '../errors.js';
 import { ensurePrivateDir, isPermissionError, readJson, sha256, syncFilesystem, writeFileAtomic } from '../fsutil.js';
 import { familiarName, normalizeName } from '../image/reference.js';
 import type { ImageConfig } from '../image/types.js';
+import { UnsafePathError } from '../layer/safepath.js';
 import { mergeLayers, type MergedTree } from '../layer/tree.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { ObjectDir } from './objects.js';
@@ -317,7 +318,7 @@ export class Store {
   }
 
   async mergedTree(rec: ImageRecord): Promise<MergedTree> {
-    return mergeLayers(await this.layerTrees(rec.layers));
+    return mergeRefusingUnsafe(await this.layerTrees(rec.layers), rec.name);
   }
 
   // ---- merged trees (derived from the layers; see trees.ts) ----------------------------------
@@ -369,7 +370,12 @@ export class Store {
   flatTree(rec: ImageRecord): FlatTree {
     const stored = this.storedFlatTree(rec.layers);
     if (stored) return stored;
-    const t = this.computeFlatTree(rec.layers);
+    let t: FlatTree;
+    try {
+      t = this.computeFlatTree(rec.layers);
+    } catch (err) {
+      throw refusal(err, rec.name);
+    }
     try {
       fs.mkdirSync(path.join(this.dir, 'trees'), { recursive: true });
       const tmp = path.join(this.dir, 'tmp', `tree-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
@@ -398,5 +404,22 @@ export class Store {
     const node = (tree ?? (await this.mergedTree(rec))).lookup(dir.replace(/^\/+|\/+$/g, ''));
     if (!node?.children) return [];
     return [...node.children.entries()].filter(([, n]) => n.entry.type === 'f').map(([name]) => name).sort();
+  }
+}
+
+/**
+ * Layers that merge into something unsafe (a hardlink to a symlink, an entry through a link out of
+ * the root) are the image's fault: a clear refusal naming it, at pull and at every checkout.
+ */
+function refusal(err: unknown, image: string): unknown {
+  if (!(err instanceof UnsafePathError)) return err;
+  return new SysctrError(`image ${image}: refused: ${err.message}`, { hint: `the image is unsafe; remove it with sysctr images delete ${image}` });
+}
+
+function mergeRefusingUnsafe(layers: TreeEntry[][], image: string): MergedTree {
+  try {
+    return mergeLayers(layers);
+  } catch (err) {
+    throw refusal(err, image);
   }
 }

@@ -96,6 +96,100 @@ export function unitOwner(f: UnitFiles): UnitOwner {
   return 'foreign';
 }
 
+/** The tmpfiles conf as written: a header line (tmpfiles.d takes `#` lines as comments), then the rendered conf. */
+export function withTmpfilesHeader(name: string, conf: string): string {
+  return `${MANAGED_HEADER} for container ${name}; do not edit. Removed by: sysctr uninstall ${name}\n${conf}`;
+}
+
+/**
+ * Who wrote TMPFILES_DIR/NAME.conf: sysctr when it starts with the header, or when it is, byte for
+ * byte, one of the container's deployments' copies (confs written before the header existed).
+ */
+export function tmpfilesOwner(f: UnitFiles, copies: string[] = []): UnitOwner {
+  let text: string;
+  try {
+    text = fs.readFileSync(f.tmpfiles, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) {
+      try {
+        fs.lstatSync(f.tmpfiles);
+        return 'foreign'; // a dangling symlink is still someone's
+      } catch {
+        return 'absent';
+      }
+    }
+    throw err;
+  }
+  if (text.startsWith(MANAGED_HEADER) || copies.includes(text)) return 'sysctr';
+  return 'foreign';
+}
+
+/** Who wrote the drop-in sysctr keeps in NAME.service.d/: it starts with the header when sysctr did. */
+export function dropInOwner(f: UnitFiles): UnitOwner {
+  const head = readHead(f.dropIn);
+  if (head === undefined) {
+    try {
+      fs.lstatSync(f.dropIn);
+      return 'foreign';
+    } catch {
+      return 'absent';
+    }
+  }
+  return head.startsWith(MANAGED_HEADER) ? 'sysctr' : 'foreign';
+}
+
+/** Where systemd looks for units and tmpfiles confs besides the dirs sysctr writes to (systemd.unit(5), tmpfiles.d(5)). */
+export function searchPaths(user: boolean, home = process.env.HOME ?? ''): { units: string[]; tmpfiles: string[] } {
+  if (user) {
+    return {
+      units: ['/usr/lib/systemd/user', '/lib/systemd/user', '/usr/local/lib/systemd/user', '/etc/systemd/user', '/run/systemd/user', `${home}/.local/share/systemd/user`],
+      tmpfiles: ['/usr/share/user-tmpfiles.d', '/etc/xdg/user-tmpfiles.d', `${home}/.local/share/user-tmpfiles.d`],
+    };
+  }
+  return {
+    units: ['/usr/lib/systemd/system', '/lib/systemd/system', '/usr/local/lib/systemd/system', '/run/systemd/system', '/etc/systemd/system'],
+    tmpfiles: ['/usr/lib/tmpfiles.d', '/lib/tmpfiles.d', '/usr/local/lib/tmpfiles.d', '/run/tmpfiles.d', '/etc/tmpfiles.d'],
+  };
+}
+
+/**
+ * The files a container NAME would collide with: a unit, drop-in or tmpfiles conf in sysctr's
+ * dirs that sysctr did not write, and a unit or tmpfiles conf of that name anywhere else systemd
+ * looks (a vendor's `docker-registry.service`, `tmp.conf`), which sysctr's would shadow.
+ */
+export function foreignFiles(f: UnitFiles, name: string, o: { user: boolean; copies?: string[]; searchPaths?: { units: string[]; tmpfiles: string[] } }): string[] {
+  const out: string[] = [];
+  if (unitOwner(f) === 'foreign') out.push(f.unit);
+  if (dropInOwner(f) === 'foreign') out.push(f.dropIn);
+  if (tmpfilesOwner(f, o.copies) === 'foreign') out.push(f.tmpfiles);
+  const search = o.searchPaths ?? searchPaths(o.user);
+  const exists = (p: string) => {
+    try {
+      fs.lstatSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // /lib is /usr/lib on a merged-/usr system: one file, named once
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(path.dirname(p)) + '/' + path.basename(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const seen = new Set([f.unit, f.dropIn, f.tmpfiles].map(real));
+  const add = (p: string) => {
+    if (seen.has(real(p)) || !exists(p)) return;
+    seen.add(real(p));
+    out.push(p);
+  };
+  for (const d of search.units) add(path.join(d, `${name}.service`));
+  for (const d of search.tmpfiles) add(path.join(d, `${name}.conf`));
+  return out;
+}
+
 /** Refuses to go on when a unit of that name exists that sysctr did not write. */
 export function assertUnitIsOurs(f: UnitFiles, name: string): void {
   if (unitOwner(f) === 'foreign') {

@@ -15,6 +15,8 @@ export type { TarEntry };
 export interface LayerSpec {
   entries: TarEntry[];
   compression?: 'gzip' | 'zstd' | 'none';
+  /** replace the compressed bytes before hashing (a forged blob whose digest still matches) */
+  rewrite?: (blob: Buffer) => Buffer;
   /** replace the blob bytes after hashing (to make a corrupt blob) */
   corrupt?: (blob: Buffer) => Buffer;
   /** cut the compressed blob to this many bytes, keeping the declared digest of the whole */
@@ -61,7 +63,9 @@ export function buildImage(spec: ImageSpec): BuiltImage {
   for (const l of spec.layers) {
     const raw = tarBuffer(l.entries);
     diffIds.push(sha(raw));
-    const { bytes, mediaType } = compress(raw, l.compression ?? 'gzip');
+    const compressed = compress(raw, l.compression ?? 'gzip');
+    const mediaType = compressed.mediaType;
+    const bytes = l.rewrite ? l.rewrite(Buffer.from(compressed.bytes)) : compressed.bytes;
     const digest = sha(bytes);
     let stored = l.corrupt ? l.corrupt(Buffer.from(bytes)) : bytes;
     if (l.truncateTo !== undefined) stored = stored.subarray(0, l.truncateTo);
