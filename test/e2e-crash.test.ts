@@ -95,7 +95,8 @@ if (requireRealSystemd(t)) {
     /** after the next command: the version served and the live slot, or null: nothing left */
     want: { version: string; link: string } | null;
   }
-  const install = (name: string, p: number) => ['install', '--name', name, '--set', `PORT=${p}`, '--now', 'layout:v1'];
+  // SYSCTR_STOP_MIN_UPTIME=0: the matrix is about steps, not about how soon after a start a stop may signal
+  const install = (name: string, p: number) => ['install', '--name', name, '--set', `PORT=${p}`, '--set', 'SYSCTR_STOP_MIN_UPTIME=0', '--now', 'layout:v1'];
   const plans: Record<Op, Plan> = {
     install: { setup: () => [], killed: install, next: install, want: { version: 'v1', link: '.0' } },
     update: {

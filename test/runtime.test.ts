@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { execCommands, stopCommand, stopScriptForShell } from '../lib/runtime/commands.js';
 import { resolveRuntime } from '../lib/runtime/check.js';
 import { Runc } from '../lib/runtime/runc.js';
-import { renderDropIn, stopTimeoutFrom } from '../lib/systemd/dropin.js';
+import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../lib/systemd/dropin.js';
 import { containerState, parseShow } from '../lib/systemd/systemctl.js';
 import { SpawnRunner } from '../lib/systemd/spawn-runner.js';
 
@@ -45,8 +45,8 @@ t.test('drop-in: clean SIGKILL ends, cleanup, forking for the pid-file form, Exe
   const withStop = renderDropIn({ name: 'web', runtime, unit: `[Service]\nExecStart=x\nExecStop=${stop}\n`, detached: false, pidfile: '/run/p', stopTimeout: 3 });
   t.match(withStop, /^SuccessExitStatus=137 143 SIGKILL SIGTERM$/m);
   t.match(withStop, /^ExecStopPost=-\/usr\/sbin\/runc delete -f web$/m);
-  t.match(withStop, /^Environment=SYSCTR_STOP_TIMEOUT=3$/m);
-  t.match(withStop, /^TimeoutStopSec=18$/m, 'longer than the grace period');
+  t.match(withStop, /^Environment=SYSCTR_STOP_TIMEOUT=3 SYSCTR_STOP_MIN_UPTIME=3$/m);
+  t.match(withStop, /^TimeoutStopSec=31$/m, 'longer than the creation wait (10), minimum uptime (3) and grace period (3) together');
   t.notMatch(withStop, /^ExecStop=/m, 'the unit already runs the stop script');
   t.notMatch(withStop, /Type=forking/);
   const noStop = renderDropIn({ name: 'web', runtime, unit: '[Service]\nExecStart=x\nExecStop=\n', detached: true, pidfile: '/run/p' });
@@ -54,6 +54,9 @@ t.test('drop-in: clean SIGKILL ends, cleanup, forking for the pid-file form, Exe
   t.ok(noStop.includes(`ExecStop=${stop}\n`));
   t.equal(stopTimeoutFrom({ SYSCTR_STOP_TIMEOUT: '4' }), 4);
   t.equal(stopTimeoutFrom({ SYSCTR_STOP_TIMEOUT: 'soon' }), 10);
+  t.equal(stopMinUptimeFrom({ SYSCTR_STOP_MIN_UPTIME: '0' }), 0);
+  t.equal(stopMinUptimeFrom({ SYSCTR_STOP_MIN_UPTIME: '-1' }), 3);
+  t.match(renderDropIn({ name: 'web', runtime, unit: '', detached: false, pidfile: '/run/p', stopTimeout: 2, stopMinUptime: 0 }), /^TimeoutStopSec=27$/m);
 });
 
 t.test('systemctl show output for several units', async (t) => {
@@ -98,11 +101,12 @@ t.test('real runc: the wrapper, and the stop script on a PID 1 that ignores SIGT
 
   const script = stopScriptForShell();
   const start = Date.now();
-  const r = await execa('sh', ['-c', script, 'sysctr-stop', '/usr/sbin/runc', id], { env: { SYSCTR_STOP_TIMEOUT: '1' }, reject: false });
+  const r = await execa('sh', ['-c', script, 'sysctr-stop', '/usr/sbin/runc', id], { env: { SYSCTR_STOP_TIMEOUT: '1', SYSCTR_STOP_MIN_UPTIME: '4' }, reject: false });
   const ms = Date.now() - start;
   t.equal(r.exitCode, 0);
+  t.match(r.stderr, /started less than 4s ago: SIGTERM once it has run 4s/, 'a container in its first seconds gets SIGTERM only after its minimum uptime');
   t.match(r.stderr, /ignored SIGTERM for 1s: sending SIGKILL/);
-  t.ok(ms >= 900 && ms < 5000, `stopped after the grace period (${ms} ms)`);
+  t.ok(ms >= 4000 && ms < 9000, `stopped after the minimum uptime and the grace period (${ms} ms)`);
   t.equal((await runc.state(id))?.status, 'stopped');
   const again = await execa('sh', ['-c', script, 'sysctr-stop', '/usr/sbin/runc', id], { reject: false });
   t.equal(again.exitCode, 0, 'a container already stopped: exit 0 at once');

@@ -12,7 +12,7 @@ import type { ImageConfig } from '../image/types.js';
 import { writeTree } from '../layer/checkout.js';
 import type { MergedTree } from '../layer/tree.js';
 import { resolveRuntime } from '../runtime/check.js';
-import { renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
+import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { foreignFiles, unitFilesFor, unitOwner, withHeader, writeAtomic, writeUnitFiles, type UnitFiles } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import type { Store } from '../store/store.js';
@@ -136,7 +136,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
+    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
   });
   const hostFiles = planHostFiles({
     entries: rootfs ? hostfsFromDir(rootfs) : hostfsFromTree(tree!, (id) => store.objectPath(id)),

@@ -28,7 +28,7 @@ import { defaultConfigText } from './default-config.js';
 import { defaultUnit } from './default-unit.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
-import { DROPIN_NAME, renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
+import { DROPIN_NAME, renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { withHeader } from '../systemd/files.js';
 import { planHostFiles, type PlannedHostEntry } from './hostfs-plan.js';
 import { hostfsFromDir, hostfsFromTree } from './hostfs-source.js';
@@ -312,7 +312,7 @@ export function installedFiles(name: string, rendered: Rendered): Array<[string,
       `${name}.service.d/${DROPIN_NAME}`,
       renderDropIn({
         name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-        pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
+        pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
       }),
     ],
   ];

@@ -13,7 +13,7 @@ import { writeTree } from '../layer/checkout.js';
 import type { MergedTree } from '../layer/tree.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
-import { renderDropIn, stopTimeoutFrom } from '../systemd/dropin.js';
+import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { assertUnitIsOurs, unitFilesFor, withHeader, writeAtomic } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import type { Store } from '../store/store.js';
@@ -169,7 +169,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values),
+    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
   });
   const systemd = new Systemd(ctx.runner, paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));

@@ -31,13 +31,37 @@ export interface ExecOptions {
 /** Seconds a container gets between SIGTERM and SIGKILL unless SYSCTR_STOP_TIMEOUT says otherwise. */
 export const DEFAULT_STOP_TIMEOUT = 10;
 
+/** Seconds a container must have run before it is sent SIGTERM, unless SYSCTR_STOP_MIN_UPTIME says otherwise. */
+export const DEFAULT_STOP_MIN_UPTIME = 3;
+
+/** The longest the stop script waits for a container that `runc run` is still creating. */
+export const CREATE_WAIT_SECONDS = 10;
+
 /**
  * The stop script, written for a systemd Exec line: `$$` is how a unit spells a literal `$`, so the
- * shell sees `$r`, `${SYSCTR_STOP_TIMEOUT:-10}` and so on. Runtime and name come in as $1 and $2.
- * `runc kill NAME 0` succeeds only while the container's init is alive: the liveness probe.
+ * shell sees `$r`, `${SYSCTR_STOP_TIMEOUT:-10}` and so on; no backslash, `%` or single quote inside.
+ * Runtime and name come in as $1 and $2. `runc kill NAME 0` succeeds only while the container's
+ * init is alive: the liveness probe.
+ *
+ * A stop soon after a start (a rollback or update restarts the service and returns; a user types
+ * start then stop) meets a container in its start-up:
+ * - not created yet: `runc run` (the unit's $MAINPID) is still setting it up. The script waits for
+ *   it rather than taking it for gone; had it exited 0, systemd's own SIGTERM would reach runc,
+ *   which hands it to the starting init, and the stop ends in systemd's timeout.
+ * - created, but its program has no SIGTERM handler yet. As PID 1 of a PID namespace it cannot die
+ *   of the signal: a shell ignores it (SIGKILL after the grace period), and a Go program's runtime
+ *   (etcd before its handler is set, up to a few seconds into a start) exits with status 2, which
+ *   leaves the unit `failed`. So SIGTERM waits until the init has run SYSCTR_STOP_MIN_UPTIME seconds
+ *   (its start time in /proc/PID/stat against /proc/uptime). Sending it once only matters too: a Go
+ *   program that stops listening after the first SIGTERM gets the same exit 2 from a second one.
  */
 const STOP_SCRIPT = [
-  'r=$$1 n=$$2 t=$${SYSCTR_STOP_TIMEOUT:-' + DEFAULT_STOP_TIMEOUT + '} i=0',
+  'r=$$1 n=$$2 t=$${SYSCTR_STOP_TIMEOUT:-' + DEFAULT_STOP_TIMEOUT + '} u=$${SYSCTR_STOP_MIN_UPTIME:-' + DEFAULT_STOP_MIN_UPTIME + '} i=0',
+  `while ! $$r kill $$n 0 2>/dev/null; do [ -n "$\${MAINPID:-}" ] && [ $$i -lt ${CREATE_WAIT_SECONDS * 10} ] && kill -0 $$MAINPID 2>/dev/null || exit 0; sleep 0.1; i=$$((i+1)); done`,
+  'p=$$($$r state $$n 2>/dev/null | grep -o "pid.: *[0-9]*" | tr -dc 0-9)',
+  'if [ -n "$$p" ] && [ -r /proc/$$p/stat ]; then s=$$(sed "s/.*) //" /proc/$$p/stat | cut -d" " -f20); hz=$$(getconf CLK_TCK 2>/dev/null || echo 100); read up x < /proc/uptime; up=$$(echo $$up | tr -d .); w=$$((u*100 - (up - s*100/hz))); fi',
+  'if [ "$${w:-0}" -gt 0 ]; then echo "$$n started less than $${u}s ago: SIGTERM once it has run $${u}s" >&2; fi',
+  'while [ "$${w:-0}" -gt 0 ] && $$r kill $$n 0 2>/dev/null; do sleep 0.2; w=$$((w-20)); done; i=0',
   '$$r kill $$n TERM 2>/dev/null || exit 0',
   'while [ $$i -lt $$((t*5)) ] && $$r kill $$n 0 2>/dev/null; do sleep 0.2; i=$$((i+1)); done',
   '$$r kill $$n 0 2>/dev/null || exit 0',

@@ -10,9 +10,10 @@
  *   (an image's unit may have a bare `runc kill NAME`, or nothing).
  * - ExecStopPost: `runc delete -f NAME`, so no runc state is left whatever the unit says.
  * - Type=forking + PIDFile for the detached (`--pid-file`) form: Atomic's images set PIDFile only.
- * - TimeoutStopSec: longer than the grace period, so systemd never has to time out itself.
+ * - TimeoutStopSec: longer than the stop script can take (a container still being created, its
+ *   minimum uptime, the grace period), so systemd never has to time out itself.
  */
-import { DEFAULT_STOP_TIMEOUT, stopCommand } from '../runtime/commands.js';
+import { CREATE_WAIT_SECONDS, DEFAULT_STOP_MIN_UPTIME, DEFAULT_STOP_TIMEOUT, stopCommand } from '../runtime/commands.js';
 
 export const DROPIN_NAME = 'sysctr.conf';
 export const MANAGED_HEADER = '# Managed by sysctr';
@@ -27,6 +28,8 @@ export interface DropInInput {
   pidfile: string;
   /** seconds between SIGTERM and SIGKILL */
   stopTimeout?: number;
+  /** seconds a container runs before it is sent SIGTERM (its program's handlers set up) */
+  stopMinUptime?: number;
 }
 
 /** Seconds from `--set SYSCTR_STOP_TIMEOUT=N`, or the default. */
@@ -37,8 +40,17 @@ export function stopTimeoutFrom(values: Record<string, string>): number {
   return Number.isInteger(n) && n >= 0 && n <= 3600 ? n : DEFAULT_STOP_TIMEOUT;
 }
 
+/** Seconds from `--set SYSCTR_STOP_MIN_UPTIME=N`, or the default. */
+export function stopMinUptimeFrom(values: Record<string, string>): number {
+  const raw = values.SYSCTR_STOP_MIN_UPTIME;
+  if (raw === undefined) return DEFAULT_STOP_MIN_UPTIME;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 && n <= 600 ? n : DEFAULT_STOP_MIN_UPTIME;
+}
+
 export function renderDropIn(d: DropInInput): string {
   const timeout = d.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
+  const minUptime = d.stopMinUptime ?? DEFAULT_STOP_MIN_UPTIME;
   const stop = stopCommand(d.runtime, d.name);
   const lines = [
     `${MANAGED_HEADER} for container ${d.name}: how it stops (see docs/runtime.md). Removed by: sysctr uninstall ${d.name}`,
@@ -46,9 +58,9 @@ export function renderDropIn(d: DropInInput): string {
   ];
   if (d.detached) lines.push('Type=forking', `PIDFile=${d.pidfile}`);
   lines.push(
-    `Environment=SYSCTR_STOP_TIMEOUT=${timeout}`,
+    `Environment=SYSCTR_STOP_TIMEOUT=${timeout} SYSCTR_STOP_MIN_UPTIME=${minUptime}`,
     'SuccessExitStatus=137 143 SIGKILL SIGTERM',
-    `TimeoutStopSec=${timeout + 15}`,
+    `TimeoutStopSec=${CREATE_WAIT_SECONDS + minUptime + timeout + 15}`,
   );
   if (!d.unit.includes(stop)) lines.push(`ExecStop=${stop}`);
   lines.push(`ExecStopPost=-${d.runtime} delete -f ${d.name}`);

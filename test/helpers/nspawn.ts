@@ -2,7 +2,9 @@
  * A throw-away systemd for end-to-end tests, booted with systemd-nspawn exactly as TESTING.md says:
  * host `/` volatile (fresh /etc, /var, /run on a tmpfs; /usr read-only from the host), the project
  * dir and a scratch dir bound in, commands run with `nsenter --target LEADER --all`. One per test
- * file. `--private-network` (beyond TESTING.md): each machine has its own loopback, so services in
+ * file, each from a cgroup of its own (machines booted from one cgroup share their units' cgroups).
+ * systemd-networkd-wait-online masked (it can hold the boot at `starting` for two minutes).
+ * `--private-network` (beyond TESTING.md): each machine has its own loopback, so services in
  * test files running side by side cannot collide on a port. The machine is killed at teardown, on failure too, and when the test process exits.
  */
 import { execa } from 'execa';
@@ -68,6 +70,38 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
 // systemd-networkd-wait-online holds is-system-running at "starting" for two minutes (TESTING.md)
 const BOOT_MASKS = ['systemd.mask=systemd-networkd-wait-online.service'];
 
+/**
+ * The cgroup hierarchies a machine gets a cgroup of its own in. Machines booted from one cgroup
+ * share every unit's cgroup (TESTING.md): a unit of the same name in two machines at once is one
+ * service to systemd and runc. A hybrid host has the unified and the name=systemd ones.
+ */
+function cgroupRoots(): string[] {
+  const hybrid = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd'].filter((d) => fs.existsSync(path.join(d, 'cgroup.procs')));
+  if (hybrid.length) return hybrid;
+  return fs.existsSync('/sys/fs/cgroup/cgroup.procs') ? ['/sys/fs/cgroup'] : [];
+}
+
+/** Removes a machine's cgroups, deepest first (its processes must be gone); false if some stay. */
+function removeCgroups(dirs: string[]): boolean {
+  let clean = true;
+  const rm = (d: string) => {
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) rm(path.join(d, e.name));
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      clean = false;
+    }
+  };
+  for (const d of dirs) rm(d);
+  return clean;
+}
+
 export class Machine {
   private constructor(
     readonly name: string,
@@ -77,6 +111,8 @@ export class Machine {
     readonly scratch: string,
     private readonly exited: Promise<void>,
     readonly log: string,
+    /** the machine's own cgroups, removed at shutdown */
+    private readonly cgroups: string[] = [],
   ) {}
 
   /** Boots a machine; throws with the nspawn log when it does not come up in time. */
@@ -89,9 +125,18 @@ export class Machine {
     // a host unlike this one: capabilities missing from every process's bounding set, PID 1's included.
     // wait-online is masked: with some of these sets it holds is-system-running at "starting" for 2 min
     const drop = opts.dropCapabilities?.length ? [`--drop-capability=${opts.dropCapabilities.join(',')}`] : [];
+    const cgroups = cgroupRoots().map((r) => path.join(r, name));
+    for (const d of cgroups) fs.mkdirSync(d);
+    // nspawn starts in the machine's own cgroups: the shell moves itself there, then execs it
+    const enter = cgroups.map((d) => `echo $$ > ${d}/cgroup.procs && `).join('');
     const proc = spawn(
-      'systemd-nspawn',
-      ['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off', ...BOOT_MASKS],
+      '/bin/sh',
+      [
+        '-c',
+        `${enter}exec systemd-nspawn "$@"`,
+        'sh',
+        ...['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off', ...BOOT_MASKS],
+      ],
       { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' }, stdio: ['ignore', logFd, logFd], detached: true },
     );
     const exited = new Promise<void>((res) => proc.once('exit', () => res()));
@@ -105,7 +150,7 @@ export class Machine {
         if (proc.exitCode !== null) break;
         leader ||= findLeader(nspawnPid);
         if (leader) {
-          m ??= new Machine(name, nspawnPid, leader, scratch, exited, log);
+          m ??= new Machine(name, nspawnPid, leader, scratch, exited, log, cgroups);
           live.add(m);
           const r = await m.exec(['systemctl', 'is-system-running'], { timeoutMs: 5000 });
           if (/^(running|degraded)$/m.test(r.stdout)) return m;
@@ -116,9 +161,15 @@ export class Machine {
       m?.killNow();
       throw err;
     }
-    if (m) m.killNow();
-    else process.kill(nspawnPid, 'SIGKILL');
-    throw new Error(`systemd-nspawn did not boot: ${fs.readFileSync(log, 'utf8').slice(-2000)}`);
+    const tail = fs.readFileSync(log, 'utf8').slice(-2000);
+    if (m) await m.shutdown();
+    else {
+      process.kill(nspawnPid, 'SIGKILL');
+      await exited;
+      removeCgroups(cgroups);
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+    throw new Error(`systemd-nspawn did not boot: ${tail}`);
   }
 
   /** Runs a command inside (all namespaces of the machine's systemd), with a clean environment. */
@@ -161,6 +212,8 @@ export class Machine {
     this.killNow();
     await Promise.race([this.exited, new Promise((res) => setTimeout(res, 15_000))]);
     fs.rmSync(this.scratch, { recursive: true, force: true });
+    // the machine's processes take a moment to leave its cgroups
+    for (let i = 0; i < 50 && !removeCgroups(this.cgroups); i++) await new Promise((res) => setTimeout(res, 100));
   }
 }
 
