@@ -114,3 +114,13 @@ t.test('real runc: the wrapper, and the stop script on a PID 1 that ignores SIGT
   t.equal(await runc.state(id), undefined, 'delete -f leaves no state');
   await runc.delete(id); // and is idempotent
 });
+
+t.test('the drop-in adds ExecStop unless the unit really runs the stop script (parsed, not a substring)', async (t) => {
+  const { unitRunsStop } = await import('../lib/systemd/dropin.js');
+  const stop = '/bin/sh -c STOP sysctr-stop runc web';
+  t.ok(unitRunsStop(`[Service]\nExecStart=x\nExecStop=${stop}\n`, stop));
+  t.ok(unitRunsStop(`[Service]\nExecStop=\\\n  ${stop}\n`, stop), 'a continued line');
+  t.notOk(unitRunsStop(`[Service]\n# ExecStop=${stop}\nExecStart=x\n`, stop), 'commented out: none');
+  t.notOk(unitRunsStop(`[Unit]\nDescription=${stop}\n[Service]\nExecStart=x\n`, stop), 'named elsewhere: none');
+  t.notOk(unitRunsStop(`[Unit]\nExecStop=${stop}\n[Service]\nExecStart=x\n`, stop), 'outside [Service]: none');
+});

@@ -84,7 +84,8 @@ async function targetImage(ctx: DeployContext, store: Store, info: DeploymentInf
   if (ctx.dryRun && o.pull) throw noPull(o.rebase ?? info.image);
   const { pullImage } = o.pull || o.rebase ? await import('../image/pull.js') : { pullImage: undefined };
   if (o.rebase) {
-    const found = o.pull ? undefined : await store.findImage(o.rebase).catch(() => undefined);
+    // an ambiguous short name is an error listing the candidates, never a pull from docker.io
+    const found = o.pull ? undefined : await store.findImage(o.rebase);
     if (found) return found;
     if (ctx.dryRun) throw noPull(o.rebase);
     ctx.out(`pulling ${o.rebase}`);

@@ -62,7 +62,31 @@ export function renderDropIn(d: DropInInput): string {
     'SuccessExitStatus=137 143 SIGKILL SIGTERM',
     `TimeoutStopSec=${CREATE_WAIT_SECONDS + minUptime + timeout + 15}`,
   );
-  if (!d.unit.includes(stop)) lines.push(`ExecStop=${stop}`);
+  if (!unitRunsStop(d.unit, stop)) lines.push(`ExecStop=${stop}`);
   lines.push(`ExecStopPost=-${d.runtime} delete -f ${d.name}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Whether the unit's own [Service] section has an ExecStop= that runs the stop script: read as
+ * systemd reads it (comments skipped, `\` continuations joined), so `# ExecStop=$EXEC_STOP` or the
+ * script named in a Description does not count.
+ */
+export function unitRunsStop(unit: string, stop: string): boolean {
+  let section = '';
+  let pending = '';
+  for (const raw of unit.split('\n')) {
+    const continued = pending !== '';
+    const line = pending + raw.trim();
+    pending = '';
+    // a comment line is a comment, but not when it continues a directive
+    if (!continued && (line.startsWith('#') || line.startsWith(';'))) continue;
+    if (line.endsWith('\\')) {
+      pending = line.slice(0, -1) + ' ';
+      continue;
+    }
+    if (line.startsWith('[')) section = line;
+    else if (section === '[Service]' && /^ExecStop\s*=/.test(line) && line.includes(stop)) return true;
+  }
+  return false;
 }
