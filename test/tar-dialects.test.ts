@@ -367,3 +367,21 @@ t.test('containers/storage whiteouts: the 2nd and later are regular files naming
   sh('umoci', ['unpack', '--image', `${layout}:1`, path.join(work, 'cs-whiteouts-umoci')]);
   t.same(fs.readdirSync(path.join(work, 'cs-whiteouts-umoci/rootfs/etc')), ['keep'], 'as umoci unpack gives it');
 });
+
+t.test('a sparse file larger than the store has free is refused before a byte of it is written', async (t) => {
+  const src = path.join(work, 'huge-src');
+  fs.mkdirSync(src);
+  const st = fs.statfsSync(work);
+  const size = st.bavail * st.bsize * 2; // twice what is free: a few KB of tar on the wire
+  sh('truncate', ['-s', String(size), path.join(src, 'holes')]);
+  const raw = Buffer.from(execFileSync('tar', ['--sparse', '--format=posix', '-cf', '-', '-C', src, 'holes'], { maxBuffer: 1 << 26 }));
+  t.ok(raw.length < 64 << 10, `the layer is ${raw.length} bytes`);
+  const layout = path.join(work, 'huge');
+  layoutFromTar(layout, raw);
+  const t0 = Date.now();
+  const r = await run(['pull', '-q', `oci:${layout}:1`]);
+  t.equal(r.exitCode, 1, r.stderr);
+  t.match(r.stderr, /"holes" is [\d.]+ [GT]iB \(its holes included\), more than the [\d.]+ [GMT]iB free where the store is; refused/);
+  t.ok(Date.now() - t0 < 60_000, 'refused at once, not after writing zeros');
+  t.same(fs.readdirSync(path.join(root, 'store/tmp')), [], 'nothing left in the store');
+});

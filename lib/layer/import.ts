@@ -5,6 +5,7 @@
  * digests before the layer is committed.
  */
 import fs from 'node:fs';
+import { humanBytes } from '../store/space.js';
 import type { ObjectDir } from '../store/objects.js';
 import { objectHasher } from '../store/objects.js';
 import { SLAB_BYTES, type ObjectWriter } from '../store/object-writer.js';
@@ -85,6 +86,19 @@ export async function importLayerStream(
     }
   }
 
+  let free: number | undefined;
+  const storeFree = () => {
+    if (free === undefined) {
+      try {
+        const st = fs.statfsSync(objects.tmpDirPath);
+        free = st.bavail * st.bsize;
+      } catch {
+        free = Number.MAX_SAFE_INTEGER;
+      }
+    }
+    return free;
+  };
+
   function readFile(te: TreeEntry): EntrySink {
     const size = te.size!;
     const meta = { mode: te.mode, uid: te.uid, gid: te.gid, size, xattrs: te.xattrs };
@@ -114,6 +128,11 @@ export async function importLayerStream(
           done(id);
         },
       };
+    }
+    // A sparse entry can name a size its bytes on the wire do not bound (a few KB of map for
+    // exabytes of holes): no file may be larger than what the store's filesystem has free.
+    if (size > storeFree()) {
+      throw new LayerFormatError(`"${te.path}" is ${humanBytes(size)} (its holes included), more than the ${humanBytes(storeFree())} free where the store is; refused`);
     }
     const large = writer.openLarge(meta);
     return {
