@@ -156,13 +156,16 @@ if (requireRealSystemd(t)) {
     const missing = await sysctr(['containers', 'update', '--dry-run', '--rebase', 'layout:nosuch', 'web']);
     t.equal(missing.exitCode, 1);
     t.match(missing.stderr, /image layout:nosuch is not in the store; --dry-run does not pull/);
+    t.equal(await state(), before, 'nothing changed');
     // a short name two images answer to: an error listing both, never a pull from docker.io
     for (const n of ['localhost/one/dup:1', 'localhost/two/dup:1']) t.equal((await sysctr(['images', 'tag', 'layout:v1', n])).exitCode, 0);
+    const tagged = await state();
     const ambiguous = await sysctr(['containers', 'update', '--rebase', 'dup:1', 'web']);
     t.equal(ambiguous.exitCode, 1, ambiguous.stderr);
     t.match(ambiguous.stderr, 'image name dup:1 is ambiguous: localhost/one/dup:1, localhost/two/dup:1');
     t.notMatch(ambiguous.stdout, /pulling/);
-    t.equal(await state(), before, 'nothing changed');
+    t.equal(await state(), tagged, 'nothing changed by the refused update');
+    for (const n of ['localhost/one/dup:1', 'localhost/two/dup:1']) await sysctr(['images', 'delete', n]);
   });
 
   t.test('update to v3, whose service exits at once: rolled back automatically, v2 answers, exit 1', async (t) => {

@@ -238,6 +238,13 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
   });
   await steps.step('unit-files', () =>
     write(() => {
+      // the deployment's copies first: a host file sysctr wrote always has one, so the next
+      // command knows it for sysctr's even when this one is killed right after writing it
+      if (!noService) {
+        fs.writeFileSync(path.join(destdir, unit), unitText);
+        fs.writeFileSync(path.join(destdir, 'sysctr.conf'), dropIn);
+      }
+      if (rendered.tmpfiles) fs.writeFileSync(path.join(destdir, `${name}.conf`), rendered.tmpfiles);
       if (!noService) writeUnitFiles(f, { unit: unitText, dropIn, tmpfiles: rendered.tmpfiles });
       else if (rendered.tmpfiles) writeAtomic(f.tmpfiles, rendered.tmpfiles);
     }),
@@ -250,11 +257,6 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
         ...(noService ? { noContainerService: true } : {}),
       };
-      if (!noService) {
-        fs.writeFileSync(path.join(destdir, unit), unitText);
-        fs.writeFileSync(path.join(destdir, 'sysctr.conf'), dropIn);
-      }
-      if (rendered.tmpfiles) fs.writeFileSync(path.join(destdir, `${name}.conf`), rendered.tmpfiles);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),
   );
