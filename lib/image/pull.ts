@@ -192,6 +192,8 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
       for (const d of addedLayers) store.removeLayer(d);
       for (const id of addedObjects) fs.rmSync(store.objectPath(id), { force: true });
       if (isNoSpace(err)) {
+        const file = err as { neededBytes?: number; message: string };
+        if (file.neededBytes) throw noSpaceError(store.dir, { bytes: file.neededBytes, what: where, why: `a file in it: ${file.message}` }, err);
         const bytes = manifest.layers.reduce((n, l, i) => (store.hasLayer(diffIds[i]) ? n : n + l.size), 0);
         throw noSpaceError(store.dir, { bytes, what: where, why: 'its layers as fetched, compressed; more unpacked' }, err);
       }
@@ -203,6 +205,7 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
 function layerError(err: unknown, desc: Descriptor | undefined, where: string): unknown {
   const what = desc ? `${where}: layer ${desc.digest}` : where;
   if (err instanceof UnsafePathError) return new SysctrError(`${what}: refused: ${err.message}`, { hint: 'the image is unsafe; nothing was stored' });
+  if (isNoSpace(err)) return err; // said with the space needed, once the pull is cleaned up
   if (err instanceof CorruptStreamError || err instanceof LayerFormatError) return new SysctrError(`${what}: ${err.message}`);
   return err;
 }

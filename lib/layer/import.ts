@@ -132,7 +132,8 @@ export async function importLayerStream(
     // A sparse entry can name a size its bytes on the wire do not bound (a few KB of map for
     // exabytes of holes): no file may be larger than what the store's filesystem has free.
     if (size > storeFree()) {
-      throw new LayerFormatError(`"${te.path}" is ${humanBytes(size)} (its holes included), more than the ${humanBytes(storeFree())} free where the store is; refused`);
+      // said as a full disk (lib/store/space.ts), with this file as what is needed
+      throw Object.assign(new LayerFormatError(`"${te.path}", ${humanBytes(size)} with any sparse holes, does not fit`), { code: 'ENOSPC', neededBytes: size });
     }
     const large = writer.openLarge(meta);
     return {
