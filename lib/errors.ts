@@ -21,6 +21,20 @@ export function usageError(message: string, hint?: string): SysctrError {
   return new SysctrError(message, { code: 2, hint });
 }
 
+/**
+ * The code of an error or of an error it wraps (`cause`, or the first of an AggregateError's
+ * `errors`): fetch and the writer threads wrap the errno of the call that failed, sometimes twice.
+ */
+export function errorCodeOf(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause ?? (e as { errors?: unknown[] }).errors?.[0];
+  }
+  return undefined;
+}
+
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }

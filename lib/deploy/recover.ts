@@ -74,9 +74,8 @@ export async function finishInterrupted(ctx: DeployContext, name: string, opts: 
 async function repairFromLive(ctx: DeployContext, name: string, opts: { installs?: boolean }): Promise<Recovery> {
   const c = containerPaths(ctx.paths, name);
   const damaged = `${name}: its journal ${c.journal} could not be read (an operation was cut short, by a crash or a power cut)`;
-  for (const e of fs.readdirSync(ctx.paths.root)) {
-    if (e.startsWith(`.${name}.`) && e.includes('.partial-')) fs.rmSync(path.join(ctx.paths.root, e), { recursive: true, force: true });
-  }
+  const { partialDirs } = await import('./uninstall.js');
+  for (const d of partialDirs(ctx.paths.root, name)) fs.rmSync(d, { recursive: true, force: true });
   const live = liveDeployment(c);
   if (!live || !readInfo(live)) {
     if (opts.installs !== false) {

@@ -33,7 +33,8 @@ function exists(p: string): boolean {
 }
 
 /** Temp dirs and links a killed install left (ROOT/.NAME.0.partial-PID, ROOT/.NAME.sysctr-link-PID). */
-function partialDirs(root: string, name: string): string[] {
+/** What a killed checkout or link switch of NAME left in the state root. */
+export function partialDirs(root: string, name: string): string[] {
   try {
     const prefixes = [`.${name}.0.partial-`, `.${name}.1.partial-`, `.${name}.sysctr-link-`];
     return fs.readdirSync(root).filter((e) => prefixes.some((p) => e.startsWith(p))).map((e) => path.join(root, e));

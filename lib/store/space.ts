@@ -4,23 +4,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SysctrError } from '../errors.js';
+import { errorCodeOf, SysctrError } from '../errors.js';
 
 const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 
-/** The errno code of an error or of the errors it wraps. */
-export function errnoCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 export function isNoSpace(err: unknown): boolean {
-  return NO_SPACE.has(errnoCode(err) ?? '');
+  return NO_SPACE.has(errorCodeOf(err) ?? '');
 }
 
 /** The mount point holding `p`: the longest mount point in /proc/self/mountinfo that prefixes it. */
@@ -61,7 +50,7 @@ export function noSpaceError(dir: string, needed: { bytes: number; what: string;
   } catch {
     free = 'free space unknown';
   }
-  const quota = errnoCode(cause) === 'EDQUOT';
+  const quota = errorCodeOf(cause) === 'EDQUOT';
   const mount = mountPointOf(path.resolve(dir));
   return new SysctrError(
     `${quota ? 'disk quota exceeded' : 'no space left'} on ${mount} (the filesystem holding ${dir}; ${free}): ${needed.what} needs at least ${humanBytes(needed.bytes)} (${needed.why})`,

@@ -1,17 +1,8 @@
 /** Turning network failures and registry error bodies into one-line SysctrErrors. */
-import { SysctrError } from '../../errors.js';
+import { errorCodeOf, SysctrError } from '../../errors.js';
 
 /** The error code of a fetch failure (undici wraps the socket error in `cause`, sometimes twice). */
-export function networkErrorCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    const inner = (e as { cause?: unknown; errors?: unknown[] }).cause ?? (e as { errors?: unknown[] }).errors?.[0];
-    e = inner;
-  }
-  return undefined;
-}
+export const networkErrorCode = errorCodeOf;
 
 const TIMEOUT_TEXT: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'no connection within',
