@@ -25,7 +25,7 @@ export default cmd;
 /** The command's work; cli/main.ts calls it directly for plain command lines (cli/plain-argv.ts). */
 export async function runCheckout(args: CheckoutArgs): Promise<void> {
   const { Store } = await import('../../lib/store/store.js');
-  const { checkout } = await import('../../lib/layer/checkout.js');
+  const { checkout } = await import('../../lib/rootfs/checkout.js');
   const store = await Store.open(pathsFrom(args).store);
   const image = await store.resolveImage(args.image);
   const s = await checkout(store, image, args.dir);

@@ -22,7 +22,7 @@ const cmd: CommandModule<object, RenderArgs> = {
       .example('$0 render ./etcd-image/', 'what install would write for this image source')
       .example('$0 render --set PORT=9090 --out /tmp/r etcd:3.5', 'write the files of a stored image into /tmp/r'),
   handler: async (args) => {
-    const { parseSetArgs } = await import('../../lib/deploy/values.js');
+    const { parseSetArgs } = await import('../../lib/template/values.js');
     const { renderSource } = await import('../../lib/deploy/render.js');
     const set = parseSetArgs(([] as unknown[]).concat(args.set ?? []).map(String));
     const r = await renderSource(args.source, { name: args.name, set, runtime: args.runtime, paths: pathsFrom(args) });

@@ -8,7 +8,7 @@ import type { Paths } from '../paths.js';
 import type { Runner } from '../proc.js';
 import { Systemd, containerState } from '../systemd/systemctl.js';
 import { hostPath, probe, readRecord } from './hostfs-apply.js';
-import { matches } from './hostfs-plan.js';
+import { matches } from '../hostfs/plan.js';
 import { validateName } from './names.js';
 import { containerPaths, liveDeployment, readInfo, readJournal } from './state.js';
 

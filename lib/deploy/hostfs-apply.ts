@@ -13,8 +13,8 @@ import { sha256, writeFileAtomic } from '../fsutil.js';
 import type { Paths } from '../paths.js';
 import type { DeployContext } from './context.js';
 import { describeWrite } from './dry-run.js';
-import { HOSTFS_DIR } from './hostfs-source.js';
-import { NEW_SUFFIX, decide, isForeign, missingParents, type HostEntry, type HostRecord, type HostState, type PlannedHostEntry } from './hostfs-plan.js';
+import { HOSTFS_DIR } from '../hostfs/source.js';
+import { NEW_SUFFIX, decide, isForeign, missingParents, type HostEntry, type HostRecord, type HostState, type PlannedHostEntry } from '../hostfs/plan.js';
 import { containerPaths, installedNames } from './state.js';
 
 export const RECORD_FILE = 'hostfiles.json';

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
 import type { ImageConfig } from '../image/types.js';
-import { writeTree } from '../layer/checkout.js';
-import type { MergedTree } from '../layer/tree.js';
+import { writeTree } from '../rootfs/checkout.js';
+import type { MergedTree } from '../rootfs/tree.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { foreignFiles, unitFilesFor, unitOwner, withHeader, writeAtomic, writeUnitFiles, type UnitFiles } from '../systemd/files.js';
@@ -21,14 +21,15 @@ import { warn, type DeployContext } from './context.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
 import { nameFromImage, validateName } from './names.js';
 import { applyHostFiles, checkForeign, writeRecordInto } from './hostfs-apply.js';
-import { planHostFiles, recordOf, type PlannedHostEntry } from './hostfs-plan.js';
-import { hostfsFromDir, hostfsFromTree } from './hostfs-source.js';
-import { EXPORT_FILES, renderDeployment, type ExportsFiles, type Rendered } from './render.js';
+import { planHostFiles, recordOf, type PlannedHostEntry } from '../hostfs/plan.js';
+import { hostfsFromDir, hostfsFromTree } from '../hostfs/source.js';
+import { EXPORT_FILES, type ExportsFiles } from '../rootfs/exports.js';
+import { renderDeployment, type Rendered } from './render.js';
 import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type ContainerPaths, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
 import { linkAtomic } from './switch.js';
 import { uninstallUnlocked } from './uninstall.js';
-import { parseSetArgs } from './values.js';
+import { parseSetArgs } from '../template/values.js';
 
 export interface InstallOptions {
   /** image reference in the store, or a pull source (oci:DIR:TAG, docker://..., ...) */

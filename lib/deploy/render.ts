@@ -11,34 +11,30 @@ import type { ImageConfig } from '../image/types.js';
 import { execCommands } from '../runtime/commands.js';
 import {
   invalidError,
-  parseTemplate,
-  positionAt,
   renderTokens,
-  sourcePosition,
   undefinedError,
   undefinedVariables,
   type ParsedTemplate,
   type RenderedText,
   type UndefinedUse,
 } from '../template/engine.js';
-import { capabilityWarnings, grantableConfig, kernelGrantable, type Grantable } from '../template/capabilities.js';
-import { JsonSyntaxError, locatePointer, parseJsonWithLocations, type JsonDocument } from '../template/json-locate.js';
-import { pointerToPath, validateAgainst } from '../template/schemas.js';
+import { capabilityWarnings, grantableConfig, kernelGrantable, type Grantable } from '../runtime/capabilities.js';
+import { parseJsonWithLocations } from '../template/json-locate.js';
 import { defaultConfigText } from './default-config.js';
 import { defaultUnit } from './default-unit.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
 import { DROPIN_NAME, renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { withHeader } from '../systemd/files.js';
-import { planHostFiles, type PlannedHostEntry } from './hostfs-plan.js';
-import { hostfsFromDir, hostfsFromTree } from './hostfs-source.js';
+import { planHostFiles, type PlannedHostEntry } from '../hostfs/plan.js';
+import { hostfsFromDir, hostfsFromTree } from '../hostfs/source.js';
 import { nameFromImage, validateName } from './names.js';
 import { containerPaths } from './state.js';
-import { resolveValues } from './values.js';
+import { resolveValues } from '../template/values.js';
+import { EXPORT_FILES, parseTemplates, readManifest, readSourceDir, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
+import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
 
-export interface ExportsFiles {
-  [file: string]: Buffer;
-}
+
 
 export interface RenderInput {
   name: string;
@@ -70,106 +66,12 @@ export interface Rendered {
   values: Record<string, string>;
   /** the unit uses PIDFILE and EXEC_STOPPOST: the detached runc form (SPEC §4) */
   detached: boolean;
-  manifest: { defaultValues: Record<string, string>; noContainerService?: boolean; [k: string]: unknown };
+  manifest: ExportsManifest;
   /** capabilities left out of config.json, and why, for the commands to print as warnings */
   warnings: string[];
 }
 
-export const EXPORT_FILES = ['config.json.template', 'config.json', 'manifest.json', 'service.template', 'tmpfiles.template'] as const;
 
-const TEMPLATE_FILES = ['config.json.template', 'service.template', 'tmpfiles.template'] as const;
-
-/** Parses and schema-checks manifest.json (absent: no defaults). */
-export function readManifest(exportsFiles: ExportsFiles): Rendered['manifest'] {
-  const buf = exportsFiles['manifest.json'];
-  if (!buf) return { defaultValues: {} };
-  const text = buf.toString('utf8');
-  let doc: JsonDocument;
-  try {
-    doc = parseJsonWithLocations(text);
-  } catch (err) {
-    if (!(err instanceof JsonSyntaxError)) throw err;
-    const p = positionAt(text, err.offset);
-    throw new SysctrError(`manifest.json:${p.line}:${p.col}: not valid JSON: ${err.message}`, { hint: 'fix the JSON syntax in the image\'s manifest.json' });
-  }
-  const violations = validateAgainst('manifest', doc.value);
-  if (violations.length) {
-    const v = violations[0];
-    const p = positionAt(text, locatePointer(doc, v.pointer, v.member ? 'key' : 'value'));
-    throw new SysctrError(`manifest.json:${p.line}:${p.col}: ${pointerToPath(v.pointer)} ${v.message}`, {
-      hint: 'defaultValues must map variable names to strings (write numbers and booleans in quotes)',
-    });
-  }
-  const m = doc.value as Record<string, unknown>;
-  return { ...m, defaultValues: (m.defaultValues as Record<string, string> | undefined) ?? {} };
-}
-
-/** The unit template uses PIDFILE and EXEC_STOPPOST ($X or ${X}): run runc detached. */
-export function usesDetachedForm(serviceTemplate: ParsedTemplate | undefined): boolean {
-  if (!serviceTemplate) return false;
-  const names = new Set(serviceTemplate.tokens.flatMap((t) => (t.kind === 'var' ? [t.name] : [])));
-  return names.has('PIDFILE') && names.has('EXEC_STOPPOST');
-}
-
-/** The parsed templates present in an image's exports. */
-export function parseTemplates(exportsFiles: ExportsFiles): Map<string, { text: string; parsed: ParsedTemplate }> {
-  const out = new Map<string, { text: string; parsed: ParsedTemplate }>();
-  for (const f of TEMPLATE_FILES) {
-    const buf = exportsFiles[f];
-    if (buf) {
-      const text = buf.toString('utf8');
-      out.set(f, { text, parsed: parseTemplate(text) });
-    }
-  }
-  return out;
-}
-
-export interface ConfigCheck {
-  /** the lint rule id this problem belongs to */
-  rule: 'json-syntax' | 'config-root-readonly' | 'config-root-path' | 'config-terminal' | 'config-schema';
-  /** where the problem is in the file the user edits */
-  line: number;
-  col: number;
-  message: string;
-}
-
-/**
- * Checks rendered config.json text: valid JSON, then what sysctr requires (read-only root at
- * `rootfs`, no terminal), then the schema. Positions are mapped back through `source` when the
- * text was rendered from a template.
- */
-export function checkConfigJson(text: string, source?: RenderedText): { doc?: JsonDocument; problems: ConfigCheck[] } {
-  const at = (offset: number) => (source ? sourcePosition(source, offset) : positionAt(text, offset));
-  let doc: JsonDocument;
-  try {
-    doc = parseJsonWithLocations(text);
-  } catch (err) {
-    if (!(err instanceof JsonSyntaxError)) throw err;
-    return { problems: [{ rule: 'json-syntax', ...at(err.offset), message: `not valid JSON${source ? ' after rendering' : ''}: ${err.message}` }] };
-  }
-  const problems: ConfigCheck[] = [];
-  const cfg = doc.value as { root?: { path?: unknown; readonly?: unknown }; process?: { terminal?: unknown } };
-  const where = (ptr: string, prefer: 'key' | 'value' = 'value') => at(locatePointer(doc, ptr, prefer));
-  if (cfg && typeof cfg === 'object' && cfg.root && typeof cfg.root === 'object') {
-    if (cfg.root.readonly !== true) {
-      problems.push({ rule: 'config-root-readonly', ...where('/root/readonly'), message: 'root.readonly must be true: sysctr runs the image read-only (set "readonly": true)' });
-    }
-    if (cfg.root.path !== 'rootfs') {
-      problems.push({ rule: 'config-root-path', ...where('/root/path'), message: 'root.path must be "rootfs": the deployment keeps the image there (set "path": "rootfs")' });
-    }
-  }
-  if (cfg?.process && typeof cfg.process === 'object' && cfg.process.terminal === true) {
-    problems.push({ rule: 'config-terminal', ...where('/process/terminal'), message: 'process.terminal must be false: a service has no terminal (set "terminal": false)' });
-  }
-  // a value the rules above already named (e.g. "readonly": "true") is not reported twice
-  const named = new Set(problems.map((p) => `${p.line}:${p.col}`));
-  for (const v of validateAgainst('runtime-config', doc.value)) {
-    const p = where(v.pointer, v.member ? 'key' : 'value');
-    if (named.has(`${p.line}:${p.col}`)) continue;
-    problems.push({ rule: 'config-schema', ...p, message: `${pointerToPath(v.pointer)} ${v.message}` });
-  }
-  return { doc, problems };
-}
 
 /** Renders everything install writes; throws SysctrError (file:line:col) on any problem. */
 export function renderDeployment(input: RenderInput): Rendered {
@@ -287,17 +189,6 @@ function substitutedHint(source: RenderedText, p: ConfigCheck): string | undefin
 
 // ---- rendering what a user names: an image source directory, or an image in the store ----------
 
-/** The exports files of an image source dir: at its top (next to the Dockerfile) or in exports/. */
-export function readSourceDir(dir: string): ExportsFiles {
-  const top = EXPORT_FILES.some((f) => fs.existsSync(path.join(dir, f)));
-  const base = !top && fs.existsSync(path.join(dir, 'exports')) ? path.join(dir, 'exports') : dir;
-  const out: ExportsFiles = {};
-  for (const f of EXPORT_FILES) {
-    const p = path.join(base, f);
-    if (fs.existsSync(p) && fs.statSync(p).isFile()) out[f] = fs.readFileSync(p);
-  }
-  return out;
-}
 
 /**
  * The files install writes from a rendering, as [path, content], paths relative to where they go

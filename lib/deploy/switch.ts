@@ -22,7 +22,7 @@ import { Systemd } from '../systemd/systemctl.js';
 import { DROPIN_NAME } from '../systemd/dropin.js';
 import { describeWrite } from './dry-run.js';
 import { applyHostFiles, contentOf, readRecord } from './hostfs-apply.js';
-import type { PlannedHostEntry } from './hostfs-plan.js';
+import type { PlannedHostEntry } from '../hostfs/plan.js';
 import type { DeployContext } from './context.js';
 import { containerPaths, readInfo, writeJournal, type ContainerPaths, type DeploymentInfo, type Journal } from './state.js';
 import { StepRunner } from './steps.js';

@@ -9,8 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError, usageError } from '../errors.js';
-import { writeTree } from '../layer/checkout.js';
-import type { MergedTree } from '../layer/tree.js';
+import { writeTree } from '../rootfs/checkout.js';
+import type { MergedTree } from '../rootfs/tree.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
 import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
@@ -20,17 +20,18 @@ import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { warn, type DeployContext } from './context.js';
 import { validateName } from './names.js';
-import { recheckout } from './recheckout.js';
+import { recheckout } from '../rootfs/recheckout.js';
 import { finishInterrupted } from './recover.js';
-import { EXPORT_FILES, renderDeployment, type ExportsFiles } from './render.js';
+import { EXPORT_FILES, type ExportsFiles } from '../rootfs/exports.js';
+import { renderDeployment } from './render.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
 import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, removeInBackground, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
-import { parseSetArgs } from './values.js';
+import { parseSetArgs } from '../template/values.js';
 import { describeWrite } from './dry-run.js';
 import { readRecord, writeRecordInto } from './hostfs-apply.js';
-import { planHostFiles, recordOf } from './hostfs-plan.js';
-import { hostfsFromTree } from './hostfs-source.js';
+import { planHostFiles, recordOf } from '../hostfs/plan.js';
+import { hostfsFromTree } from '../hostfs/source.js';
 
 export interface UpdateOptions {
   name: string;

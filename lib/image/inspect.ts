@@ -5,9 +5,9 @@
 import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { listVariables } from '../template/engine.js';
-import { FORCED_VARIABLES, OS_DEFAULT_VARIABLES } from '../deploy/values.js';
-import { renamePath } from '../deploy/hostfs-plan.js';
-import { hostfsFromTree } from '../deploy/hostfs-source.js';
+import { FORCED_VARIABLES, OS_DEFAULT_VARIABLES } from '../template/values.js';
+import { renamePath } from '../hostfs/plan.js';
+import { hostfsFromTree } from '../hostfs/source.js';
 
 export interface ImageVariable {
   name: string;

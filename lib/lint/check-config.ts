@@ -1,5 +1,5 @@
 /** Rules over config.json: rendered with the lint values, positions mapped back to the template. */
-import { checkConfigJson } from '../deploy/render.js';
+import { checkConfigJson } from '../runtime/config-check.js';
 import { positionAt, renderTokens, sourcePosition, tokenAt, type RenderedText } from '../template/engine.js';
 import { locatePointer, type JsonDocument } from '../template/json-locate.js';
 import { finding, rel, type LintContext } from './context.js';

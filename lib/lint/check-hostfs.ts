@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { renamePath, renderRenames } from '../deploy/hostfs-plan.js';
+import { renamePath, renderRenames } from '../hostfs/plan.js';
 import { positionAt } from '../template/engine.js';
 import { locatePointer } from '../template/json-locate.js';
 import { finding, rel, type LintContext } from './context.js';

@@ -1,7 +1,7 @@
 /** Rules over the directory as a whole, the template syntax, variables and manifest.json. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { FORCED_VARIABLES, isForced } from '../deploy/values.js';
+import { FORCED_VARIABLES, isForced } from '../template/values.js';
 import { listVariables, positionAt } from '../template/engine.js';
 import { locatePointer } from '../template/json-locate.js';
 import { pointerToPath, validateAgainst } from '../template/schemas.js';

@@ -5,8 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { EXPORT_FILES, parseTemplates, usesDetachedForm, type ExportsFiles } from '../deploy/render.js';
-import { resolveValues } from '../deploy/values.js';
+import { EXPORT_FILES, parseTemplates, usesDetachedForm, type ExportsFiles } from '../rootfs/exports.js';
+import { resolveValues } from '../template/values.js';
+import { kernelCapabilities } from '../runtime/capabilities.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { execCommands } from '../runtime/commands.js';
 import type { ParsedTemplate } from '../template/engine.js';
@@ -100,6 +101,7 @@ export function loadContext(dir: string): LintContext {
     set: {},
     manifestDefaults: defaultValues,
     env: {},
+    capabilities: kernelCapabilities(),
   });
   Object.assign(values, execCommands({ name, runtime: values.RUNTIME, destdir: values.DESTDIR, detached, pidfile: values.PIDFILE }));
   return { dir, exportsPrefix, exports, texts, dockerfile, templates, manifestDoc, manifestSyntaxError, defaultValues, values, detached, runtime, name };

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { grantable, readKernelCapabilities, statusCapMask, type Grantable } from '../template/capabilities.js';
+import { grantable, readKernelCapabilities, statusCapMask, type Grantable } from './capabilities.js';
 
 export interface ManagerCapsOptions {
   user: boolean;

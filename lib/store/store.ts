@@ -20,10 +20,10 @@ import { ensurePrivateDir, isPermissionError, readJson, sha256, syncFilesystem, 
 import { familiarName, normalizeName } from '../image/reference.js';
 import type { ImageConfig } from '../image/types.js';
 import { UnsafePathError } from '../layer/safepath.js';
-import { mergeLayers, type MergedTree } from '../layer/tree.js';
+import { mergeLayers, type MergedTree } from '../rootfs/tree.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { ObjectDir } from './objects.js';
-import { chainId, flatten, parseFlat, type FlatTree } from './trees.js';
+import { chainId, flatten, parseFlat, type FlatTree } from '../rootfs/flat.js';
 import type { ImageRecord, TreeEntry } from './types.js';
 
 export interface LayerMeta {

@@ -1,8 +1,8 @@
 /**
  * Writes schema-validators.generated.ts: the ajv validators for schemas/*.json compiled ahead of
  * time (ajv "standalone" code), so that lint and render do not load and run the ajv compiler on
- * every start (about 0.1 s). test/template-schemas.test.ts checks the file is up to date;
- * `UPDATE_GENERATED=1 npx tap test/template-schemas.test.ts` rewrites it.
+ * every start (about 0.1 s). test/unit/template-schemas.test.ts checks the file is up to date;
+ * `UPDATE_GENERATED=1 npx tap test/unit/template-schemas.test.ts` rewrites it.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

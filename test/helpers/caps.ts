@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CAPABILITY_NAMES, namesInMask, statusCapMask } from '../../lib/template/capabilities.js';
+import { CAPABILITY_NAMES, namesInMask, statusCapMask } from '../../lib/runtime/capabilities.js';
 import { projectDir } from './cli.js';
 import { buildImage, type Machine } from './nspawn.js';
 

@@ -1,0 +1,50 @@
+/**
+ * Other people's files: which units, drop-ins and tmpfiles confs are sysctr's (its header, or a
+ * tmpfiles conf equal to a deployment's copy), and which files of a name anywhere systemd looks a
+ * container of that name would shadow. On real files in temp dirs, and on this host's own
+ * /lib/systemd/system (docker-registry.service, which scripts/setup.sh installs).
+ */
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { foreignFiles, searchPaths, tmpfilesOwner, unitFilesFor, withHeader } from '../../lib/systemd/files.js';
+
+t.test('ownership: header, deployment copy, someone else', async (t) => {
+  const dir = t.testdir({ units: {}, tmpfiles: {}, vendor: { 'vend.service': '[Unit]\n', 'vend.conf': 'd /x\n' } });
+  const f = unitFilesFor({ unitDir: path.join(dir, 'units'), tmpfilesDir: path.join(dir, 'tmpfiles') }, 'web');
+  const none = { units: [], tmpfiles: [] };
+  t.same(foreignFiles(f, 'web', { user: false, searchPaths: none }), [], 'nothing there');
+  fs.writeFileSync(f.unit, withHeader('web', '[Unit]\n'));
+  fs.mkdirSync(f.dropInDir);
+  fs.writeFileSync(f.dropIn, '# Managed by sysctr for container web: ...\n');
+  fs.writeFileSync(f.tmpfiles, 'd /var/lib/web 0700 - - - -\n');
+  t.same(foreignFiles(f, 'web', { user: false, searchPaths: none, copies: ['d /var/lib/web 0700 - - - -\n'] }), [], "sysctr's own files (the conf as a deployment has it)");
+  fs.writeFileSync(f.tmpfiles, 'd /var/lib/web 0700 - - - -\n');
+  t.equal(tmpfilesOwner(f), 'foreign', 'an administrator-written conf');
+  t.equal(tmpfilesOwner(f, ['d /var/lib/web 0700 - - - -\n']), 'sysctr', 'one sysctr wrote before the header: equal to a deployment copy');
+  fs.writeFileSync(f.unit, '[Unit]\nDescription=mine\n');
+  fs.writeFileSync(f.dropIn, '[Service]\nEnvironment=A=1\n');
+  fs.rmSync(f.tmpfiles);
+  fs.symlinkSync('/dev/null', f.tmpfiles);
+  t.same(foreignFiles(f, 'web', { user: false, searchPaths: none }), [f.unit, f.dropIn, f.tmpfiles], 'each foreign file named (a masking symlink too)');
+  const vendor = { units: [path.join(dir, 'vendor')], tmpfiles: [path.join(dir, 'vendor')] };
+  const g = unitFilesFor({ unitDir: path.join(dir, 'units'), tmpfilesDir: path.join(dir, 'tmpfiles') }, 'vend');
+  t.same(foreignFiles(g, 'vend', { user: false, searchPaths: vendor }), [path.join(dir, 'vendor/vend.service'), path.join(dir, 'vendor/vend.conf')], 'a vendor unit and conf of that name');
+});
+
+t.test("this host's vendor units: a container may not shadow them", async (t) => {
+  const vendor = '/lib/systemd/system/docker-registry.service';
+  if (!fs.existsSync(vendor)) {
+    if (process.env.CI) t.fail(`${vendor} is missing (scripts/setup.sh installs docker-registry)`);
+    else t.skip(`${vendor} is missing`);
+    return;
+  }
+  const dir = t.testdir({ units: {}, tmpfiles: {} });
+  const f = unitFilesFor({ unitDir: path.join(dir, 'units'), tmpfilesDir: path.join(dir, 'tmpfiles') }, 'docker-registry');
+  const found = foreignFiles(f, 'docker-registry', { user: false });
+  t.equal(found.length, 1, `named once, though /lib and /usr/lib may be one dir: ${found.join(', ')}`);
+  t.equal(fs.realpathSync(found[0]), fs.realpathSync(vendor));
+  t.ok(searchPaths(false).tmpfiles.includes('/usr/lib/tmpfiles.d'));
+  const tmp = unitFilesFor({ unitDir: path.join(dir, 'units'), tmpfilesDir: path.join(dir, 'tmpfiles') }, 'tmp');
+  if (fs.existsSync('/usr/lib/tmpfiles.d/tmp.conf')) t.match(foreignFiles(tmp, 'tmp', { user: false }).join(' '), /tmpfiles\.d\/tmp\.conf/, "systemd's own tmp.conf");
+});
