@@ -7,11 +7,13 @@ const ALLOWED = {
   store: ['layer'],
   rootfs: ['layer', 'store', 'template'],
   hostfs: ['template', 'rootfs'],
-  image: ['layer', 'store', 'rootfs', 'hostfs', 'template'],
+  image: ['layer', 'store', 'rootfs', 'hostfs', 'template', 'trust'],
+  // the signature policy: references from lib/image, nothing downstream of the pull
+  trust: ['image'],
   runtime: ['template'],
   systemd: ['runtime'],
   lint: ['template', 'runtime', 'systemd', 'rootfs', 'hostfs'],
-  deploy: ['layer', 'template', 'store', 'rootfs', 'hostfs', 'image', 'runtime', 'systemd'],
+  deploy: ['layer', 'template', 'store', 'rootfs', 'hostfs', 'image', 'runtime', 'systemd', 'trust'],
 };
 
 const folderRules = Object.entries(ALLOWED).map(([from, to]) => ({

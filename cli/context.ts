@@ -9,10 +9,13 @@ export interface GlobalArgs {
   'tmpfiles-dir'?: string;
   user?: boolean;
   'host-root'?: string;
+  'signature-policy'?: string;
+  'registries.d'?: string;
 }
 
 export function pathsFrom(args: GlobalArgs): Paths {
-  return resolvePaths({ root: args.root, unitDir: args['unit-dir'], tmpfilesDir: args['tmpfiles-dir'], user: args.user, hostRoot: args['host-root'] });
+  return resolvePaths({ root: args.root, unitDir: args['unit-dir'], tmpfilesDir: args['tmpfiles-dir'], user: args.user, hostRoot: args['host-root'],
+    signaturePolicy: args['signature-policy'], registriesDir: args['registries.d'] });
 }
 
 /** Prints an error for a user; returns the exit status. Bugs get a stack trace. */

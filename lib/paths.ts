@@ -1,5 +1,6 @@
 import path from 'node:path';
 import os from 'node:os';
+import fs from 'node:fs';
 
 /**
  * Every location sysctr reads or writes, built once from flags and environment and passed down.
@@ -18,6 +19,15 @@ export interface Paths {
   user: boolean;
   /** where an image's /exports/hostfs files go: `/` (tests point it at a temp dir) */
   hostRoot: string;
+  /** containers-policy.json(5) and containers-registries.d(5), read by lib/trust */
+  trust: TrustPaths;
+}
+
+export interface TrustPaths {
+  policy: string;
+  /** named with --signature-policy: a missing file is then an error, not "accept anything" */
+  policyExplicit: boolean;
+  registriesDir: string;
 }
 
 export interface PathOptions {
@@ -26,6 +36,8 @@ export interface PathOptions {
   tmpfilesDir?: string;
   user?: boolean;
   hostRoot?: string;
+  signaturePolicy?: string;
+  registriesDir?: string;
 }
 
 export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = process.env): Paths {
@@ -48,5 +60,20 @@ export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = pr
     tmpfilesDir: path.resolve(opts.tmpfilesDir ?? env.SYSCTR_TMPFILES_DIR ?? defaultTmpfilesDir),
     user,
     hostRoot: path.resolve(opts.hostRoot ?? env.SYSCTR_HOST_ROOT ?? '/'),
+    trust: trustPaths(opts, user, home, env),
+  };
+}
+
+/**
+ * Where skopeo and podman look: the user's own files when they exist (user mode), else the
+ * system's, as containers/image chooses.
+ */
+function trustPaths(opts: PathOptions, user: boolean, home: string, env: NodeJS.ProcessEnv): TrustPaths {
+  const userConf = path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'containers');
+  const pick = (name: string) => (user && fs.existsSync(path.join(userConf, name)) ? path.join(userConf, name) : path.join('/etc/containers', name));
+  return {
+    policy: path.resolve(opts.signaturePolicy ?? pick('policy.json')),
+    policyExplicit: opts.signaturePolicy !== undefined,
+    registriesDir: path.resolve(opts.registriesDir ?? pick('registries.d')),
   };
 }

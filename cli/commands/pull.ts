@@ -33,6 +33,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
     try {
       const r = await pullImage(store, args.source, {
         platform: args.platform,
+        trust: pathsFrom(args).trust,
         ...registrySourceOptions(args),
         onEvent: reporter.onEvent,
       });

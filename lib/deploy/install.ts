@@ -5,6 +5,7 @@
  * enable (→ start). An image whose manifest says noContainerService gets its host files and
  * tmpfiles conf, and no unit.
  */
+import type { TrustPaths } from '../paths.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
@@ -89,13 +90,18 @@ async function readImageExports(store: Store, rec: ImageRecord, tree: MergedTree
 }
 
 /** The image from the store, pulled first when it is not there (a source like oci:DIR:TAG). */
-async function findOrPull(store: Store, ref: string, out: (l: string) => void, dryRun: boolean): Promise<ImageRecord> {
+async function findOrPull(store: Store, ref: string, out: (l: string) => void, dryRun: boolean, trust: TrustPaths): Promise<ImageRecord> {
   const found = await store.findImage(ref);
-  if (found) return found;
+  if (found) {
+    // the policy may have changed since the pull: the one in force now decides
+    const { assertStoredImageTrusted } = await import('../image/trust.js');
+    await assertStoredImageTrusted(found, trust);
+    return found;
+  }
   if (dryRun) throw new SysctrError(`image ${ref} is not in the store; --dry-run does not pull`, { hint: `pull it first: sysctr pull ${ref}` });
   out(`pulling ${ref}`);
   const { pullImage } = await import('../image/pull.js');
-  const { image } = await pullImage(store, ref);
+  const { image } = await pullImage(store, ref, { trust });
   return image;
 }
 
@@ -109,7 +115,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
 
   const { Store } = await import('../store/store.js');
   const store = await Store.open(paths.store);
-  const rec = await findOrPull(store, o.image, out, ctx.dryRun);
+  const rec = await findOrPull(store, o.image, out, ctx.dryRun, paths.trust);
   const name = validateName(o.name ?? nameFromImage(rec.name));
   const t0 = performance.now();
   const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: install:${what} ${(performance.now() - t0).toFixed(0)} ms after the image was found\n`);

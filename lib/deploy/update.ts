@@ -90,13 +90,13 @@ async function targetImage(ctx: DeployContext, store: Store, info: DeploymentInf
     if (found) return found;
     if (ctx.dryRun) throw noPull(o.rebase);
     ctx.out(`pulling ${o.rebase}`);
-    return (await pullImage!(store, o.rebase)).image;
+    return (await pullImage!(store, o.rebase, { trust: ctx.paths.trust })).image;
   }
   const current = (await store.findImage(info.image).catch(() => undefined)) ?? (await store.findImage(info.imageId));
   if (o.pull) {
     if (!current?.source) throw new SysctrError(`${info.name}: the store does not know where ${info.image} was pulled from`, { hint: `name the source: sysctr containers update --pull --rebase SOURCE ${info.name}` });
     ctx.out(`pulling ${current.source}`);
-    return (await pullImage!(store, current.source, { name: current.name, platform: current.platform })).image;
+    return (await pullImage!(store, current.source, { name: current.name, platform: current.platform, trust: ctx.paths.trust })).image;
   }
   if (!current) {
     throw new SysctrError(`${info.name}: its image ${info.image} (${info.imageId.slice(7, 19)}) is no longer in the store`, {
@@ -134,6 +134,9 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const { Store } = await import('../store/store.js');
   const store = await Store.open(paths.store);
   const rec = await targetImage(ctx, store, info, o);
+  // pulled or not, the policy in force now decides (it may have changed since the pull)
+  const { assertStoredImageTrusted } = await import('../image/trust.js');
+  await assertStoredImageTrusted(rec, paths.trust);
   timing('image found');
   const mergedSet = { ...info.set, ...set };
   const from = slotOf(live);

@@ -21,6 +21,9 @@ import type { ImageRecord } from '../store/types.js';
 import { parseManifest } from './manifest.js';
 import { openSource, type SourceOptions } from './source.js';
 import type { Descriptor, ImageConfig, ImageSource, RawManifest } from './types.js';
+import { resolvePaths, type TrustPaths } from '../paths.js';
+import type { TrustRecord } from '../trust/record.js';
+import { checkAtPull, trustRecordOf } from './trust.js';
 import { formatPlatform, hostPlatform, parsePlatform, selectManifest } from './platform.js';
 
 export type PullEvent =
@@ -39,6 +42,8 @@ export interface PullOptions extends SourceOptions {
   /** layers fetched at once */
   parallel?: number;
   onEvent?: (e: PullEvent) => void;
+  /** the signature policy to enforce (default: the system's, as resolvePaths finds it) */
+  trust?: TrustPaths;
 }
 
 export interface PullResult {
@@ -87,6 +92,8 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
   // Manifest, through any number of nested indexes.
   let raw: RawManifest = await src.getManifest();
   verifyDigest(raw.bytes, raw.digest, `${where}: manifest`);
+  // the policy decides on the top-level manifest, which is what signatures sign
+  const trust = await checkAtPull(src, source, raw.digest, opts.trust ?? resolvePaths().trust);
   let parsed = parseManifest(raw, where);
   let platformSeen: string | undefined;
   for (let depth = 0; parsed.kind === 'index'; depth++) {
@@ -119,7 +126,7 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
 
   const name = opts.name ?? src.imageName();
   const existing = (await store.listImages()).find((i) => i.name === name);
-  if (existing && existing.manifestDigest === raw.digest && diffIds.every((d) => store.hasLayer(d))) {
+  if (existing && existing.manifestDigest === raw.digest && diffIds.every((d) => store.hasLayer(d)) && sameTrust(existing, trust)) {
     return { image: existing, upToDate: true, fetched: 0 };
   }
   opts.onEvent?.({
@@ -184,6 +191,7 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
         pulled: new Date().toISOString(),
         source,
         labels: config.config?.Labels ?? {},
+        trust,
       };
       await store.putImage(image);
       return { image, upToDate: false, fetched };
@@ -200,6 +208,12 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
       throw err;
     }
   });
+}
+
+/** A re-pull records the image again when what was verified changed (other signatures or keys). */
+function sameTrust(rec: ImageRecord, t: TrustRecord): boolean {
+  const old = trustRecordOf(rec);
+  return JSON.stringify(old?.signatures) === JSON.stringify(t.signatures) && JSON.stringify(old?.verdict) === JSON.stringify(t.verdict);
 }
 
 function layerError(err: unknown, desc: Descriptor | undefined, where: string): unknown {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { SigstoreSignature } from '../trust/sigstore.js';
 
 /** OCI content descriptor (image-spec descriptor.md). */
 export interface Descriptor {
@@ -49,6 +50,11 @@ export interface ImageSource {
   getBlob(desc: Descriptor, opts?: BlobOptions): Promise<Readable>;
   /** The reference name the pulled image is recorded under, e.g. docker.io/library/etcd:3.5 */
   imageName(): string;
+  /**
+   * Registries only: the layers of the `sha256-HEX.sig` sigstore attachment of a manifest,
+   * their blobs digest-checked and nothing else ([] when there is none).
+   */
+  getSigstoreAttachment?(manifestDigest: string): Promise<SigstoreSignature[]>;
   /** Release temp dirs, connections. */
   close(): Promise<void>;
 }

@@ -24,6 +24,8 @@ export interface ImageRecord {
   /** the source it was pulled from, as written by the user */
   source: string;
   labels: Record<string, string>;
+  /** what the signature policy verified at pull, with the signatures (lib/trust/record.ts's TrustRecord) */
+  trust?: object;
 }
 
 /** One entry of a layer's tree listing (the layer tar, parsed and stored). */
