@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
 import { ago, filterMatches, humanSize, parseFilters, printJson, printTable, shortId } from '../output.js';
 import { storeUserOption } from './host-options.js';
+import { verify } from './images-verify.js';
 import { checkTimeout, registryOptions, registrySourceOptions, type RegistryArgs } from './registry-options.js';
 
 interface ListArgs extends GlobalArgs {
@@ -99,8 +100,13 @@ const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boole
   handler: async (args) => {
     const store = await openStore(args);
     const { inspectImage } = await import('../../lib/image/inspect.js');
-    const i = await inspectImage(store, await store.resolveImage(args.image));
-    if (args.json) return printJson(i);
+    const rec = await store.resolveImage(args.image);
+    const i = await inspectImage(store, rec);
+    // what the policy in force says now, with the signatures recorded at pull
+    const { verifyStoredImage } = await import('../../lib/image/trust.js');
+    const verdict = await verifyStoredImage(rec, pathsFrom(args).trust);
+    if (args.json) return printJson({ ...i, verdict });
+    const { describeVerdict } = await import('../../lib/trust/record.js');
     const out: string[] = [
       `Reference:   ${i.name}`,
       `Id:          ${i.id}`,
@@ -119,6 +125,7 @@ const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boole
     ];
     if (i.required.length) out.push(`Required:    ${i.required.map((r) => `--set ${r}=...`).join(' ')}`);
     if (i.noContainerService) out.push('Service:     none (noContainerService: host files only)');
+    out.push(`Trust:       ${describeVerdict(verdict).join('\n             ')}`);
     if (i.hostFiles.length) {
       out.push('Host files:  (from /exports/hostfs; paths as renameFiles gives them, rendered at install)');
       for (const f of i.hostFiles) out.push(`  ${f.target}${f.target !== f.source ? `  <- hostfs${f.source}` : ''}  (${f.type === 'file' ? f.mode : f.type}${f.template ? ', template' : ''})`);
@@ -229,7 +236,8 @@ const cmd: CommandModule<GlobalArgs, GlobalArgs> = {
       .command(prune)
       .command(tag)
       .command(update)
-      .demandCommand(1, 'name an images command: list, info, delete, prune, tag, update')
+      .command(verify)
+      .demandCommand(1, 'name an images command: list, info, delete, prune, tag, update, verify')
       .example('$0 images list', 'what is in the store')
       .example('$0 images info demo:1', 'labels and template variables of an image'),
   handler: () => {},

@@ -40,5 +40,6 @@ export const commands: Command[] = [
   lazy('run <name> [cmd..]', 'run a command in a container (runc exec when running, a one-off runc run otherwise)', async () => (await import('./run.js')).default),
   lazy('containers <command>', 'list, update and roll back installed containers', async () => (await import('./containers.js')).default),
   lazy('lint <dir..>', 'check an image source directory (exports files and Dockerfile)', async () => (await import('./lint.js')).default),
+  lazy('trust <command>', 'show and change which images are accepted: containers-policy.json and registries.d', async () => (await import('./trust.js')).default),
   lazy('render <source>', 'print the config.json, unit, tmpfiles conf and rendered host files that install would write', async () => (await import('./render.js')).default),
 ];
