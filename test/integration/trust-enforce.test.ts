@@ -1,0 +1,123 @@
+/**
+ * A policy can change after a pull: install and `containers update` ask the policy in force then,
+ * with the signatures the pull recorded (checked again with gpgv), and refuse an image it does
+ * not accept before anything is written. Also: `trust add` writes a policy.json and registries.d
+ * that skopeo reads the same way. Real registry, gpg, gpgv and skopeo; systemctl is recorded
+ * (RecordingRunner) — the booted-systemd case is test/e2e/e2e-trust.test.ts.
+ */
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { RecordingRunner } from '../../lib/proc.js';
+import { resolvePaths } from '../../lib/paths.js';
+import { install } from '../../lib/deploy/install.js';
+import { update } from '../../lib/deploy/update.js';
+import { sysctr, projectDir } from '../helpers/cli.js';
+import { buildImageLayout, registryTestsCanRun, startRegistry, tempDir } from '../helpers/registry.js';
+import { requirePrereqs } from '../helpers/prereq.js';
+import { makeGpgKey, pushSigned, writeRegistriesD } from '../helpers/signing.js';
+
+if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'gpgv'])) {
+  await execa('npx', ['tsc', '-p', '.'], { cwd: projectDir });
+  const work = tempDir('sysctr-trust-enforce-');
+  const reg = await startRegistry();
+  t.teardown(async () => {
+    await reg.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+  const H = reg.host;
+  const gnupgHome = path.join(work, 'gnupg');
+  const good = await makeGpgKey(gnupgHome, 'good');
+  const other = await makeGpgKey(gnupgHome, 'other');
+  const lookaside = path.join(work, 'lookaside');
+  const rd = path.join(work, 'registries.d');
+  writeRegistriesD(rd, lookaside);
+  await buildImageLayout(path.join(work, 'a'), 'a', { layers: [{ files: { 'etc/hello': 'image a\n' } }] });
+  await buildImageLayout(path.join(work, 'b'), 'b', { layers: [{ files: { 'etc/hello': 'image b\n' } }] });
+  await pushSigned(path.join(work, 'a'), 'a', `${H}/enf/app:1`, { gnupgHome, registriesD: rd, fpr: good.fingerprint });
+  await pushSigned(path.join(work, 'b'), 'b', `${H}/enf/app:2`, { gnupgHome, registriesD: rd });
+  await pushSigned(path.join(work, 'a'), 'a', `${H}/elsewhere/app:1`, { gnupgHome, registriesD: rd, fpr: good.fingerprint });
+
+  const policyFile = (name: string, body: unknown) => {
+    const f = path.join(work, `${name}.json`);
+    fs.writeFileSync(f, JSON.stringify(body));
+    return f;
+  };
+  const byGood = policyFile('by-good', { default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: good.publicKey }] });
+  const byOther = policyFile('by-other', { default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: other.publicKey }] });
+  const acceptAll = policyFile('accept', { default: [{ type: 'insecureAcceptAnything' }] });
+  const root = path.join(work, 'root');
+  const units = path.join(work, 'units');
+  const tmpfiles = path.join(work, 'tmpfiles');
+  const ctx = (policy: string) => ({
+    paths: resolvePaths({ root, unitDir: units, tmpfilesDir: tmpfiles, hostRoot: path.join(work, 'host'), signaturePolicy: policy, registriesDir: rd }),
+    runner: new RecordingRunner(),
+    dryRun: false,
+    out: () => {},
+    env: {},
+  });
+  const g = (policy: string) => ['--root', root, '--signature-policy', policy, '--registries.d', rd];
+
+  t.test('pull under one policy, install under a stricter one: refused, nothing written', async (t) => {
+    let r = await sysctr([...g(byGood), 'pull', '--tls-verify=false', `docker://${H}/enf/app:1`]);
+    t.equal(r.exitCode, 0, r.stderr);
+    r = await sysctr([...g(acceptAll), 'pull', '--tls-verify=false', `docker://${H}/enf/app:2`]);
+    t.equal(r.exitCode, 0, r.stderr);
+
+    r = await sysctr([...g(byOther), '--unit-dir', units, '--tmpfiles-dir', tmpfiles, 'install', '--name', 'enf-app', `${H}/enf/app:1`]);
+    t.equal(r.exitCode, 1);
+    t.match(r.stderr, new RegExp(`${H}/enf/app:1: refused by the signature policy ${byOther}: requirement 1 \\(signedBy\\) of default: .*not among the trusted keys`));
+    t.notOk(fs.existsSync(path.join(root, 'enf-app.0')), 'no deployment');
+    t.notOk(fs.existsSync(path.join(units, 'enf-app.service')), 'no unit');
+
+    const c = ctx(byOther);
+    await t.rejects(install(c, { image: `${H}/enf/app:1`, name: 'enf-app' }), /refused by the signature policy/);
+    t.same(c.runner.calls, [], 'systemctl never called');
+  });
+
+  t.test('installed under the policy that accepts it; update to an unsigned image refused, the live one kept', async (t) => {
+    const c = ctx(byGood);
+    await install(c, { image: `${H}/enf/app:1`, name: 'enf-app' });
+    t.ok(fs.existsSync(path.join(units, 'enf-app.service')), 'installed');
+    const before = fs.readlinkSync(path.join(root, 'enf-app'));
+    const u = ctx(byGood);
+    await t.rejects(update(u, { name: 'enf-app', rebase: `${H}/enf/app:2` }), /requirement 1 \(signedBy\) of default: a GPG signature is required, but the image has none/);
+    t.equal(fs.readlinkSync(path.join(root, 'enf-app')), before, 'the live deployment did not change');
+    t.notOk(fs.existsSync(path.join(root, 'enf-app.1')), 'no second deployment');
+    t.same(u.runner.calls, [], 'systemctl never called');
+    // and the CLI says it the same way
+    const r = await sysctr([...g(byGood), '--unit-dir', units, '--tmpfiles-dir', tmpfiles, 'containers', 'update', '--rebase', `${H}/enf/app:2`, 'enf-app']);
+    t.equal(r.exitCode, 1);
+    t.match(r.stderr, /refused by the signature policy/);
+  });
+
+  t.test('trust add with --lookaside: skopeo and sysctr read the files it writes alike', async (t) => {
+    const p = path.join(work, 'added', 'policy.json');
+    const d = path.join(work, 'added', 'registries.d');
+    const tg = ['--signature-policy', p, '--registries.d', d];
+    t.equal((await sysctr([...tg, 'trust', 'default', 'reject'])).exitCode, 0);
+    const add = await sysctr([...tg, 'trust', 'add', `${H}/enf`, '--type', 'signedBy', '--pubkeys', good.publicKey, '--lookaside', `file://${lookaside}`]);
+    t.equal(add.exitCode, 0, add.stderr);
+    for (const [tag, ok] of [['1', true], ['2', false]] as const) {
+      const k = await execa('skopeo', ['copy', '--quiet', '--policy', p, '--registries.d', d, '--src-tls-verify=false', `docker://${H}/enf/app:${tag}`, `dir:${path.join(work, `sk-${tag}`)}`], { reject: false });
+      const s = await sysctr(['--root', path.join(work, `root-added-${tag}`), ...tg, 'pull', '--tls-verify=false', `docker://${H}/enf/app:${tag}`]);
+      t.equal(k.exitCode === 0, ok, `skopeo on :${tag}: ${k.stderr}`);
+      t.equal(s.exitCode === 0, ok, `sysctr on :${tag}: ${s.stderr}`);
+    }
+    const other = await sysctr([...tg, 'pull', '--root', path.join(work, 'root-added-x'), '--tls-verify=false', `docker://${H}/elsewhere/app:1`]);
+    t.match(other.stderr, /requirement 1 \(reject\) of default/, 'outside the scope: the default');
+  });
+
+  t.test('bad trust input: a clear error, nothing written', async (t) => {
+    const p = path.join(work, 'bad', 'policy.json');
+    const tg = ['--signature-policy', p, '--registries.d', path.join(work, 'bad', 'd')];
+    let r = await sysctr([...tg, 'trust', 'add', `${H}/enf`, '--type', 'signedBy']);
+    t.equal(r.exitCode, 2);
+    t.match(r.stderr, /--type signedBy needs --pubkeys FILE/);
+    r = await sysctr([...tg, 'trust', 'add', 'https://x.example.org/a', '--type', 'reject']);
+    t.equal(r.exitCode, 2);
+    t.match(r.stderr, /is not a registry scope/);
+    t.notOk(fs.existsSync(p), 'no policy written');
+  });
+}
