@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { SysctrError, isErrno } from '../errors.js';
+import { jsonLines, pathKey } from './json-lines.js';
 import { validateScope } from './scope.js';
 
 export type SignedIdentity =
@@ -66,22 +67,14 @@ export function readPolicy(file: string, explicit: boolean): Policy {
 class Loc {
   constructor(
     readonly file: string,
-    private readonly text: string,
+    private readonly lines: Map<string, number>,
     readonly path: string,
   ) {}
   at(key: string | number): Loc {
-    const p = typeof key === 'number' ? `${this.path}[${key}]` : /^[A-Za-z_][\w-]*$/.test(key) ? `${this.path ? this.path + '.' : ''}${key}` : `${this.path}[${JSON.stringify(key)}]`;
-    return new Loc(this.file, this.text, p);
-  }
-  /** The line of the last path component's key in the text: a hint for a reader, not a parse. */
-  private line(): number | undefined {
-    const m = /(?:\.|\[)("?)([^"[\].]*)\1\]?$/.exec(this.path);
-    if (!m || /^\d+$/.test(m[2])) return undefined;
-    const i = this.text.indexOf(JSON.stringify(m[2]));
-    return i < 0 ? undefined : this.text.slice(0, i).split('\n').length;
+    return new Loc(this.file, this.lines, pathKey(this.path, key));
   }
   fail(what: string): never {
-    const line = this.line();
+    const line = this.lines.get(this.path);
     throw new SysctrError(`invalid signature policy ${this.file}${line ? `:${line}` : ''}: ${this.path || '(top level)'}: ${what}`, {
       hint: 'see containers-policy.json(5); skopeo and podman would refuse this file too',
     });
@@ -108,7 +101,9 @@ export function parsePolicy(text: string, file: string): Policy {
   } catch (err) {
     throw new SysctrError(`invalid signature policy ${file}: not JSON (${(err as Error).message})`);
   }
-  const top = new Loc(file, text, '');
+  const { lines, duplicate } = jsonLines(text);
+  const top = new Loc(file, lines, '');
+  if (duplicate) new Loc(file, new Map([[duplicate.path, duplicate.line]]), duplicate.path).fail('the field appears twice');
   const o = object(raw, top, ['default', 'transports'], ['default']);
   const policy: Policy = { file, default: requirements(o.default, top.at('default')), transports: {} };
   if (o.transports !== undefined) {
