@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { execa } from 'execa';
 import { RecordingRunner } from '../../lib/proc.js';
@@ -107,6 +108,28 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'gpgv'])) {
     }
     const other = await sysctr([...tg, 'pull', '--root', path.join(work, 'root-added-x'), '--tls-verify=false', `docker://${H}/elsewhere/app:1`]);
     t.match(other.stderr, /requirement 1 \(reject\) of default/, 'outside the scope: the default');
+  });
+
+  t.test('an http:// lookaside: skopeo and sysctr fetch the signatures alike', async (t) => {
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+      requests.push(req.url ?? '');
+      const file = path.join(lookaside, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      if (!file.startsWith(lookaside + '/') || !fs.existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200).end(fs.readFileSync(file));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+    const d = path.join(work, 'registries-http.d');
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'http.yaml'), `docker:\n  ${H}/enf:\n    lookaside: http://127.0.0.1:${(server.address() as { port: number }).port}\n`);
+    for (const [tag, ok] of [['1', true], ['2', false]] as const) {
+      const k = await execa('skopeo', ['copy', '--quiet', '--policy', byGood, '--registries.d', d, '--src-tls-verify=false', `docker://${H}/enf/app:${tag}`, `dir:${path.join(work, `sk-http-${tag}`)}`], { reject: false });
+      const s = await sysctr(['--root', path.join(work, `root-http-${tag}`), '--signature-policy', byGood, '--registries.d', d, 'pull', '--tls-verify=false', `docker://${H}/enf/app:${tag}`]);
+      t.equal(k.exitCode === 0, ok, `skopeo on :${tag}: ${k.stderr}`);
+      t.equal(s.exitCode === 0, ok, `sysctr on :${tag}: ${s.stderr}`);
+    }
+    t.ok(requests.some((u) => /^\/enf\/app@sha256=[0-9a-f]{64}\/signature-1$/.test(u)), `signatures asked for over http: ${requests.join(' ')}`);
   });
 
   t.test('bad trust input: a clear error, nothing written', async (t) => {
