@@ -28,6 +28,13 @@ module.exports = {
   forbidden: [
     ...folderRules,
     {
+      name: 'trust-imports-only-references',
+      comment: 'lib/trust/ asks the policy about references; transports and the pull call it, not the other way',
+      severity: 'error',
+      from: { path: '^lib/trust/' },
+      to: { path: '^lib/image/', pathNot: '^lib/image/reference\\.ts$' },
+    },
+    {
       name: 'base-imports-only-base',
       comment: 'lib/*.ts (errors, paths, processes, file helpers) import nothing in the folders',
       severity: 'error',
