@@ -28,6 +28,9 @@ export interface TrustPaths {
   /** named with --signature-policy: a missing file is then an error, not "accept anything" */
   policyExplicit: boolean;
   registriesDir: string;
+  /** where `trust add|default` write: the user's own files in user mode, even before they exist */
+  writePolicy: string;
+  writeRegistriesDir: string;
 }
 
 export interface PathOptions {
@@ -71,9 +74,12 @@ export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = pr
 function trustPaths(opts: PathOptions, user: boolean, home: string, env: NodeJS.ProcessEnv): TrustPaths {
   const userConf = path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'containers');
   const pick = (name: string) => (user && fs.existsSync(path.join(userConf, name)) ? path.join(userConf, name) : path.join('/etc/containers', name));
+  const own = (name: string) => path.join(user ? userConf : '/etc/containers', name);
   return {
     policy: path.resolve(opts.signaturePolicy ?? pick('policy.json')),
     policyExplicit: opts.signaturePolicy !== undefined,
     registriesDir: path.resolve(opts.registriesDir ?? pick('registries.d')),
+    writePolicy: path.resolve(opts.signaturePolicy ?? own('policy.json')),
+    writeRegistriesDir: path.resolve(opts.registriesDir ?? own('registries.d')),
   };
 }

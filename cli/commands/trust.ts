@@ -54,7 +54,7 @@ const def: CommandModule<GlobalArgs, GlobalArgs & { what: 'accept' | 'reject' }>
     const { setDefault } = await import('../../lib/trust/edit.js');
     const paths = pathsFrom(args).trust;
     setDefault(paths, args.what);
-    process.stdout.write(`wrote ${paths.policy}: default ${args.what}\n`);
+    process.stdout.write(`wrote ${paths.writePolicy}: default ${args.what}\n`);
   },
 };
 
@@ -62,6 +62,7 @@ const def: CommandModule<GlobalArgs, GlobalArgs & { what: 'accept' | 'reject' }>
 const cmd: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     y
+      .option('user', { type: 'boolean', global: true, describe: "the user's policy (~/.config/containers/policy.json when it exists, else the system one)" })
       .command(show)
       .command(add)
       .command(def)

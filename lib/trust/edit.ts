@@ -51,13 +51,17 @@ export function describeRequirement(r: Requirement): string {
   return r.type === 'insecureAcceptAnything' ? 'accept (insecureAcceptAnything)' : r.type;
 }
 
+/** The policy `trust` edits: the file it will write, else the one in effect now, else accept-anything. */
 function loadForEdit(paths: TrustPaths): Policy {
-  const p = readPolicy(paths.policy, false);
-  return p.file ? p : acceptAnythingPolicy();
+  for (const f of [paths.writePolicy, paths.policy]) {
+    const p = readPolicy(f, false);
+    if (p.file) return p;
+  }
+  return acceptAnythingPolicy();
 }
 
 function writePolicy(paths: TrustPaths, p: Policy): void {
-  writeFileAtomic(paths.policy, serializePolicy(p), 0o644);
+  writeFileAtomic(paths.writePolicy, serializePolicy(p), 0o644);
 }
 
 export function setDefault(paths: TrustPaths, what: 'accept' | 'reject'): void {
@@ -100,8 +104,8 @@ export function addTrust(paths: TrustPaths, scope: string, o: AddOptions): { pol
   // registries.d first: a policy that requires signatures before their location is known would refuse
   let registriesFile: string | undefined;
   if (o.lookaside !== undefined || o.type === 'sigstoreSigned') {
-    const existing = readRegistriesD(paths.registriesDir).docker[scope];
-    const ours = ourRegistriesFile(paths.registriesDir, scope);
+    const existing = readRegistriesD(paths.writeRegistriesDir).docker[scope];
+    const ours = ourRegistriesFile(paths.writeRegistriesDir, scope);
     if (existing && existing.file !== ours) throw new SysctrError(`${existing.file} already configures ${scope}`, { hint: 'edit that file, or remove its entry for this scope' });
     const entry: Record<string, unknown> = existing ? { ...(parseYaml(fs.readFileSync(ours, 'utf8')) as { docker: Record<string, Record<string, unknown>> }).docker[scope] } : {};
     if (o.lookaside !== undefined) entry.lookaside = o.lookaside;
@@ -111,5 +115,5 @@ export function addTrust(paths: TrustPaths, scope: string, o: AddOptions): { pol
   }
   p.transports.docker = { ...(p.transports.docker ?? {}), [scope]: [req] };
   writePolicy(paths, p);
-  return { policy: paths.policy, registriesFile };
+  return { policy: paths.writePolicy, registriesFile };
 }
