@@ -7,10 +7,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { SysctrError, isErrno } from '../errors.js';
 import type { ImageReference } from '../image/reference.js';
 import { candidateScopes } from './scope.js';
+
+// the YAML parser is loaded only when there is a file to read: most hosts have none, and every pull asks
+const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 
 export interface LookasideConfig {
   lookaside?: string;
