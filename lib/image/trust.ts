@@ -64,12 +64,7 @@ export function trustRecordOf(rec: ImageRecord): TrustRecord | undefined {
 export async function verifyStoredImage(rec: ImageRecord, paths: TrustPaths, src?: ImageSource): Promise<Verdict> {
   const policy = readPolicy(paths.policy, paths.policyExplicit);
   const t = trustRecordOf(rec);
-  let subject: TrustSubject;
-  try {
-    subject = t?.subject ?? subjectOf(rec.source);
-  } catch {
-    subject = { transport: 'docker', reference: parseReference(rec.name) };
-  }
+  const subject = t?.subject ?? storedSubject(rec);
   const digest = t?.digest ?? rec.manifestDigest;
   const sigs = src ? await collect(src, subject, digest, paths, signaturesNeeded(policy, subject)) : decodeSignatures(t?.signatures);
   const verdict = await evaluate(policy, subject, digest, sigs);
@@ -77,6 +72,19 @@ export async function verifyStoredImage(rec: ImageRecord, paths: TrustPaths, src
     for (const r of verdict.results) if (!r.accepted && r.signatures.length === 0 && r.type !== 'reject') r.reason += '; the image was pulled before sysctr kept signatures: pull it again';
   }
   return verdict;
+}
+
+/** An image recorded before pulls kept what they asked the policy: from its source, else its name. */
+function storedSubject(rec: ImageRecord): TrustSubject {
+  for (const f of [() => subjectOf(rec.source), (): TrustSubject => ({ transport: 'docker', reference: parseReference(rec.name) })]) {
+    try {
+      return f();
+    } catch {
+      // the next guess
+    }
+  }
+  // neither names a registry: only the transport-independent scopes apply
+  return { transport: 'docker-archive' };
 }
 
 /** For install and update: the image, or the refusal naming the failed requirement and scope. */
