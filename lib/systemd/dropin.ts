@@ -13,6 +13,7 @@
  * - TimeoutStopSec: longer than the stop script can take (a container still being created, its
  *   minimum uptime, the grace period), so systemd never has to time out itself.
  */
+import { parseUnitFile } from './unit-file.js';
 import { CREATE_WAIT_SECONDS, DEFAULT_STOP_MIN_UPTIME, DEFAULT_STOP_TIMEOUT, stopCommand } from '../runtime/commands.js';
 
 export const DROPIN_NAME = 'sysctr.conf';
@@ -68,25 +69,10 @@ export function renderDropIn(d: DropInInput): string {
 }
 
 /**
- * Whether the unit's own [Service] section has an ExecStop= that runs the stop script: read as
- * systemd reads it (comments skipped, `\` continuations joined), so `# ExecStop=$EXEC_STOP` or the
- * script named in a Description does not count.
+ * Whether the unit's own [Service] section has an ExecStop= that runs the stop script, read as
+ * systemd reads it (lib/systemd/unit-file.ts): `# ExecStop=$EXEC_STOP`, the script named in a
+ * Description, or an ExecStop= that a later empty `ExecStop=` cancels do not count.
  */
 export function unitRunsStop(unit: string, stop: string): boolean {
-  let section = '';
-  let pending = '';
-  for (const raw of unit.split('\n')) {
-    const continued = pending !== '';
-    const line = pending + raw.trim();
-    pending = '';
-    // a comment line is a comment, but not when it continues a directive
-    if (!continued && (line.startsWith('#') || line.startsWith(';'))) continue;
-    if (line.endsWith('\\')) {
-      pending = line.slice(0, -1) + ' ';
-      continue;
-    }
-    if (line.startsWith('[')) section = line;
-    else if (section === '[Service]' && /^ExecStop\s*=/.test(line) && line.includes(stop)) return true;
-  }
-  return false;
+  return parseUnitFile(unit).getAll('Service', 'ExecStop').some((v) => v.includes(stop));
 }

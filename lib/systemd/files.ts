@@ -9,6 +9,7 @@ import { SysctrError, isErrno } from '../errors.js';
 import { writeFileAtomic as writeAtomic } from '../fsutil.js';
 import type { Paths } from '../paths.js';
 import { DROPIN_NAME, MANAGED_HEADER } from './dropin.js';
+import { parseUnitFile } from './unit-file.js';
 
 // the project's one atomic write (temp beside the target + rename), under the name deploy/ uses
 export { writeAtomic };
@@ -36,31 +37,13 @@ export function withHeader(name: string, unit: string): string {
 }
 
 /**
- * A unit's [Install] section, normalised (comments, blank lines and extra spaces dropped,
- * continuation lines joined): what `systemctl enable` reads, so two units that give the same
- * string are enabled the same way.
+ * A unit's [Install] section as `systemctl enable` reads it (comments, blank lines and spacing do
+ * not count, continuation lines joined, every [Install] of the file), one KEY=VALUE a line: two
+ * units that give the same string are enabled the same way.
  */
 export function installSection(unit: string): string {
-  const out: string[] = [];
-  let inInstall = false;
-  let pending = '';
-  for (const raw of unit.split('\n')) {
-    const line = pending + raw.trim();
-    pending = '';
-    if (line.endsWith('\\')) {
-      pending = line.slice(0, -1) + ' ';
-      continue;
-    }
-    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
-    if (line.startsWith('[')) {
-      inInstall = line === '[Install]';
-      continue;
-    }
-    const eq = line.indexOf('=');
-    // values are lists of words to systemd: runs of spaces do not count either
-    if (inInstall && eq > 0) out.push(`${line.slice(0, eq).trim()}=${line.slice(eq + 1).trim().replace(/\s+/g, ' ')}`);
-  }
-  return out.join('\n');
+  // values are lists of words to systemd: runs of spaces do not count either
+  return parseUnitFile(unit).entries('Install').map((e) => `${e.key}=${e.value.replace(/\s+/g, ' ')}`).join('\n');
 }
 
 function readHead(file: string): string | undefined {
