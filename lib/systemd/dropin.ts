@@ -13,6 +13,7 @@
  * - TimeoutStopSec: longer than the stop script can take (a container still being created, its
  *   minimum uptime, the grace period), so systemd never has to time out itself.
  */
+import { renderShipped } from '../template/mustache.js';
 import { parseUnitFile } from './unit-file.js';
 import { CREATE_WAIT_SECONDS, DEFAULT_STOP_MIN_UPTIME, DEFAULT_STOP_TIMEOUT, stopCommand } from '../runtime/commands.js';
 
@@ -49,23 +50,21 @@ export function stopMinUptimeFrom(values: Record<string, string>): number {
   return Number.isInteger(n) && n >= 0 && n <= 600 ? n : DEFAULT_STOP_MIN_UPTIME;
 }
 
+/** The drop-in's text, from templates/sysctr-dropin.conf.mustache. */
 export function renderDropIn(d: DropInInput): string {
-  const timeout = d.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
-  const minUptime = d.stopMinUptime ?? DEFAULT_STOP_MIN_UPTIME;
+  const stopTimeout = d.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
+  const stopMinUptime = d.stopMinUptime ?? DEFAULT_STOP_MIN_UPTIME;
   const stop = stopCommand(d.runtime, d.name);
-  const lines = [
-    `${MANAGED_HEADER} for container ${d.name}: how it stops (see docs/runtime.md). Removed by: sysctr uninstall ${d.name}`,
-    '[Service]',
-  ];
-  if (d.detached) lines.push('Type=forking', `PIDFile=${d.pidfile}`);
-  lines.push(
-    `Environment=SYSCTR_STOP_TIMEOUT=${timeout} SYSCTR_STOP_MIN_UPTIME=${minUptime}`,
-    'SuccessExitStatus=137 143 SIGKILL SIGTERM',
-    `TimeoutStopSec=${CREATE_WAIT_SECONDS + minUptime + timeout + 15}`,
-  );
-  if (!unitRunsStop(d.unit, stop)) lines.push(`ExecStop=${stop}`);
-  lines.push(`ExecStopPost=-${d.runtime} delete -f ${d.name}`);
-  return lines.join('\n') + '\n';
+  return renderShipped('sysctr-dropin.conf.mustache', {
+    name: d.name,
+    runtime: d.runtime,
+    detached: d.detached,
+    pidfile: d.pidfile,
+    stopTimeout,
+    stopMinUptime,
+    timeoutStopSec: CREATE_WAIT_SECONDS + stopMinUptime + stopTimeout + 15,
+    execStop: unitRunsStop(d.unit, stop) ? '' : stop,
+  });
 }
 
 /**
