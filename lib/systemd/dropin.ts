@@ -17,8 +17,7 @@ import { renderShipped } from '../template/mustache.js';
 import { parseUnitFile } from './unit-file.js';
 import { CREATE_WAIT_SECONDS, DEFAULT_STOP_MIN_UPTIME, DEFAULT_STOP_TIMEOUT, stopCommand } from '../runtime/commands.js';
 
-export const DROPIN_NAME = 'sysctr.conf';
-export const MANAGED_HEADER = '# Managed by sysctr';
+export { DROPIN_NAME, MANAGED_HEADER } from './managed.js';
 
 export interface DropInInput {
   name: string;

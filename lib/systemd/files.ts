@@ -8,8 +8,7 @@ import path from 'node:path';
 import { SysctrError, isErrno } from '../errors.js';
 import { writeFileAtomic as writeAtomic } from '../fsutil.js';
 import type { Paths } from '../paths.js';
-import { DROPIN_NAME, MANAGED_HEADER } from './dropin.js';
-import { parseUnitFile } from './unit-file.js';
+import { DROPIN_NAME, MANAGED_HEADER } from './managed.js';
 
 // the project's one atomic write (temp beside the target + rename), under the name deploy/ uses
 export { writeAtomic };
@@ -34,16 +33,6 @@ export function unitFilesFor(paths: Pick<Paths, 'unitDir' | 'tmpfilesDir'>, name
 /** The unit text as written: the header line, then the rendered unit. */
 export function withHeader(name: string, unit: string): string {
   return `${MANAGED_HEADER} for container ${name}; do not edit. Removed by: sysctr uninstall ${name}\n${unit}`;
-}
-
-/**
- * A unit's [Install] section as `systemctl enable` reads it (comments, blank lines and spacing do
- * not count, continuation lines joined, every [Install] of the file), one KEY=VALUE a line: two
- * units that give the same string are enabled the same way.
- */
-export function installSection(unit: string): string {
-  // values are lists of words to systemd: runs of spaces do not count either
-  return parseUnitFile(unit).entries('Install').map((e) => `${e.key}=${e.value.replace(/\s+/g, ' ')}`).join('\n');
 }
 
 function readHead(file: string): string | undefined {

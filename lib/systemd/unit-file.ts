@@ -235,3 +235,13 @@ export class UnitFile {
 export function parseUnitFile(text: string): UnitFile {
   return UnitFile.parse(text);
 }
+
+/**
+ * A unit's [Install] section as `systemctl enable` reads it (comments, blank lines and spacing do
+ * not count, continuation lines joined, every [Install] of the file), one KEY=VALUE a line: two
+ * units that give the same string are enabled the same way.
+ */
+export function installSection(unit: string): string {
+  // values are lists of words to systemd: runs of spaces do not count either
+  return UnitFile.parse(unit).entries('Install').map((e) => `${e.key}=${e.value.replace(/\s+/g, ' ')}`).join('\n');
+}
