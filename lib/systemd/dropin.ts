@@ -1,6 +1,6 @@
 /**
- * The drop-in sysctr writes beside every unit it installs (UNIT_DIR/NAME.service.d/sysctr.conf).
- * It makes any unit - the default one, or an image's own service.template - stop a container whose
+ * The drop-in sysctr writes beside every unit it installs (UNIT_DIR/NAME.service.d/sysctr.conf),
+ * from templates/sysctr-dropin.conf.mustache with the values worked out here. It makes any unit - the default one, or an image's own service.template - stop a container whose
  * PID 1 ignores SIGTERM and end `inactive`, not `failed` (docs/runtime.md has the measurements):
  *
  * - SuccessExitStatus: after the grace period the stop script SIGKILLs the container's init; the

@@ -180,9 +180,11 @@ export class UnitFile {
   set(section: string, key: string, value: string): this {
     const first = this.nodes.findIndex((n) => n.kind === 'entry' && n.entry.section === section && n.entry.key === key);
     if (first < 0) return this.add(section, key, value);
-    this.remove(section, key, { keepIndex: first });
-    this.nodes[first] = this.entryNode(section, key, value);
-    return this;
+    const node = this.entryNode(section, key, value);
+    // the first assignment becomes the new one, the others go (none comes before the first)
+    this.nodes[first] = node;
+    this.dropEntries(section, key, node);
+    return this.renumber();
   }
 
   /** KEY=VALUE after the section's last entry (a new [Section] at the end when there is none). */
@@ -204,12 +206,15 @@ export class UnitFile {
   }
 
   /** Removes every assignment of the key in the section; true when there was one. */
-  remove(section: string, key: string, o: { keepIndex?: number } = {}): boolean {
+  remove(section: string, key: string): boolean {
     const before = this.nodes.length;
-    const keep = o.keepIndex === undefined ? undefined : this.nodes[o.keepIndex];
-    this.nodes = this.nodes.filter((n) => n === keep || !(n.kind === 'entry' && n.entry.section === section && n.entry.key === key));
+    this.dropEntries(section, key);
     this.renumber();
     return this.nodes.length !== before;
+  }
+
+  private dropEntries(section: string, key: string, keep?: Node): void {
+    this.nodes = this.nodes.filter((n) => n === keep || !(n.kind === 'entry' && n.entry.section === section && n.entry.key === key));
   }
 
   private entryNode(section: string, key: string, value: string): Node {
