@@ -9,7 +9,7 @@ const ALLOWED = {
   hostfs: ['template', 'rootfs'],
   image: ['layer', 'store', 'rootfs', 'hostfs', 'template'],
   runtime: ['template'],
-  systemd: ['runtime'],
+  systemd: ['template', 'runtime'],
   lint: ['template', 'runtime', 'systemd', 'rootfs', 'hostfs'],
   deploy: ['layer', 'template', 'store', 'rootfs', 'hostfs', 'image', 'runtime', 'systemd'],
 };
