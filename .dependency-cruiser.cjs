@@ -11,7 +11,7 @@ const ALLOWED = {
   // the signature policy: references from lib/image, nothing downstream of the pull
   trust: ['image'],
   runtime: ['template'],
-  systemd: ['runtime'],
+  systemd: ['template', 'runtime'],
   lint: ['template', 'runtime', 'systemd', 'rootfs', 'hostfs'],
   deploy: ['layer', 'template', 'store', 'rootfs', 'hostfs', 'image', 'runtime', 'systemd', 'trust'],
 };

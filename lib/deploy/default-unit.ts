@@ -1,7 +1,9 @@
 /**
- * The unit used when an image has no service.template. Kept simple: the runtime commands sysctr
- * generates, restarted on failure, working directory the deployment.
+ * The unit used when an image has no service.template: templates/default.service.mustache with the
+ * runtime commands sysctr generates, the deployment as working directory, wanted by
+ * multi-user.target (user mode: default.target, and no network.target to order after).
  */
+import { renderShipped } from '../template/mustache.js';
 
 export interface DefaultUnitOptions {
   /** user mode: wanted by default.target instead of multi-user.target */
@@ -9,22 +11,15 @@ export interface DefaultUnitOptions {
 }
 
 export function defaultUnit(values: Record<string, string>, opts: DefaultUnitOptions = {}): string {
-  const line = (key: string, v: string | undefined) => (v ? [`${key}=${v}`] : []);
-  return [
-    '[Unit]',
-    `Description=sysctr container ${values.NAME}`,
-    ...(opts.user ? [] : ['After=network.target']),
-    '',
-    '[Service]',
-    ...line('ExecStartPre', values.EXEC_STARTPRE),
-    ...line('ExecStart', values.EXEC_START),
-    ...line('ExecStop', values.EXEC_STOP),
-    ...line('ExecStopPost', values.EXEC_STOPPOST),
-    'Restart=on-failure',
-    `WorkingDirectory=${values.DESTDIR}`,
-    '',
-    '[Install]',
-    `WantedBy=${opts.user ? 'default.target' : 'multi-user.target'}`,
-    '',
-  ].join('\n');
+  return renderShipped('default.service.mustache', {
+    NAME: values.NAME,
+    DESTDIR: values.DESTDIR,
+    // an empty or missing command: no line for it
+    EXEC_STARTPRE: values.EXEC_STARTPRE ?? '',
+    EXEC_START: values.EXEC_START ?? '',
+    EXEC_STOP: values.EXEC_STOP ?? '',
+    EXEC_STOPPOST: values.EXEC_STOPPOST ?? '',
+    user: Boolean(opts.user),
+    wantedBy: opts.user ? 'default.target' : 'multi-user.target',
+  });
 }

@@ -6,7 +6,7 @@ import { listVariables } from '../template/engine.js';
 import { finding, rel, type LintContext } from './context.js';
 import { KNOWN_UNIT_KEYS } from './systemd-keys.js';
 import type { RawFinding } from './types.js';
-import { lastEntry, parseUnit, type ParsedUnit, type UnitEntry } from './unit-parser.js';
+import { parseUnitFile, type UnitEntry, type UnitFile } from '../systemd/unit-file.js';
 
 const RESTART_VALUES = ['no', 'on-success', 'on-failure', 'on-abnormal', 'on-watchdog', 'on-abort', 'always'];
 const TYPE_VALUES = ['simple', 'exec', 'forking', 'oneshot', 'dbus', 'notify', 'notify-reload', 'idle'];
@@ -19,7 +19,7 @@ export function checkUnit(ctx: LintContext): RawFinding[] {
   const t = ctx.templates.get('service.template');
   if (!t) return [];
   const file = rel(ctx, 'service.template');
-  const unit = parseUnit(t.text);
+  const unit = parseUnitFile(t.text);
   const out: RawFinding[] = [];
   for (const e of unit.errors) out.push(finding(file, e.line, e.col, 'unit-syntax', e.message));
 
@@ -28,7 +28,7 @@ export function checkUnit(ctx: LintContext): RawFinding[] {
       out.push(finding(file, s.line, s.col, 'unit-unknown-section', `section [${s.name}] is not used in a service unit: use [Unit], [Service], [Install]`));
     }
   }
-  for (const e of unit.entries) {
+  for (const e of unit.entries()) {
     const known = KNOWN_UNIT_KEYS[e.section];
     if (known && !known.has(e.key) && !e.key.startsWith('X-')) {
       out.push(finding(file, e.line, e.col, 'unit-unknown-key', `${e.key}= is not a known key in [${e.section}]; systemd ignores it`));
@@ -42,15 +42,15 @@ export function checkUnit(ctx: LintContext): RawFinding[] {
   requireVar(out, file, unit, 'ExecStop', 'EXEC_STOP', 'unit-exec-stop', missingAt);
   requireVar(out, file, unit, 'WorkingDirectory', 'DESTDIR', 'unit-working-directory', missingAt);
 
-  const restart = lastEntry(unit, 'Service', 'Restart');
+  const restart = unit.last('Service', 'Restart');
   if (restart && !hasPlaceholder(restart.value) && !RESTART_VALUES.includes(restart.value)) {
     out.push(finding(file, restart.line, restart.valueCol, 'unit-restart-value', `Restart=${restart.value} is not valid: use one of ${RESTART_VALUES.join(', ')}`));
   }
-  const type = lastEntry(unit, 'Service', 'Type');
+  const type = unit.last('Service', 'Type');
   if (type && !hasPlaceholder(type.value) && !TYPE_VALUES.includes(type.value)) {
     out.push(finding(file, type.line, type.valueCol, 'unit-type-value', `Type=${type.value} is not valid: use one of ${TYPE_VALUES.join(', ')}`));
   }
-  const pidfile = lastEntry(unit, 'Service', 'PIDFile');
+  const pidfile = unit.last('Service', 'PIDFile');
   if (type?.value === 'forking' && !pidfile) {
     out.push(finding(file, type.line, type.col, 'unit-forking-without-pidfile', 'Type=forking without PIDFile=: add PIDFile=$PIDFILE'));
   }
@@ -65,13 +65,13 @@ export function checkUnit(ctx: LintContext): RawFinding[] {
 function requireVar(
   out: RawFinding[],
   file: string,
-  unit: ParsedUnit,
+  unit: UnitFile,
   key: string,
   variable: string,
   rule: string,
   missingAt: { line: number; col: number },
 ): void {
-  const all = unit.entries.filter((e) => e.section === 'Service' && e.key === key && e.value !== '');
+  const all = unit.entries('Service', key).filter((e) => e.value !== '');
   if (all.length === 0) {
     out.push(finding(file, missingAt.line, missingAt.col, rule, `no ${key}= in [Service]: write ${key}=$${variable}`));
     return;

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { renderTokens, sourcePosition } from '../template/engine.js';
+import { parseUnitFile } from '../systemd/unit-file.js';
 import { finding, rel, type LintContext } from './context.js';
 import type { RawFinding } from './types.js';
 
@@ -60,8 +61,8 @@ export async function verifyUnit(ctx: LintContext, program: string): Promise<Raw
       const cmd = /Command (\S+) is not executable/.exec(message);
       let line = 1;
       if (cmd) {
-        const idx = rendered.text.split('\n').findIndex((l) => /^\s*Exec\w*=/.test(l) && l.includes(cmd[1]));
-        if (idx >= 0) line = templateLine(idx + 1);
+        const runs = parseUnitFile(rendered.text).entries().find((e) => e.key.startsWith('Exec') && e.value.includes(cmd[1]));
+        if (runs) line = templateLine(runs.line);
       }
       out.push(finding(file, line, 1, 'unit-systemd-verify', `systemd-analyze verify: ${message}`));
     }

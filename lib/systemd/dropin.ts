@@ -1,6 +1,6 @@
 /**
- * The drop-in sysctr writes beside every unit it installs (UNIT_DIR/NAME.service.d/sysctr.conf).
- * It makes any unit - the default one, or an image's own service.template - stop a container whose
+ * The drop-in sysctr writes beside every unit it installs (UNIT_DIR/NAME.service.d/sysctr.conf),
+ * from templates/sysctr-dropin.conf.mustache with the values worked out here. It makes any unit - the default one, or an image's own service.template - stop a container whose
  * PID 1 ignores SIGTERM and end `inactive`, not `failed` (docs/runtime.md has the measurements):
  *
  * - SuccessExitStatus: after the grace period the stop script SIGKILLs the container's init; the
@@ -13,10 +13,11 @@
  * - TimeoutStopSec: longer than the stop script can take (a container still being created, its
  *   minimum uptime, the grace period), so systemd never has to time out itself.
  */
+import { renderShipped } from '../template/mustache.js';
+import { parseUnitFile } from './unit-file.js';
 import { CREATE_WAIT_SECONDS, DEFAULT_STOP_MIN_UPTIME, DEFAULT_STOP_TIMEOUT, stopCommand } from '../runtime/commands.js';
 
-export const DROPIN_NAME = 'sysctr.conf';
-export const MANAGED_HEADER = '# Managed by sysctr';
+export { DROPIN_NAME, MANAGED_HEADER } from './managed.js';
 
 export interface DropInInput {
   name: string;
@@ -48,45 +49,28 @@ export function stopMinUptimeFrom(values: Record<string, string>): number {
   return Number.isInteger(n) && n >= 0 && n <= 600 ? n : DEFAULT_STOP_MIN_UPTIME;
 }
 
+/** The drop-in's text, from templates/sysctr-dropin.conf.mustache. */
 export function renderDropIn(d: DropInInput): string {
-  const timeout = d.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
-  const minUptime = d.stopMinUptime ?? DEFAULT_STOP_MIN_UPTIME;
+  const stopTimeout = d.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
+  const stopMinUptime = d.stopMinUptime ?? DEFAULT_STOP_MIN_UPTIME;
   const stop = stopCommand(d.runtime, d.name);
-  const lines = [
-    `${MANAGED_HEADER} for container ${d.name}: how it stops (see docs/runtime.md). Removed by: sysctr uninstall ${d.name}`,
-    '[Service]',
-  ];
-  if (d.detached) lines.push('Type=forking', `PIDFile=${d.pidfile}`);
-  lines.push(
-    `Environment=SYSCTR_STOP_TIMEOUT=${timeout} SYSCTR_STOP_MIN_UPTIME=${minUptime}`,
-    'SuccessExitStatus=137 143 SIGKILL SIGTERM',
-    `TimeoutStopSec=${CREATE_WAIT_SECONDS + minUptime + timeout + 15}`,
-  );
-  if (!unitRunsStop(d.unit, stop)) lines.push(`ExecStop=${stop}`);
-  lines.push(`ExecStopPost=-${d.runtime} delete -f ${d.name}`);
-  return lines.join('\n') + '\n';
+  return renderShipped('sysctr-dropin.conf.mustache', {
+    name: d.name,
+    runtime: d.runtime,
+    detached: d.detached,
+    pidfile: d.pidfile,
+    stopTimeout,
+    stopMinUptime,
+    timeoutStopSec: CREATE_WAIT_SECONDS + stopMinUptime + stopTimeout + 15,
+    execStop: unitRunsStop(d.unit, stop) ? '' : stop,
+  });
 }
 
 /**
- * Whether the unit's own [Service] section has an ExecStop= that runs the stop script: read as
- * systemd reads it (comments skipped, `\` continuations joined), so `# ExecStop=$EXEC_STOP` or the
- * script named in a Description does not count.
+ * Whether the unit's own [Service] section has an ExecStop= that runs the stop script, read as
+ * systemd reads it (lib/systemd/unit-file.ts): `# ExecStop=$EXEC_STOP`, the script named in a
+ * Description, or an ExecStop= that a later empty `ExecStop=` cancels do not count.
  */
 export function unitRunsStop(unit: string, stop: string): boolean {
-  let section = '';
-  let pending = '';
-  for (const raw of unit.split('\n')) {
-    const continued = pending !== '';
-    const line = pending + raw.trim();
-    pending = '';
-    // a comment line is a comment, but not when it continues a directive
-    if (!continued && (line.startsWith('#') || line.startsWith(';'))) continue;
-    if (line.endsWith('\\')) {
-      pending = line.slice(0, -1) + ' ';
-      continue;
-    }
-    if (line.startsWith('[')) section = line;
-    else if (section === '[Service]' && /^ExecStop\s*=/.test(line) && line.includes(stop)) return true;
-  }
-  return false;
+  return parseUnitFile(unit).getAll('Service', 'ExecStop').some((v) => v.includes(stop));
 }

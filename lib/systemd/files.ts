@@ -8,7 +8,7 @@ import path from 'node:path';
 import { SysctrError, isErrno } from '../errors.js';
 import { writeFileAtomic as writeAtomic } from '../fsutil.js';
 import type { Paths } from '../paths.js';
-import { DROPIN_NAME, MANAGED_HEADER } from './dropin.js';
+import { DROPIN_NAME, MANAGED_HEADER } from './managed.js';
 
 // the project's one atomic write (temp beside the target + rename), under the name deploy/ uses
 export { writeAtomic };
@@ -33,34 +33,6 @@ export function unitFilesFor(paths: Pick<Paths, 'unitDir' | 'tmpfilesDir'>, name
 /** The unit text as written: the header line, then the rendered unit. */
 export function withHeader(name: string, unit: string): string {
   return `${MANAGED_HEADER} for container ${name}; do not edit. Removed by: sysctr uninstall ${name}\n${unit}`;
-}
-
-/**
- * A unit's [Install] section, normalised (comments, blank lines and extra spaces dropped,
- * continuation lines joined): what `systemctl enable` reads, so two units that give the same
- * string are enabled the same way.
- */
-export function installSection(unit: string): string {
-  const out: string[] = [];
-  let inInstall = false;
-  let pending = '';
-  for (const raw of unit.split('\n')) {
-    const line = pending + raw.trim();
-    pending = '';
-    if (line.endsWith('\\')) {
-      pending = line.slice(0, -1) + ' ';
-      continue;
-    }
-    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
-    if (line.startsWith('[')) {
-      inInstall = line === '[Install]';
-      continue;
-    }
-    const eq = line.indexOf('=');
-    // values are lists of words to systemd: runs of spaces do not count either
-    if (inInstall && eq > 0) out.push(`${line.slice(0, eq).trim()}=${line.slice(eq + 1).trim().replace(/\s+/g, ' ')}`);
-  }
-  return out.join('\n');
 }
 
 function readHead(file: string): string | undefined {

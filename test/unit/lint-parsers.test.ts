@@ -1,36 +1,7 @@
-/** The small parsers lint relies on: systemd units, tmpfiles lines, Dockerfiles. */
+/** The small parsers lint relies on: tmpfiles lines, Dockerfiles (units: systemd-unit-file.test.ts). */
 import t from 'tap';
-import { parseUnit, entriesOf, lastEntry } from '../../lib/lint/unit-parser.js';
 import { parseTmpfiles } from '../../lib/lint/tmpfiles-parser.js';
 import { argPosition, copyOperands, parseDockerfile } from '../../lib/lint/dockerfile-parser.js';
-
-t.test('unit: sections, repeated keys, continuations, comments, positions', async (t) => {
-  const u = parseUnit([
-    '# comment',
-    '[Unit]',
-    'Description=a ; not a comment mid-line',
-    '[Service]',
-    'ExecStartPre=/bin/a',
-    'ExecStartPre=/bin/b',
-    'Environment=A=1 \\',
-    '# a comment inside the continuation',
-    '  B=2',
-    '  ExecStart =  $EXEC_START',
-    'junk line',
-    '[Install]',
-    'WantedBy=multi-user.target',
-  ].join('\n'));
-  t.same(u.sections.map((s) => [s.name, s.line]), [['Unit', 2], ['Service', 4], ['Install', 12]]);
-  t.equal(lastEntry(u, 'Unit', 'Description')?.value, 'a ; not a comment mid-line');
-  t.same(entriesOf(u, 'Service', 'ExecStartPre').map((e) => e.value), ['/bin/a', '/bin/b']);
-  const env = lastEntry(u, 'Service', 'Environment');
-  t.equal(env?.value, 'A=1  B=2', 'the backslash becomes a space');
-  t.equal(env?.line, 7);
-  const start = lastEntry(u, 'Service', 'ExecStart');
-  t.same([start?.line, start?.col, start?.valueCol, start?.value], [10, 3, 16, '$EXEC_START']);
-  t.same(u.errors.map((e) => [e.line, e.col]), [[11, 1]]);
-  t.match(parseUnit('Foo=bar\n').errors[0].message, /outside any section/);
-});
 
 t.test('tmpfiles: fields with offsets, quotes, the argument is the rest of the line', async (t) => {
   const text = '# c\n\nd /run/x 0755 root root 10d\nL+ "/etc/a b" - - - - /target with spaces\nf /x "0644\n';

@@ -4,7 +4,7 @@
  * systemd behaviour (links moved, a disabled unit left disabled) is in e2e-update.
  */
 import t from 'tap';
-import { installSection } from '../../lib/systemd/files.js';
+import { installSection } from '../../lib/systemd/unit-file.js';
 
 const unit = (install: string) => `# sysctr: managed\n[Unit]\nDescription=x\n\n[Service]\nExecStart=/bin/true\nWantedBy=not-install.target\n\n${install}`;
 
