@@ -109,6 +109,11 @@ export class LayersRead {
   tree(diffId: string): TreeEntry[] {
     this.s.check();
     let t = this.s.layerCache.get(diffId);
+    // kept from an earlier read of this process: another command may have removed it since
+    if (t && !this.has(diffId)) {
+      this.s.layerCache.delete(diffId);
+      t = undefined;
+    }
     if (!t) {
       let text: string;
       try {
