@@ -95,7 +95,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const rootfs = o.rootfs !== undefined ? checkRootfsDir(o.rootfs) : undefined;
 
   const { Store } = await import('../store/store.js');
-  const store = await Store.open(paths.store);
+  const store = Store.open(paths.store);
   let t0 = 0;
   const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: install:${what} ${(performance.now() - t0).toFixed(0)} ms after the image was found\n`);
   // Found (or pulled) and read in one read of the store, with the cheap checks in between.

@@ -252,7 +252,7 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
     const { Store } = await import('../store/store.js');
     const { imageConfig, resolveImage } = await import('../image/find.js');
     const { mergedTree } = await import('../rootfs/merged.js');
-    const store = await Store.open(o.paths.store);
+    const store = Store.open(o.paths.store);
     const got = await store.read((view) => {
       const rec = resolveImage(view, source);
       const tree = mergedTree(view, rec);

@@ -134,7 +134,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   assertUnitIsOurs(f, name);
 
   const { Store } = await import('../store/store.js');
-  const store = await Store.open(paths.store);
+  const store = Store.open(paths.store);
   const rec = await targetImage(ctx, store, info, o);
   timing('image found');
   const mergedSet = { ...info.set, ...set };

@@ -46,7 +46,7 @@ export class Store {
     this.objects = new ObjectDir(path.join(dir, 'objects'), path.join(dir, 'tmp'));
   }
 
-  static async open(dir: string): Promise<Store> {
+  static open(dir: string): Store {
     const s = new Store(dir);
     try {
       // The store lives in the state root (ROOT/store), beside the deployments that hardlink its

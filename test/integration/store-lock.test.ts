@@ -20,7 +20,7 @@ if (requirePrereqs(t, ['flock'], false)) {
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
   const layout = path.join(work, 'layout');
   writeOciLayout(layout, [{ image: buildImage({ layers: [{ entries: [...busyboxEntries(['sh']), { path: 'etc/x', content: 'x\n' }] }] }), ref: '1' }]);
-  const store = await Store.open(path.join(work, 'store'));
+  const store = Store.open(path.join(work, 'store'));
   const { image } = await pullImage(store, `oci:${layout}:1`);
   // the shell takes the lock on its own descriptor and becomes sleep: killing it releases the lock
   const holdLock = (mode: '--shared' | '--exclusive') =>
