@@ -29,8 +29,11 @@ function clearError(t: Test, r: ExecResult, what: string): void {
   t.notMatch(r.stderr, /internal error|^\s+at /m, `${what}: no internal error, no stack trace`);
 }
 
+// two dozen rounds of several commands each: longer than the suite's 600 s per file on a loaded machine
+t.setTimeout(1_800_000);
+
 if (requireRealSystemd(t)) {
-  const m = await Machine.boot();
+  const m = await Machine.boot({ timeoutMs: 150_000 }); // a loaded machine boots slowly
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'race-layout');
   await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
