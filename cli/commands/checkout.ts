@@ -26,9 +26,9 @@ export default cmd;
 export async function runCheckout(args: CheckoutArgs): Promise<void> {
   const { Store } = await import('../../lib/store/store.js');
   const { checkout } = await import('../../lib/rootfs/checkout.js');
-  const store = await Store.open(pathsFrom(args).store);
-  const image = await store.resolveImage(args.image);
-  const s = await checkout(store, image, args.dir);
+  const store = Store.open(pathsFrom(args).store);
+  const { resolveImage } = await import('../../lib/image/find.js');
+  const { image, stats: s } = await checkout(store, (view) => resolveImage(view, args.image), args.dir);
   if (args.json) process.stdout.write(JSON.stringify({ image: image.name, id: image.id, dir: args.dir, ...s }, null, 2) + '\n');
   else {
     process.stdout.write(

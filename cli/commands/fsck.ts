@@ -19,8 +19,9 @@ const cmd: CommandModule<GlobalArgs, FsckArgs> = {
   handler: async (args) => {
     const { Store } = await import('../../lib/store/store.js');
     const { fsck } = await import('../../lib/store/gc.js');
-    const store = await Store.open(pathsFrom(args).store);
-    const r = await fsck(store, { repair: args.repair });
+    const store = Store.open(pathsFrom(args).store);
+    const { flatTreeMatches } = await import('../../lib/rootfs/merged.js');
+    const r = await fsck(store, { repair: args.repair, treeMatches: flatTreeMatches });
     if (args.json) {
       process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     } else {

@@ -27,8 +27,9 @@ export const verify: CommandModule<GlobalArgs, VerifyArgs> = {
     const { verifyStoredImage, trustRecordOf } = await import('../../lib/image/trust.js');
     const { describeVerdict } = await import('../../lib/trust/record.js');
     const paths = pathsFrom(args);
-    const store = await Store.open(paths.store);
-    const rec = await store.resolveImage(args.image);
+    const store = Store.open(paths.store);
+    const { resolveImage } = await import('../../lib/image/find.js');
+    const rec = await store.read((view) => resolveImage(view, args.image));
     const { openSource, parseSource } = await import('../../lib/image/source.js');
     const transport = trustRecordOf(rec)?.subject.transport ?? parseSource(rec.source).transport;
     // a registry is asked again (signatures may have been added or removed); local sources carry none

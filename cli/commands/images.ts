@@ -44,7 +44,13 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
     const filters = parseFilters(args.filter, FILTER_KEYS);
     const store = await openStore(args);
     const { familiarName } = await import('../../lib/image/reference.js');
-    let images = await store.listImages();
+    const { images: all, layerSizes } = await store.read((view) => {
+      const images = view.images.list();
+      const used = new Set(images.flatMap((i) => i.layers));
+      const sizes = new Map(args.all ? view.layers.list().filter((l) => !used.has(l)).map((l) => [l, view.layers.meta(l)?.size ?? 0] as const) : []);
+      return { images, layerSizes: sizes };
+    });
+    let images = all;
     images = images.filter((img) =>
       filters.every(([k, v]) => {
         const { repo, tag } = splitName(img.name);
@@ -67,8 +73,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
         return false;
       }),
     );
-    const used = new Set(images.flatMap((i) => i.layers));
-    const dangling = args.all ? store.listLayers().filter((l) => !used.has(l) && !(filters.length > 0)) : [];
+    const dangling = filters.length > 0 ? [] : [...layerSizes.keys()];
     if (args.quiet) {
       const ids = [...new Set(images.map((i) => shortId(i.id, !args.trunc)))];
       if (ids.length) process.stdout.write(ids.join('\n') + '\n');
@@ -80,7 +85,7 @@ const list: CommandModule<GlobalArgs, ListArgs> = {
     }
     const rows = [
       ...images.map((i) => ({ ...splitName(familiarName(i.name)), id: shortId(i.id, !args.trunc), created: ago(i.created), size: humanSize(i.size), platform: i.platform })),
-      ...dangling.map((l) => ({ repo: '<layer>', tag: '<none>', id: shortId(l, !args.trunc), created: '', size: humanSize(store.layerMeta(l)?.size ?? 0), platform: '' })),
+      ...dangling.map((l) => ({ repo: '<layer>', tag: '<none>', id: shortId(l, !args.trunc), created: '', size: humanSize(layerSizes.get(l) ?? 0), platform: '' })),
     ];
     printTable(rows, [
       { header: 'REPOSITORY', value: (r) => r.repo },
@@ -100,8 +105,11 @@ const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boole
   handler: async (args) => {
     const store = await openStore(args);
     const { inspectImage } = await import('../../lib/image/inspect.js');
-    const rec = await store.resolveImage(args.image);
-    const i = await inspectImage(store, rec);
+    const { resolveImage } = await import('../../lib/image/find.js');
+    const { rec, i } = await store.read((view) => {
+      const rec = resolveImage(view, args.image);
+      return { rec, i: inspectImage(view, rec) };
+    });
     // what the policy in force says now, with the signatures recorded at pull
     const { verifyStoredImage } = await import('../../lib/image/trust.js');
     const verdict = await verifyStoredImage(rec, pathsFrom(args).trust);
@@ -142,7 +150,8 @@ const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: bo
     const store = await openStore(args);
     const { deleteImages } = await import('../../lib/image/delete.js');
     const { imagesInUse } = await import('../../lib/deploy/in-use.js');
-    const r = await deleteImages(store, args.images, { force: args.force, inUse: imagesInUse(pathsFrom(args)) });
+    const paths = pathsFrom(args);
+    const r = await deleteImages(store, args.images, { force: args.force, inUse: () => imagesInUse(paths) });
     for (const n of r.removed) process.stdout.write(`deleted ${n}\n`);
     for (const id of r.kept) process.stdout.write(`kept ${id} (unnamed) while installed containers use it\n`);
     if (r.freed.objects) process.stdout.write(`freed ${r.freed.layers} layers, ${r.freed.objects} objects (${humanSize(r.freed.bytes)})\n`);
@@ -156,7 +165,8 @@ const prune: CommandModule<GlobalArgs, GlobalArgs> = {
     const store = await openStore(args);
     const { pruneImages } = await import('../../lib/image/delete.js');
     const { imagesInUse } = await import('../../lib/deploy/in-use.js');
-    const r = await pruneImages(store, imagesInUse(pathsFrom(args)));
+    const paths = pathsFrom(args);
+    const r = await pruneImages(store, () => imagesInUse(paths));
     process.stdout.write(`removed ${r.images} unnamed images, ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
   },
 };
@@ -169,9 +179,10 @@ const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: stri
     const store = await openStore(args);
     const { normalizeName } = await import('../../lib/image/reference.js');
     const name = normalizeName(args.target);
-    await store.withLock(async () => {
-      const src = await store.resolveImage(args.source);
-      await store.putImage({ ...src, name, pulled: new Date().toISOString() });
+    const { resolveImage } = await import('../../lib/image/find.js');
+    await store.write((view) => {
+      const src = resolveImage(view, args.source);
+      view.images.put({ ...src, name, pulled: new Date().toISOString() });
     });
     process.stdout.write(`tagged ${name}\n`);
   },
@@ -199,12 +210,13 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
     const store = await openStore(args);
     const { pullImage } = await import('../../lib/image/pull.js');
     const { familiarName } = await import('../../lib/image/reference.js');
+    const { resolveImage } = await import('../../lib/image/find.js');
     let targets;
-    if (args.image) targets = [await store.resolveImage(args.image)];
+    if (args.image) targets = [await store.read((view) => resolveImage(view, args.image!))];
     else {
       const { imagesInUse } = await import('../../lib/deploy/in-use.js');
       const used = imagesInUse(pathsFrom(args));
-      targets = (await store.listImages()).filter((i) => used.has(i.id) && !i.name.startsWith('<none>'));
+      targets = (await store.read((view) => view.images.list())).filter((i) => used.has(i.id) && !i.name.startsWith('<none>'));
       if (!targets.length && !args.quiet) process.stdout.write('no installed container uses a named image\n');
     }
     let failed = 0;

@@ -28,7 +28,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
     const { Store } = await import('../../lib/store/store.js');
     const { pullImage } = await import('../../lib/image/pull.js');
     const { progressReporter } = await import('../progress.js');
-    const store = await Store.open(pathsFrom(args).store);
+    const store = Store.open(pathsFrom(args).store);
     const reporter = progressReporter({ quiet: !!args.quiet });
     try {
       const r = await pullImage(store, args.source, {

@@ -5,7 +5,6 @@
  * enable (→ start). An image whose manifest says noContainerService gets its host files and
  * tmpfiles conf, and no unit.
  */
-import type { TrustPaths } from '../paths.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
@@ -16,15 +15,17 @@ import { resolveRuntime } from '../runtime/check.js';
 import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { foreignFiles, unitFilesFor, unitOwner, withHeader, writeAtomic, writeUnitFiles, type UnitFiles } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
-import type { Store } from '../store/store.js';
+import { assertStillStored, findImage, imageConfig } from '../image/find.js';
+import { mergedTree } from '../rootfs/merged.js';
+import type { ReadView, Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { warn, type DeployContext } from './context.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
 import { nameFromImage, validateName } from './names.js';
 import { applyHostFiles, checkForeign, writeRecordInto } from './hostfs-apply.js';
-import { planHostFiles, recordOf, type PlannedHostEntry } from '../hostfs/plan.js';
+import { planHostFiles, recordOf, type HostfsSourceEntry, type PlannedHostEntry } from '../hostfs/plan.js';
 import { hostfsFromDir, hostfsFromTree } from '../hostfs/source.js';
-import { EXPORT_FILES, type ExportsFiles } from '../rootfs/exports.js';
+import { readExportsDir, readTreeExports, type ExportsFiles } from '../rootfs/exports.js';
 import { renderDeployment, type Rendered } from './render.js';
 import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type ContainerPaths, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
@@ -70,41 +71,21 @@ export function checkRootfsDir(dir: string): string {
   return abs;
 }
 
-function readExportsDir(dir: string): ExportsFiles {
-  const out: ExportsFiles = {};
-  for (const f of EXPORT_FILES) {
-    try {
-      out[f] = fs.readFileSync(path.join(dir, f));
-    } catch {
-      /* absent */
-    }
-  }
-  return out;
+/** What install reads from the store, in one read: the image's tree, exports, config, host files. */
+interface Loaded {
+  rec: ImageRecord;
+  tree?: MergedTree;
+  exportsFiles: ExportsFiles;
+  config: ImageConfig;
+  hostEntries: HostfsSourceEntry[];
 }
 
-async function readImageExports(store: Store, rec: ImageRecord, tree: MergedTree): Promise<ExportsFiles> {
-  const out: ExportsFiles = {};
-  for (const f of EXPORT_FILES) {
-    const buf = await store.readImageFile(rec, `exports/${f}`, tree);
-    if (buf) out[f] = buf;
-  }
-  return out;
-}
-
-/** The image from the store, pulled first when it is not there (a source like oci:DIR:TAG). */
-async function findOrPull(store: Store, ref: string, out: (l: string) => void, dryRun: boolean, trust: TrustPaths): Promise<ImageRecord> {
-  const found = await store.findImage(ref);
-  if (found) {
-    // the policy may have changed since the pull: the one in force now decides
-    const { assertStoredImageTrusted } = await import('../image/trust.js');
-    await assertStoredImageTrusted(found, trust);
-    return found;
-  }
-  if (dryRun) throw new SysctrError(`image ${ref} is not in the store; --dry-run does not pull`, { hint: `pull it first: sysctr pull ${ref}` });
-  out(`pulling ${ref}`);
-  const { pullImage } = await import('../image/pull.js');
-  const { image } = await pullImage(store, ref, { trust });
-  return image;
+function load(view: ReadView, rec: ImageRecord, rootfs: string | undefined): Loaded {
+  const config = imageConfig(view, rec);
+  if (rootfs) return { rec, config, exportsFiles: readExportsDir(path.join(rootfs, 'exports')), hostEntries: hostfsFromDir(rootfs) };
+  const tree = mergedTree(view, rec);
+  const objectPath = (id: string) => view.objects.path(id);
+  return { rec, tree, config, exportsFiles: readTreeExports(tree, objectPath), hostEntries: hostfsFromTree(tree, objectPath) };
 }
 
 export async function install(ctx: DeployContext, o: InstallOptions): Promise<InstallResult> {
@@ -116,22 +97,43 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const rootfs = o.rootfs !== undefined ? checkRootfsDir(o.rootfs) : undefined;
 
   const { Store } = await import('../store/store.js');
-  const store = await Store.open(paths.store);
-  const rec = await findOrPull(store, o.image, out, ctx.dryRun, paths.trust);
-  const name = validateName(o.name ?? nameFromImage(rec.name));
-  const t0 = performance.now();
+  const store = Store.open(paths.store);
+  let t0 = 0;
   const timing = (what: string) => (ctx.env ?? process.env).SYSCTR_STEP_TIMES && process.stderr.write(`sysctr: install:${what} ${(performance.now() - t0).toFixed(0)} ms after the image was found\n`);
+  // Found (or pulled) and read in one read of the store, with the cheap checks in between.
+  const early = (view: ReadView, rec: ImageRecord): Loaded | InstallResult => {
+    t0 = performance.now();
+    const name = validateName(o.name ?? nameFromImage(rec.name));
+    const c = containerPaths(paths, name);
+    assertSystemdFilesOurs(paths, c, unitFilesFor(paths, name), name, Boolean(o.force));
+    return alreadyInstalled(c, rec, o.image, name, out) ?? load(view, rec, rootfs);
+  };
+  let got = await store.read((view) => {
+    const found = findImage(view, o.image);
+    return found && early(view, found);
+  });
+  if (!got) {
+    if (ctx.dryRun) throw new SysctrError(`image ${o.image} is not in the store; --dry-run does not pull`, { hint: `pull it first: sysctr pull ${o.image}` });
+    out(`pulling ${o.image}`);
+    const { pullImage } = await import('../image/pull.js');
+    const { image } = await pullImage(store, o.image, { trust: paths.trust });
+    got = await store.read((view) => {
+      assertStillStored(view, image, 'it was being installed');
+      return early(view, image);
+    });
+  } else if (!('status' in got)) {
+    // the policy may have changed since the pull: the one in force now decides
+    const { assertStoredImageTrusted } = await import('../image/trust.js');
+    await assertStoredImageTrusted(got.rec, paths.trust);
+  }
+  if ('status' in got) return got;
+  const { rec, tree, exportsFiles, config, hostEntries } = got;
+  const name = validateName(o.name ?? nameFromImage(rec.name));
   const c = containerPaths(paths, name);
   const f = unitFilesFor(paths, name);
-  assertSystemdFilesOurs(paths, c, f, name, Boolean(o.force));
-  const installed = alreadyInstalled(c, rec, o.image, name, out);
-  if (installed) return installed;
 
   // render everything before touching the host
   const destdir = c.deployment(0);
-  const tree = rootfs ? undefined : await store.mergedTree(rec);
-  const exportsFiles = rootfs ? readExportsDir(path.join(rootfs, 'exports')) : await readImageExports(store, rec, tree!);
-  const config: ImageConfig = await store.imageConfig(rec);
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
     set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
@@ -148,7 +150,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
   });
   const hostFiles = planHostFiles({
-    entries: rootfs ? hostfsFromDir(rootfs) : hostfsFromTree(tree!, (id) => store.objectPath(id)),
+    entries: hostEntries,
     manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },
     manifestText: exportsFiles['manifest.json']?.toString('utf8'), values: rendered.values, hostRoot: paths.hostRoot, stateRoot: paths.root,
   });
@@ -226,22 +228,34 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
   const write = (fn: () => void) => (ctx.dryRun ? undefined : fn());
   const unit = `${name}.service`;
 
-  await steps.step('journal', () => write(() => writeJournal(c, { op: 'install', image: rec.name, imageId: rec.id })));
-  await steps.step('checkout', () =>
-    write(() => {
-      const partial = path.join(paths.root, `.${name}.0.partial-${process.pid}`);
-      fs.rmSync(partial, { recursive: true, force: true });
-      fs.mkdirSync(partial, { recursive: true });
-      if (!rootfs) {
-        fs.mkdirSync(path.join(partial, 'rootfs'));
-        writeTree(tree!, path.join(partial, 'rootfs'), (id) => store.objectPath(id));
-      }
-      fs.writeFileSync(path.join(partial, 'config.json'), configJson, { mode: 0o600 }); // it may hold --set secrets
-      // the host files' record is in the deployment before any of them is written
-      writeRecordInto(partial, recordOf(hostFiles), hostFiles);
-      fs.renameSync(partial, destdir);
-    }),
-  );
+  // The journal names the image, so from the moment it is written a delete or prune (which ask
+  // lib/deploy/in-use.ts inside their write) counts the image as in use; it is written and the
+  // tree checked out in one read of the store, which no delete or prune overlaps.
+  const inStore = <T>(fn: (objectPath?: (id: string) => string) => Promise<T>): Promise<T> =>
+    rootfs || ctx.dryRun
+      ? fn()
+      : store.read((view) => {
+          assertStillStored(view, rec, 'it was being installed');
+          return fn((id) => view.objects.path(id));
+        });
+  await inStore(async (objectPath) => {
+    await steps.step('journal', () => write(() => writeJournal(c, { op: 'install', image: rec.name, imageId: rec.id })));
+    await steps.step('checkout', () =>
+      write(() => {
+        const partial = path.join(paths.root, `.${name}.0.partial-${process.pid}`);
+        fs.rmSync(partial, { recursive: true, force: true });
+        fs.mkdirSync(partial, { recursive: true });
+        if (!rootfs) {
+          fs.mkdirSync(path.join(partial, 'rootfs'));
+          writeTree(tree!, path.join(partial, 'rootfs'), objectPath!);
+        }
+        fs.writeFileSync(path.join(partial, 'config.json'), configJson, { mode: 0o600 }); // it may hold --set secrets
+        // the host files' record is in the deployment before any of them is written
+        writeRecordInto(partial, recordOf(hostFiles), hostFiles);
+        fs.renameSync(partial, destdir);
+      }),
+    );
+  });
   await steps.step('host-files', () => {
     if (hostFiles.length) applyHostFiles(ctx, { to: hostFiles, from: [], load: (e) => (e as PlannedHostEntry).content!, recordDir: destdir, force: p.takeover });
   });

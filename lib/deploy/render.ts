@@ -31,7 +31,7 @@ import { hostfsFromDir, hostfsFromTree } from '../hostfs/source.js';
 import { nameFromImage, validateName } from './names.js';
 import { containerPaths } from './state.js';
 import { resolveValues } from '../template/values.js';
-import { EXPORT_FILES, parseTemplates, readManifest, readSourceDir, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
+import { parseTemplates, readManifest, readSourceDir, readTreeExports, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
 import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
 
 
@@ -250,17 +250,19 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
     }
     // loaded here: `render DIR` and lint do not need the store
     const { Store } = await import('../store/store.js');
-    const store = await Store.open(o.paths.store);
-    const rec = await store.resolveImage(source);
-    const tree = await store.mergedTree(rec);
-    exportsFiles = {};
-    for (const f of EXPORT_FILES) {
-      const buf = await store.readImageFile(rec, `exports/${f}`, tree);
-      if (buf) exportsFiles[f] = buf;
-    }
-    image = { name: rec.name, id: rec.id, config: await store.imageConfig(rec) };
-    hostEntries = () => hostfsFromTree(tree, (id) => store.objectPath(id));
-    name = validateName(o.name ?? nameFromImage(rec.name));
+    const { imageConfig, resolveImage } = await import('../image/find.js');
+    const { mergedTree } = await import('../rootfs/merged.js');
+    const store = Store.open(o.paths.store);
+    const got = await store.read((view) => {
+      const rec = resolveImage(view, source);
+      const tree = mergedTree(view, rec);
+      const objectPath = (id: string) => view.objects.path(id);
+      return { rec, exportsFiles: readTreeExports(tree, objectPath), config: imageConfig(view, rec), entries: hostfsFromTree(tree, objectPath) };
+    });
+    exportsFiles = got.exportsFiles;
+    image = { name: got.rec.name, id: got.rec.id, config: got.config };
+    hostEntries = () => got.entries;
+    name = validateName(o.name ?? nameFromImage(got.rec.name));
   }
   const rendered = renderDeployment({
     name,

@@ -16,13 +16,15 @@ import { managerCapabilities } from '../runtime/manager-caps.js';
 import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { assertUnitIsOurs, unitFilesFor, withHeader, writeAtomic } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
+import { assertStillStored, findImage, imageConfig } from '../image/find.js';
+import { mergedTree } from '../rootfs/merged.js';
 import type { Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { warn, type DeployContext } from './context.js';
 import { validateName } from './names.js';
 import { recheckout } from '../rootfs/recheckout.js';
 import { finishInterrupted } from './recover.js';
-import { EXPORT_FILES, type ExportsFiles } from '../rootfs/exports.js';
+import { readTreeExports } from '../rootfs/exports.js';
 import { renderDeployment } from './render.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
@@ -64,15 +66,6 @@ export interface UpdateResult {
   recovered?: string;
 }
 
-async function readImageExports(store: Store, rec: ImageRecord, tree: MergedTree): Promise<ExportsFiles> {
-  const out: ExportsFiles = {};
-  for (const f of EXPORT_FILES) {
-    const buf = await store.readImageFile(rec, `exports/${f}`, tree);
-    if (buf) out[f] = buf;
-  }
-  return out;
-}
-
 function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
@@ -86,13 +79,22 @@ async function targetImage(ctx: DeployContext, store: Store, info: DeploymentInf
   const { pullImage } = o.pull || o.rebase ? await import('../image/pull.js') : { pullImage: undefined };
   if (o.rebase) {
     // an ambiguous short name is an error listing the candidates, never a pull from docker.io
-    const found = o.pull ? undefined : await store.findImage(o.rebase);
+    const rebase = o.rebase;
+    const found = o.pull ? undefined : await store.read((view) => findImage(view, rebase));
     if (found) return found;
     if (ctx.dryRun) throw noPull(o.rebase);
     ctx.out(`pulling ${o.rebase}`);
     return (await pullImage!(store, o.rebase, { trust: ctx.paths.trust })).image;
   }
-  const current = (await store.findImage(info.image).catch(() => undefined)) ?? (await store.findImage(info.imageId));
+  const current = await store.read((view) => {
+    let byName;
+    try {
+      byName = findImage(view, info.image);
+    } catch {
+      byName = undefined;
+    }
+    return byName ?? findImage(view, info.imageId);
+  });
   if (o.pull) {
     if (!current?.source) throw new SysctrError(`${info.name}: the store does not know where ${info.image} was pulled from`, { hint: `name the source: sysctr containers update --pull --rebase SOURCE ${info.name}` });
     ctx.out(`pulling ${current.source}`);
@@ -132,7 +134,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   assertUnitIsOurs(f, name);
 
   const { Store } = await import('../store/store.js');
-  const store = await Store.open(paths.store);
+  const store = Store.open(paths.store);
   const rec = await targetImage(ctx, store, info, o);
   // pulled or not, the policy in force now decides (it may have changed since the pull)
   const { assertStoredImageTrusted } = await import('../image/trust.js');
@@ -149,11 +151,26 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const to = otherSlot(from);
   const destdir = c.deployment(to);
   const runtime = resolveRuntime(info.runtime);
-  const tree = await store.mergedTree(rec);
-  const exportsFiles = await readImageExports(store, rec, tree);
+  // the rollback slot's checkout is reused in place when its image is still known (recheckout.ts)
+  const older = readInfo(destdir);
+  const { tree, exportsFiles, config, hostEntries, olderTree } = await store.read((view) => {
+    assertStillStored(view, rec, 'the update read it');
+    const tree = mergedTree(view, rec);
+    const objectPath = (id: string) => view.objects.path(id);
+    let olderImage;
+    try {
+      olderImage = older && !older.rootfs ? findImage(view, older.imageId) : undefined;
+    } catch {
+      olderImage = undefined;
+    }
+    return {
+      tree, exportsFiles: readTreeExports(tree, objectPath), config: imageConfig(view, rec), hostEntries: hostfsFromTree(tree, objectPath),
+      olderTree: olderImage ? mergedTree(view, olderImage) : undefined,
+    };
+  });
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles,
-    image: { name: rec.name, id: rec.id, config: await store.imageConfig(rec) },
+    image: { name: rec.name, id: rec.id, config },
     set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
     hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
     capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
@@ -165,7 +182,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     });
   }
   const hostFiles = planHostFiles({
-    entries: hostfsFromTree(tree, (id) => store.objectPath(id)),
+    entries: hostEntries,
     manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },
     manifestText: exportsFiles['manifest.json']?.toString('utf8'), values: rendered.values, hostRoot: paths.hostRoot, stateRoot: paths.root,
   });
@@ -186,12 +203,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}),
   };
 
-  // the rollback slot's checkout is reused in place when its image is still known (recheckout.ts)
-  const older = readInfo(destdir);
   // the directories sysctr made on the host stay on record while any deployment may have used them
   const hostRecord = recordOf(hostFiles, [...(readRecord(live)?.createdDirs ?? []), ...(readRecord(destdir)?.createdDirs ?? [])]);
-  const olderImage = older && !older.rootfs ? await store.findImage(older.imageId).catch(() => undefined) : undefined;
-  const olderTree = olderImage ? await store.mergedTree(olderImage) : undefined;
   const partial = path.join(paths.root, `.${name}.${to}.partial-${process.pid}`);
   if (ctx.dryRun) {
     printUpdatePlan(ctx, { name, live, info, destdir, rec, older: older && !older.rootfs ? older : undefined, reuse: Boolean(olderTree), rendered });
@@ -200,38 +213,41 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   }
 
   const steps = new StepRunner('update', ctx.env);
-  await steps.step('journal', () => writeSwitchJournal(c, j));
-  await steps.step('clear-slot', () => clearSlot(paths.root, name, to, destdir, olderTree ? partial : undefined));
-  // under the store's shared lock, like `sysctr checkout`: a concurrent prune waits until the new
-  // deployment's info (which keeps its image in use) is written
-  await steps.step('checkout', () => store.withLock(() => {
-    const objectPath = (id: string) => store.objectPath(id);
-    let reused = false;
-    if (olderTree && fs.existsSync(path.join(partial, 'rootfs'))) {
-      try {
-        recheckout(olderTree, tree, path.join(partial, 'rootfs'), objectPath);
-        reused = true;
-      } catch {
-        fs.rmSync(partial, { recursive: true, force: true }); // not what it should be: start afresh
+  // In one read of the store, like `sysctr checkout`: a delete or prune waits until the new
+  // deployment's info (which keeps its image in use: in-use.ts) is in its slot.
+  await store.read(async (view) => {
+    assertStillStored(view, rec, 'the update was under way');
+    const objectPath = (id: string) => view.objects.path(id);
+    await steps.step('journal', () => writeSwitchJournal(c, j));
+    await steps.step('clear-slot', () => clearSlot(paths.root, name, to, destdir, olderTree ? partial : undefined));
+    await steps.step('checkout', () => {
+      let reused = false;
+      if (olderTree && fs.existsSync(path.join(partial, 'rootfs'))) {
+        try {
+          recheckout(olderTree, tree, path.join(partial, 'rootfs'), objectPath);
+          reused = true;
+        } catch {
+          fs.rmSync(partial, { recursive: true, force: true }); // not what it should be: start afresh
+        }
       }
-    }
-    if (!reused) {
-      fs.rmSync(partial, { recursive: true, force: true });
-      fs.mkdirSync(path.join(partial, 'rootfs'), { recursive: true });
-      writeTree(tree, path.join(partial, 'rootfs'), objectPath);
-    }
-    fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
-    fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson, { mode: 0o600 }); // it may hold --set secrets
-    for (const stale of [`${name}.service`, 'sysctr.conf']) fs.rmSync(path.join(partial, stale), { force: true });
-    if (!noService) {
-      fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
-      fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
-    }
-    writeRecordInto(partial, hostRecord, hostFiles);
-    if (rendered.tmpfiles) fs.writeFileSync(path.join(partial, `${name}.conf`), rendered.tmpfiles);
-    writeAtomic(path.join(partial, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
-    fs.renameSync(partial, destdir);
-  }, { shared: true }));
+      if (!reused) {
+        fs.rmSync(partial, { recursive: true, force: true });
+        fs.mkdirSync(path.join(partial, 'rootfs'), { recursive: true });
+        writeTree(tree, path.join(partial, 'rootfs'), objectPath);
+      }
+      fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
+      fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson, { mode: 0o600 }); // it may hold --set secrets
+      for (const stale of [`${name}.service`, 'sysctr.conf']) fs.rmSync(path.join(partial, stale), { force: true });
+      if (!noService) {
+        fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
+        fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
+      }
+      writeRecordInto(partial, hostRecord, hostFiles);
+      if (rendered.tmpfiles) fs.writeFileSync(path.join(partial, `${name}.conf`), rendered.tmpfiles);
+      writeAtomic(path.join(partial, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
+      fs.renameSync(partial, destdir);
+    });
+  });
   const outcome = await completeSwitch(ctx, name, j);
   removeInBackground(paths.root, name);
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };

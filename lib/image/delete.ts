@@ -1,28 +1,33 @@
 /**
- * Deleting and pruning images. An image a deployment (live or rollback) uses is refused unless
- * forced; forced, it loses its name but is kept as `<none>@ID` so its content stays in the store
- * for as long as a deployment needs it.
+ * Deleting and pruning images. An image a deployment (live, rollback, or being installed) uses is
+ * refused unless forced; forced, it loses its name but is kept as `<none>@ID` so its content stays
+ * in the store for as long as a deployment needs it. Which images are in use is asked inside the
+ * store's write, so no install can make one in use between the answer and the removal.
  */
 import { SysctrError } from '../errors.js';
 import { prune, type PruneResult } from '../store/gc.js';
 import type { Store } from '../store/store.js';
+import { findImage } from './find.js';
 
 export const UNNAMED = '<none>@';
+
+/** image id -> who uses it (e.g. NAME.0); read from the deployments by the caller's function */
+export type InUse = () => Map<string, string[]>;
 
 export async function deleteImages(
   store: Store,
   refs: string[],
-  opts: { force?: boolean; inUse?: Map<string, string[]> } = {},
+  opts: { force?: boolean; inUse?: InUse } = {},
 ): Promise<{ removed: string[]; kept: string[]; freed: PruneResult }> {
-  const inUse = opts.inUse ?? new Map<string, string[]>();
-  return store.withLock(async () => {
+  return store.write((view) => {
     const targets = [];
     for (const r of refs) {
-      const img = await store.findImage(r);
+      const img = findImage(view, r);
       if (!img) throw new SysctrError(`image ${r} is not in the store`, { hint: 'see sysctr images list' });
       targets.push(img);
     }
-    const all = await store.listImages();
+    const inUse = opts.inUse?.() ?? new Map<string, string[]>();
+    const all = view.images.list();
     const names = new Set(targets.map((t) => t.name));
     const kept: string[] = [];
     for (const img of targets) {
@@ -36,20 +41,21 @@ export async function deleteImages(
       }
       kept.push(img.id);
     }
-    const removed = (await store.removeImages([...names])).map((i) => i.name);
+    const removed = view.images.remove([...names]).map((i) => i.name);
     for (const id of new Set(kept)) {
       const rec = targets.find((t) => t.id === id)!;
-      await store.putImage({ ...rec, name: `${UNNAMED}${id}` });
+      view.images.put({ ...rec, name: `${UNNAMED}${id}` });
     }
-    return { removed, kept, freed: await prune(store) };
+    return { removed, kept, freed: prune(view) };
   });
 }
 
 /** Removes unnamed images no deployment uses any more, then unreferenced content. */
-export async function pruneImages(store: Store, inUse: Map<string, string[]>): Promise<PruneResult & { images: number }> {
-  return store.withLock(async () => {
-    const stale = (await store.listImages()).filter((i) => i.name.startsWith(UNNAMED) && !inUse.has(i.id)).map((i) => i.name);
-    await store.removeImages(stale);
-    return { ...(await prune(store)), images: stale.length };
+export async function pruneImages(store: Store, inUse: InUse): Promise<PruneResult & { images: number }> {
+  return store.write((view) => {
+    const used = inUse();
+    const stale = view.images.list().filter((i) => i.name.startsWith(UNNAMED) && !used.has(i.id)).map((i) => i.name);
+    view.images.remove(stale);
+    return { ...prune(view), images: stale.length };
   });
 }

@@ -2,12 +2,15 @@
  * What `images info` shows: the record, the config's essentials, and — read from the image's
  * /exports — the template variables with their defaults and those that must be set.
  */
-import type { Store } from '../store/store.js';
+import { listTreeExports, readTreeExports } from '../rootfs/exports.js';
+import { mergedTree } from '../rootfs/merged.js';
+import type { ReadView } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { listVariables } from '../template/engine.js';
 import { FORCED_VARIABLES, OS_DEFAULT_VARIABLES } from '../template/values.js';
 import { renamePath } from '../hostfs/plan.js';
 import { hostfsFromTree } from '../hostfs/source.js';
+import { imageConfig } from './find.js';
 
 export interface ImageVariable {
   name: string;
@@ -38,15 +41,18 @@ export interface ImageInfo extends ImageRecord {
 
 const TEMPLATES = ['config.json.template', 'service.template', 'tmpfiles.template'];
 
-export async function inspectImage(store: Store, rec: ImageRecord): Promise<ImageInfo> {
-  const config = await store.imageConfig(rec);
-  const tree = await store.mergedTree(rec);
-  const exportsFiles = await store.listImageDir(rec, 'exports', tree);
+/** Call inside a read of the store. */
+export function inspectImage(view: ReadView, rec: ImageRecord): ImageInfo {
+  const config = imageConfig(view, rec);
+  const tree = mergedTree(view, rec);
+  const objectPath = (id: string) => view.objects.path(id);
+  const exportsFiles = listTreeExports(tree);
+  const exportsContent = readTreeExports(tree, objectPath);
   let defaults: Record<string, string> = {};
   let manifest: { renameFiles?: unknown; installedFilesTemplate?: unknown; noContainerService?: unknown } = {};
-  if (exportsFiles.includes('manifest.json')) {
+  if (exportsContent['manifest.json']) {
     try {
-      const m = JSON.parse((await store.readImageFile(rec, 'exports/manifest.json', tree))!.toString('utf8'));
+      const m = JSON.parse(exportsContent['manifest.json'].toString('utf8'));
       if (m && typeof m.defaultValues === 'object' && m.defaultValues) defaults = m.defaultValues;
       if (m && typeof m === 'object') manifest = m;
     } catch {
@@ -54,8 +60,8 @@ export async function inspectImage(store: Store, rec: ImageRecord): Promise<Imag
     }
   }
   const uses = new Map<string, string[]>();
-  for (const f of TEMPLATES.filter((t) => exportsFiles.includes(t))) {
-    const text = (await store.readImageFile(rec, `exports/${f}`, tree))!.toString('utf8');
+  for (const f of TEMPLATES.filter((t) => exportsContent[t])) {
+    const text = exportsContent[f].toString('utf8');
     for (const v of listVariables(text)) uses.set(v, [...(uses.get(v) ?? []), f]);
   }
   const renames = new Map<string, string>();
@@ -68,7 +74,7 @@ export async function inspectImage(store: Store, rec: ImageRecord): Promise<Imag
   }
   const templates = new Set(Array.isArray(manifest.installedFilesTemplate) ? manifest.installedFilesTemplate : []);
   const hostFiles: ImageInfo['hostFiles'] = [];
-  for (const e of hostfsFromTree(tree, (id) => store.objectPath(id))) {
+  for (const e of hostfsFromTree(tree, objectPath)) {
     const target = renamePath(e.source, renames);
     const template = e.type === 'f' && (templates.has(e.source) || templates.has(target));
     if (template) for (const n of listVariables(e.content!.toString('utf8'))) uses.set(n, [...(uses.get(n) ?? []), `hostfs${e.source}`]);

@@ -16,7 +16,8 @@ import { isNoSpace, noSpaceError } from '../store/space.js';
 import { UnsafePathError } from '../layer/safepath.js';
 import { LinkTracker } from '../rootfs/tree.js';
 import readline from 'node:readline';
-import type { Store } from '../store/store.js';
+import type { ReadView, Store } from '../store/store.js';
+import { flattenAtPull } from '../rootfs/merged.js';
 import type { ImageRecord } from '../store/types.js';
 import { parseManifest } from './manifest.js';
 import { openSource, type SourceOptions } from './source.js';
@@ -107,10 +108,15 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
   }
   const manifest = parsed;
 
+  // What the store has already, in one read: the config, the image by that name, the layers.
+  const name = opts.name ?? src.imageName();
+  const known = await store.read((view) => ({
+    config: view.blobs.has(manifest.config.digest) ? view.blobs.get(manifest.config.digest) : undefined,
+    existing: view.images.get(name),
+    layers: new Set(view.layers.list()),
+  }));
   // Config: small, read whole, verified.
-  const configBytes = store.hasBlob(manifest.config.digest)
-    ? store.getBlob(manifest.config.digest)
-    : await readAll(await src.getBlob(manifest.config), MAX_CONFIG_BYTES, `${where}: config`);
+  const configBytes = known.config ?? await readAll(await src.getBlob(manifest.config), MAX_CONFIG_BYTES, `${where}: config`);
   verifyDigest(configBytes, manifest.config.digest, `${where}: config`);
   let config: ImageConfig;
   try {
@@ -124,33 +130,32 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
   }
   for (const d of diffIds) if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new SysctrError(`${where}: bad diff_id ${d}`);
 
-  const name = opts.name ?? src.imageName();
-  const existing = (await store.listImages()).find((i) => i.name === name);
-  if (existing && existing.manifestDigest === raw.digest && diffIds.every((d) => store.hasLayer(d)) && sameTrust(existing, trust)) {
+  const existing = known.existing;
+  if (existing && existing.manifestDigest === raw.digest && diffIds.every((d) => known.layers.has(d)) && sameTrust(existing, trust)) {
     return { image: existing, upToDate: true, fetched: 0 };
   }
   opts.onEvent?.({
     type: 'resolved',
     name,
     manifest: raw.digest,
-    layers: manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, present: store.hasLayer(diffIds[i]) })),
+    layers: manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, present: known.layers.has(diffIds[i]) })),
   });
 
-  return store.withLock(async () => {
+  return store.write(async (view) => {
     const addedLayers: string[] = [];
     let fetched = 0;
     // One writer thread for all the layers fetched at once: memory stays flat however many.
-    const writer = new ObjectWriter(store.objects);
+    const writer = new ObjectWriter(view.objects.dir);
     try {
       await forEachLimit(manifest.layers, opts.parallel ?? 3, async (desc, i) => {
         const diffId = diffIds[i];
-        if (store.hasLayer(diffId)) return opts.onEvent?.({ type: 'layer-skip', digest: desc.digest });
+        if (view.layers.has(diffId)) return opts.onEvent?.({ type: 'layer-skip', digest: desc.digest });
         opts.onEvent?.({ type: 'layer-start', digest: desc.digest, size: desc.size });
         fetched++;
         const stream = await src.getBlob(desc);
         // Bytes are counted where every transport's stream passes: the import.
         const onBytes = (n: number) => opts.onEvent?.({ type: 'layer-bytes', digest: desc.digest, bytes: n });
-        const layer = await importLayerStream(store.objects, stream as AsyncIterable<Buffer>, writer, { onBytes }).catch((err) => {
+        const layer = await importLayerStream(view.objects.dir, stream as AsyncIterable<Buffer>, writer, { onBytes }).catch((err) => {
           throw layerError(err, desc, where);
         });
         const { blob, blobSize, diff } = layer.digests;
@@ -166,19 +171,19 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
           throw new SysctrError(`${where}: layer ${desc.digest}: uncompressed content does not match the config's diff_id ${diffId} (got sha256:${diff})`);
         }
         const blobs = desc.digest.startsWith('sha256:') ? [desc.digest] : [];
-        if (store.commitLayer({ diffId, blobs, size: blobSize, files: layer.entries, imported: new Date().toISOString() }, layer.treeFile)) {
+        if (view.layers.commit({ diffId, blobs, size: blobSize, files: layer.entries, imported: new Date().toISOString() }, layer.treeFile)) {
           addedLayers.push(diffId);
         }
         opts.onEvent?.({ type: 'layer-done', digest: desc.digest, files: layer.entries });
       });
       await writer.finish();
       try {
-        await checkLinks(store, diffIds);
+        await checkLinks(view, diffIds);
       } catch (err) {
         throw layerError(err, undefined, where);
       }
-      store.putBlob(manifest.config.digest, configBytes);
-      store.putBlob(raw.digest, raw.bytes);
+      view.blobs.put(manifest.config.digest, configBytes);
+      view.blobs.put(raw.digest, raw.bytes);
       const platform = [config.os ?? 'linux', config.architecture ?? 'unknown', config.variant].filter(Boolean).join('/');
       const image: ImageRecord = {
         name,
@@ -193,16 +198,17 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
         labels: config.config?.Labels ?? {},
         trust,
       };
-      await store.putImage(image);
+      flattenAtPull(view, image);
+      view.images.put(image);
       return { image, upToDate: false, fetched };
     } catch (err) {
       const addedObjects = await writer.abort();
-      for (const d of addedLayers) store.removeLayer(d);
-      for (const id of addedObjects) fs.rmSync(store.objectPath(id), { force: true });
+      for (const d of addedLayers) view.layers.remove(d);
+      for (const id of addedObjects) view.objects.remove(id);
       if (isNoSpace(err)) {
         const file = err as { neededBytes?: number; message: string };
         if (file.neededBytes) throw noSpaceError(store.dir, { bytes: file.neededBytes, what: where, why: `a file in it: ${file.message}` }, err);
-        const bytes = manifest.layers.reduce((n, l, i) => (store.hasLayer(diffIds[i]) ? n : n + l.size), 0);
+        const bytes = manifest.layers.reduce((n, l, i) => (view.layers.has(diffIds[i]) ? n : n + l.size), 0);
         throw noSpaceError(store.dir, { bytes, what: where, why: 'its layers as fetched, compressed; more unpacked' }, err);
       }
       throw err;
@@ -225,10 +231,10 @@ function layerError(err: unknown, desc: Descriptor | undefined, where: string): 
 }
 
 /** Refuses images whose layers, merged, would write through a symlink out of the root. */
-async function checkLinks(store: Store, diffIds: string[]): Promise<void> {
+async function checkLinks(view: ReadView, diffIds: string[]): Promise<void> {
   const tracker = new LinkTracker();
   for (const d of diffIds) {
-    const lines = readline.createInterface({ input: fs.createReadStream(store.layerTreeFile(d)), crlfDelay: Infinity });
+    const lines = readline.createInterface({ input: fs.createReadStream(view.layers.treeFile(d)), crlfDelay: Infinity });
     for await (const line of lines) if (line) tracker.check(JSON.parse(line));
   }
 }

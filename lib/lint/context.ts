@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { EXPORT_FILES, parseTemplates, usesDetachedForm, type ExportsFiles } from '../rootfs/exports.js';
+import { parseTemplates, readExportsDir, sourceExportsPrefix, usesDetachedForm, type ExportsFiles } from '../rootfs/exports.js';
 import { resolveValues } from '../template/values.js';
 import { kernelCapabilities } from '../runtime/capabilities.js';
 import { resolveRuntime } from '../runtime/check.js';
@@ -53,17 +53,9 @@ function lintRuntime(): string {
 }
 
 export function loadContext(dir: string): LintContext {
-  const hasExportsDir = fs.existsSync(path.join(dir, 'exports')) && fs.statSync(path.join(dir, 'exports')).isDirectory();
-  const exportsPrefix = hasExportsDir && !EXPORT_FILES.some((f) => fs.existsSync(path.join(dir, f))) ? 'exports/' : '';
-  const exports: ExportsFiles = {};
-  const texts = new Map<string, string>();
-  for (const f of EXPORT_FILES) {
-    const p = path.join(dir, exportsPrefix, f);
-    if (fs.existsSync(p) && fs.statSync(p).isFile()) {
-      exports[f] = fs.readFileSync(p);
-      texts.set(f, exports[f].toString('utf8'));
-    }
-  }
+  const exportsPrefix = sourceExportsPrefix(dir);
+  const exports = readExportsDir(path.join(dir, exportsPrefix));
+  const texts = new Map(Object.entries(exports).map(([f, buf]) => [f, buf.toString('utf8')]));
   const dockerPath = path.join(dir, 'Dockerfile');
   const dockerfile = fs.existsSync(dockerPath) ? fs.readFileSync(dockerPath, 'utf8') : undefined;
 

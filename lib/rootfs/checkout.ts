@@ -7,29 +7,26 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
 import { isAbsentOrEmptyDir, setXattrs } from '../fsutil.js';
-import type { Store } from '../store/store.js';
+import type { ReadView, Store } from '../store/store.js';
 import type { CheckoutStats, ImageRecord, TreeEntry } from '../store/types.js';
 import { flatten, type FlatRow } from './flat.js';
+import { flatTree } from './merged.js';
 import type { MergedTree } from './tree.js';
 
-export async function checkout(store: Store, image: ImageRecord, dir: string): Promise<CheckoutStats> {
+/**
+ * `sysctr checkout`: the image `pick` finds (lib/image/find.ts reads names) written into dir, in
+ * one read of the store, so nothing can remove it between finding it and linking its files.
+ */
+export async function checkout(store: Store, pick: (view: ReadView) => ImageRecord, dir: string): Promise<{ image: ImageRecord; stats: CheckoutStats }> {
   if (!isAbsentOrEmptyDir(dir)) {
     throw new SysctrError(`checkout target ${dir} exists and is not empty`, { hint: 'choose a new directory or empty this one' });
   }
-  // The merged tree is read while the lock request is under way. Once the lock is held, what it
-  // names is safe if the image's layers are still there: prune removes objects only with the
-  // last layer that lists them.
-  return store.withLockAfter(
-    () => store.flatTree(image),
-    (flat) => {
-      if (!image.layers.every((l) => store.hasLayer(l))) {
-        throw new SysctrError(`image ${image.name} was removed from the store while the checkout waited for it`);
-      }
-      fs.mkdirSync(dir, { recursive: true });
-      return writeRows(flat.rows, path.resolve(dir), (id) => store.objectPath(id));
-    },
-    { shared: true },
-  );
+  return store.read((view) => {
+    const image = pick(view);
+    const flat = flatTree(view, image);
+    fs.mkdirSync(dir, { recursive: true });
+    return { image, stats: writeRows(flat.rows, path.resolve(dir), (id) => view.objects.path(id)) };
+  });
 }
 
 /** writeRows for a merged tree in memory (install and update, which also read the image's files from it). */

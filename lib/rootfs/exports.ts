@@ -1,6 +1,6 @@
 /**
- * An image's /exports files: which ones sysctr reads, read from an image source directory, and
- * parsed (manifest.json checked against its schema, the templates tokenised).
+ * An image's /exports files: which ones sysctr reads, read from the image's merged tree, a rootfs
+ * or an image source directory (the one place that reads them), and parsed (manifest.json checked against its schema, the templates tokenised).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { SysctrError } from '../errors.js';
 import { parseTemplate, positionAt, type ParsedTemplate } from '../template/engine.js';
 import { JsonSyntaxError, locatePointer, parseJsonWithLocations, type JsonDocument } from '../template/json-locate.js';
 import { pointerToPath, validateAgainst } from '../template/schemas.js';
+import type { MergedTree } from './tree.js';
 
 /** manifest.json as read: its defaults (always present) and whatever else it declares. */
 export interface ExportsManifest {
@@ -69,14 +70,46 @@ export function parseTemplates(exportsFiles: ExportsFiles): Map<string, { text: 
   return out;
 }
 
-/** The exports files of an image source dir: at its top (next to the Dockerfile) or in exports/. */
-export function readSourceDir(dir: string): ExportsFiles {
-  const top = EXPORT_FILES.some((f) => fs.existsSync(path.join(dir, f)));
-  const base = !top && fs.existsSync(path.join(dir, 'exports')) ? path.join(dir, 'exports') : dir;
+/** The exports files in one directory (a rootfs's /exports, or a source directory's). */
+export function readExportsDir(dir: string): ExportsFiles {
   const out: ExportsFiles = {};
   for (const f of EXPORT_FILES) {
-    const p = path.join(base, f);
-    if (fs.existsSync(p) && fs.statSync(p).isFile()) out[f] = fs.readFileSync(p);
+    const p = path.join(dir, f);
+    try {
+      if (fs.statSync(p).isFile()) out[f] = fs.readFileSync(p);
+    } catch {
+      /* absent */
+    }
   }
   return out;
+}
+
+/** Where a source directory keeps its exports files: at its top (next to the Dockerfile) or in exports/. */
+export function sourceExportsPrefix(dir: string): '' | 'exports/' {
+  if (EXPORT_FILES.some((f) => fs.existsSync(path.join(dir, f)))) return '';
+  const sub = path.join(dir, 'exports');
+  return fs.existsSync(sub) && fs.statSync(sub).isDirectory() ? 'exports/' : '';
+}
+
+/** The exports files of an image source dir. */
+export function readSourceDir(dir: string): ExportsFiles {
+  return readExportsDir(path.join(dir, sourceExportsPrefix(dir)));
+}
+
+/** The exports files of an image, from its merged tree (objectPath: the store view's). */
+export function readTreeExports(tree: MergedTree, objectPath: (id: string) => string): ExportsFiles {
+  const out: ExportsFiles = {};
+  for (const f of EXPORT_FILES) {
+    const node = tree.lookup(`exports/${f}`);
+    if (!node || node.entry.type !== 'f') continue;
+    out[f] = node.entry.size === 0 ? Buffer.alloc(0) : fs.readFileSync(objectPath(node.entry.object!));
+  }
+  return out;
+}
+
+/** Names of every regular file directly in the image's /exports (also ones sysctr does not read). */
+export function listTreeExports(tree: MergedTree): string[] {
+  const node = tree.lookup('exports');
+  if (!node?.children) return [];
+  return [...node.children.entries()].filter(([, n]) => n.entry.type === 'f').map(([name]) => name).sort();
 }

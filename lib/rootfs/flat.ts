@@ -1,11 +1,10 @@
 /**
  * Merged trees, kept: an image's layers merged once into a flat listing in checkout order
- * (parents before children), stored under the layers' chain id (the OCI image spec's ChainID of
- * the diff_ids). A checkout then reads one file and makes system calls, instead of reading every
- * layer's listing and merging them again each time. The file is derived data: written by rename,
+ * (parents before children), stored under the layers' chain id (lib/store/chain.ts). A checkout
+ * then reads one file and makes system calls, instead of reading every layer's listing and
+ * merging them again each time. The file is derived data: written by rename,
  * checked against the layers by fsck, rebuilt whenever it is missing or unreadable.
  */
-import crypto from 'node:crypto';
 import type { MergedTree } from './tree.js';
 import type { TreeEntry } from '../store/types.js';
 
@@ -21,14 +20,6 @@ export interface FlatTree {
   /** the diff_ids merged, base first */
   layers: string[];
   rows: FlatRow[];
-}
-
-/** ChainID(L0) = DiffID(L0); ChainID(L0..n) = sha256(ChainID(L0..n-1) + " " + DiffID(Ln)). */
-export function chainId(diffIds: string[]): string {
-  if (!diffIds.length) return 'sha256:' + crypto.createHash('sha256').update('').digest('hex');
-  let id = diffIds[0];
-  for (const d of diffIds.slice(1)) id = 'sha256:' + crypto.createHash('sha256').update(`${id} ${d}`).digest('hex');
-  return id;
 }
 
 export function flatten(tree: MergedTree, layers: string[]): FlatTree {

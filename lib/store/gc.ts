@@ -2,10 +2,11 @@
  * Store maintenance: prune (remove what no image references) and fsck (re-hash every object;
  * report, and with repair remove, damaged content and everything that depends on it).
  */
-import fs from 'node:fs';
 import { getXattrs, sha256 } from '../fsutil.js';
 import { keptXattr } from '../layer/tar-reader.js';
+import { treeKey } from './chain.js';
 import type { Store } from './store.js';
+import type { WriteView } from './views.js';
 
 export interface PruneResult {
   layers: number;
@@ -16,46 +17,42 @@ export interface PruneResult {
   bytes: number;
 }
 
-/** Removes layers, objects and blobs no image refers to. Takes the lock. */
-export async function prune(store: Store): Promise<PruneResult> {
-  return store.withLock(async () => {
-    const images = await store.listImages();
-    const result: PruneResult = { layers: 0, trees: 0, objects: 0, blobs: 0, bytes: 0 };
-    const keepTrees = new Set(images.map((i) => store.treeId(i.layers)));
-    for (const t of store.listTrees()) {
-      if (!keepTrees.has(t)) {
-        store.removeTree(t);
-        result.trees++;
-      }
+/** Removes layers, merged trees, objects and blobs no image refers to, inside a write. */
+export function prune(view: WriteView): PruneResult {
+  const images = view.images.list();
+  const result: PruneResult = { layers: 0, trees: 0, objects: 0, blobs: 0, bytes: 0 };
+  const keepTrees = new Set(images.map((i) => treeKey(i.layers)));
+  for (const t of view.trees.list()) {
+    if (!keepTrees.has(t)) {
+      view.trees.remove(t);
+      result.trees++;
     }
-    const keepLayers = new Set(images.flatMap((i) => i.layers));
-    for (const l of store.listLayers()) {
-      if (!keepLayers.has(l)) {
-        store.removeLayer(l);
-        result.layers++;
-      }
+  }
+  const keepLayers = new Set(images.flatMap((i) => i.layers));
+  for (const l of view.layers.list()) {
+    if (!keepLayers.has(l)) {
+      view.layers.remove(l);
+      result.layers++;
     }
-    const keepObjects = new Set<string>();
-    for (const l of keepLayers) {
-      if (!store.hasLayer(l)) continue;
-      for (const e of store.layerTree(l)) if (e.object) keepObjects.add(e.object);
+  }
+  const keepObjects = new Set<string>();
+  for (const l of keepLayers) {
+    if (!view.layers.has(l)) continue;
+    for (const e of view.layers.tree(l)) if (e.object) keepObjects.add(e.object);
+  }
+  for (const id of view.objects.list()) {
+    if (keepObjects.has(id)) continue;
+    result.bytes += view.objects.remove(id);
+    result.objects++;
+  }
+  const keepBlobs = new Set(images.flatMap((i) => [i.id, i.manifestDigest]));
+  for (const b of view.blobs.list()) {
+    if (!keepBlobs.has(b)) {
+      view.blobs.remove(b);
+      result.blobs++;
     }
-    for (const id of store.objects.list()) {
-      if (keepObjects.has(id)) continue;
-      const p = store.objectPath(id);
-      result.bytes += fs.lstatSync(p).size;
-      fs.rmSync(p, { force: true });
-      result.objects++;
-    }
-    const keepBlobs = new Set(images.flatMap((i) => [i.id, i.manifestDigest]));
-    for (const b of store.listBlobs()) {
-      if (!keepBlobs.has(b)) {
-        store.removeBlob(b);
-        result.blobs++;
-      }
-    }
-    return result;
-  });
+  }
+  return result;
 }
 
 export interface FsckProblem {
@@ -75,40 +72,50 @@ export interface FsckResult {
   removed: { objects: number; layers: number; trees: number; images: string[] };
 }
 
-export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: (done: number) => void } = {}): Promise<FsckResult> {
-  return store.withLock(async () => {
+export interface FsckOptions {
+  repair?: boolean;
+  onProgress?: (done: number) => void;
+  /**
+   * Whether a stored merged tree is the one its layers give (merging is lib/rootfs's: it passes
+   * this in); without it the trees are not checked.
+   */
+  treeMatches?: (view: WriteView, layers: string[], stored: Buffer) => boolean;
+}
+
+export async function fsck(store: Store, opts: FsckOptions = {}): Promise<FsckResult> {
+  return store.write((view) => {
     const problems: FsckProblem[] = [];
-    const images = await store.listImages();
+    const images = view.images.list();
     const imagesOfLayer = (l: string) => images.filter((i) => i.layers.includes(l)).map((i) => i.name);
     // Objects whose files carry extended attributes are re-hashed with the attributes they have
     // now (read with getfattr: only these few, it costs a process each).
     const withXattrs = new Set<string>();
-    for (const l of store.listLayers()) {
+    for (const l of view.layers.list()) {
       try {
-        for (const e of store.layerTree(l)) if (e.object && e.xattrs) withXattrs.add(e.object);
+        for (const e of view.layers.tree(l)) if (e.object && e.xattrs) withXattrs.add(e.object);
       } catch {
         // an unreadable listing is reported below
       }
     }
     const badObjects = new Set<string>();
     let objects = 0;
-    for (const id of store.objects.list()) {
+    for (const id of view.objects.list()) {
       objects++;
       if (objects % 1000 === 0) opts.onProgress?.(objects);
       let got = '';
       try {
-        got = store.objects.rehash(id, withXattrs.has(id) ? getXattrs(store.objectPath(id), keptXattr) : undefined);
+        got = view.objects.rehash(id, withXattrs.has(id) ? getXattrs(view.objects.path(id), keptXattr) : undefined);
       } catch (err) {
         got = `unreadable: ${(err as Error).message}`;
       }
       if (got !== id) badObjects.add(id);
     }
     const badLayers = new Set<string>();
-    const layers = store.listLayers();
+    const layers = view.layers.list();
     for (const l of layers) {
       let tree;
       try {
-        tree = store.layerTree(l);
+        tree = view.layers.tree(l);
       } catch {
         badLayers.add(l);
         problems.push({ kind: 'layer-damaged', id: l, detail: 'its tree listing cannot be read', images: imagesOfLayer(l) });
@@ -118,7 +125,7 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
       for (const e of tree) {
         if (!e.object) continue;
         if (badObjects.has(e.object)) hit.add(e.object);
-        else if (!store.objects.has(e.object)) {
+        else if (!view.objects.has(e.object)) {
           hit.add(e.object);
           problems.push({ kind: 'object-missing', id: e.object, detail: `${e.path} in layer ${l}`, images: imagesOfLayer(l) });
         }
@@ -136,18 +143,18 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
     const badImages = new Set<string>();
     for (const img of images) {
       for (const l of img.layers) {
-        if (!store.hasLayer(l)) {
+        if (!view.layers.has(l)) {
           problems.push({ kind: 'layer-missing', id: l, detail: `layer of ${img.name}`, images: [img.name] });
           badImages.add(img.name);
         } else if (badLayers.has(l)) badImages.add(img.name);
       }
       for (const b of [img.id, img.manifestDigest]) {
-        if (!store.hasBlob(b)) {
+        if (!view.blobs.has(b)) {
           problems.push({ kind: 'blob-missing', id: b, detail: `config or manifest of ${img.name}`, images: [img.name] });
           badImages.add(img.name);
           continue;
         }
-        const bytes = store.getBlob(b);
+        const bytes = view.blobs.get(b);
         if (`sha256:${sha256(bytes)}` !== b) {
           problems.push({ kind: 'blob-damaged', id: b, detail: `config or manifest of ${img.name}`, images: [img.name] });
           badImages.add(img.name);
@@ -160,11 +167,12 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
     const checked = new Set<string>(); // names sharing their layers share the tree: check it once
     for (const img of images) {
       if (badImages.has(img.name)) continue;
-      const chain = store.treeId(img.layers);
-      if (checked.has(chain) || !fs.existsSync(store.treeFile(img.layers))) continue;
+      const chain = treeKey(img.layers);
+      if (!opts.treeMatches || checked.has(chain)) continue;
+      const stored = view.trees.get(chain);
+      if (!stored) continue;
       checked.add(chain);
-      const stored = store.storedFlatTree(img.layers);
-      if (!stored || JSON.stringify(stored.rows) !== JSON.stringify(store.computeFlatTree(img.layers).rows)) {
+      if (!opts.treeMatches(view, img.layers, stored)) {
         badTrees.add(chain);
         problems.push({ kind: 'tree-damaged', id: `sha256:${chain}`, detail: `merged tree of ${img.name} differs from its layers`, images: [] });
       }
@@ -172,22 +180,22 @@ export async function fsck(store: Store, opts: { repair?: boolean; onProgress?: 
     const removed = { objects: 0, layers: 0, trees: 0, images: [] as string[] };
     if (opts.repair) {
       for (const id of badObjects) {
-        fs.rmSync(store.objectPath(id), { force: true });
+        view.objects.remove(id);
         removed.objects++;
       }
       for (const l of badLayers) {
-        store.removeLayer(l);
+        view.layers.remove(l);
         removed.layers++;
       }
-      removed.images = (await store.removeImages([...badImages])).map((i) => i.name);
-      const kept = new Set((await store.listImages()).map((i) => store.treeId(i.layers)));
-      for (const t of store.listTrees()) {
+      removed.images = view.images.remove([...badImages]).map((i) => i.name);
+      const kept = new Set(view.images.list().map((i) => treeKey(i.layers)));
+      for (const t of view.trees.list()) {
         if (badTrees.has(t) || !kept.has(t)) {
-          store.removeTree(t);
+          view.trees.remove(t);
           removed.trees++;
         }
       }
-      for (const p of problems) if (p.kind === 'blob-damaged') store.removeBlob(p.id);
+      for (const p of problems) if (p.kind === 'blob-damaged') view.blobs.remove(p.id);
     }
     return { objects, layers: layers.length, images: images.length, problems, removed };
   });

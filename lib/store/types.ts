@@ -1,6 +1,6 @@
 /**
  * The store's public shapes. The implementation lives beside this file (lib/store/store.ts);
- * other folders use only these types and the Store class's public methods.
+ * other folders use only these types, Store.read / Store.write and the views they hand out.
  */
 
 /** An image known to the store under one reference name. */
