@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CLI start-up benchmark (issue #4 targets: median < 0.25 s and within 4 x `node -e 0`):
+# CLI start-up benchmark (targets: median < 0.25 s and within 4 x `node -e 0`):
 #   node -e 0                                  (the floor)
 #   sysctr --help
 #   sysctr containers list --all               (20 installed, running containers; one systemctl list-units)

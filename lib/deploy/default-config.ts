@@ -1,6 +1,6 @@
 /**
  * The config.json generated for an image without config.json.template / config.json: what
- * `runc spec` writes, adjusted for a service (SPEC §1): terminal false, read-only root at `rootfs`,
+ * `runc spec` writes, adjusted for a service: terminal false, read-only root at `rootfs`,
  * the image's Entrypoint+Cmd (or /usr/bin/run.sh), Env and WorkingDir, and the host's network
  * namespace (Project Atomic's default) so the service can be reached.
  */

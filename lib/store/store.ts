@@ -1,5 +1,5 @@
 /**
- * The content-addressed store (SPEC §3):
+ * The content-addressed store (docs/design.md, the store):
  *
  *   STORE/lock                      flock(2) taken by every mutation
  *   STORE/tmp/                      temp files; anything here is garbage from a killed command
