@@ -36,8 +36,8 @@ if (mayPull(argv)) {
   // bodies on in large spans, which the baseline code does fast enough. Set before the first fetch.
   v8.setFlagsFromString('--liftoff-only');
 }
-// No --max-semi-space-size (it was in the shebang): V8 cannot change it once started, it cost
-// every command ~17 ms of CPU, and a pull's peak RSS is within 6 MB without it (BENCHMARKS.md).
+// No --max-semi-space-size: V8 reads it only at start (so every command would pay for it, ~17 ms of
+// CPU), and a pull's peak RSS is within 6 MB without it (BENCHMARKS.md, CLI start-up).
 
 // `sysctr ... | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
