@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install benchmark (issue #4 target: install of an image already in the store, without --now,
+# Install benchmark (target: install of an image already in the store, without --now,
 # < 1.5 x the checkout time of that image + 0.3 s):
 #   sysctr checkout IMAGE DIR                  (the hardlink checkout alone, with node start-up)
 #   sysctr install --name b IMAGE              (checkout + render + unit files + daemon-reload +

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #2 benchmarks: import and checkout of a ~21,000-file / ~340 MB tree from this machine's
+# Store benchmarks: import and checkout of a ~21,000-file / ~340 MB tree from this machine's
 # /usr, side by side with umoci, ostree and cp -al (medians of 5), checkout disk cost, peak memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."

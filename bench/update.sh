@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Update benchmark (issue #5), inside a throw-away systemd (systemd-nspawn), state root on the
+# Update benchmark, inside a throw-away systemd (systemd-nspawn), state root on the
 # scratch dir (the host's disk, so directory blocks count as they would on a server):
 #  1. downtime of `containers update` of a running service: an HTTP GET every 10 ms, from the last
 #     answer of the old deployment to the first of the new one; UPDATES updates (default 7),

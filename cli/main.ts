@@ -1,9 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// (a small young generation keeps peak memory flat while importing huge layers, at no cost in speed)
+#!/usr/bin/env node
 /**
  * sysctr's entry point. A plain `containers list` or `checkout` runs straight away (cli/plain-argv.ts);
  * every other command line goes through yargs (cli/yargs-cli.ts), loaded only then.
+ * The process-wide settings (umask, V8 flags) are made here and nowhere else.
  */
+import v8 from 'node:v8';
 import { plainCheckoutArgs, plainListArgs } from './plain-argv.js';
 
 // Modes are sysctr's choice, not the caller's: with umask 000 its directories would be writable
@@ -12,6 +13,31 @@ process.umask(0o022);
 
 // what yargs' hideBin returns under node: the arguments after the script
 const argv = process.argv.slice(2);
+
+/**
+ * Whether the command line may pull an image: `pull`, `install` (pulls a missing image),
+ * `images update`, `containers update` (--pull). Read from the first command word; a wrong guess
+ * only changes how V8 collects garbage.
+ */
+function mayPull(args: string[]): boolean {
+  const i = args.findIndex((a) => ['pull', 'install', 'images', 'containers'].includes(a));
+  if (i < 0) return false;
+  return args[i] === 'pull' || args[i] === 'install' || args[i + 1] === 'update';
+}
+
+if (mayPull(argv)) {
+  // V8 sizes the heap after the live JS objects, a few MB in a pull, and counts the tens of MB of
+  // buffers a pull keeps in flight against that: it ran a full collection ~12 times a second, a
+  // fifth of the pull's CPU time. A heap that grows more per collection costs ~15 MB of RSS.
+  v8.setFlagsFromString('--heap-growing-percent=400');
+  // fetch parses HTTP with undici's WebAssembly build of llhttp. V8 compiles it at once with its
+  // baseline compiler, then again, optimised, on background threads, and Node waits for those at
+  // exit: ~70 ms of a re-pull that asks for one manifest. llhttp only parses headers and hands
+  // bodies on in large spans, which the baseline code does fast enough. Set before the first fetch.
+  v8.setFlagsFromString('--liftoff-only');
+}
+// No --max-semi-space-size: V8 reads it only at start (so every command would pay for it, ~17 ms of
+// CPU), and a pull's peak RSS is within 6 MB without it (BENCHMARKS.md, CLI start-up).
 
 // `sysctr ... | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {

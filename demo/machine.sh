@@ -1,4 +1,4 @@
-# Sourced by demo/run.sh and bench/*.sh: boot a throw-away systemd with systemd-nspawn (TESTING.md)
+# Sourced by demo/run.sh and bench/*.sh: boot a throw-away systemd with systemd-nspawn (as test/helpers/nspawn.ts does)
 # and run commands in it (own loopback: --private-network, so ports never clash with the host's). Defines machine_boot SCRATCH [BIND...], inside CMD..., machine_kill.
 # The caller must `trap machine_kill EXIT`.
 nspawn_pid=

@@ -1,4 +1,4 @@
-/** containers update / rollback / info (issue #5): parse, call lib/deploy, print. */
+/** containers update / rollback / info: parse, call lib/deploy, print. */
 import type { CommandModule } from 'yargs';
 import { usageError } from '../../lib/errors.js';
 import { pathsFrom, printWarning, reportItemError, type GlobalArgs } from '../context.js';

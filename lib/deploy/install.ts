@@ -1,5 +1,5 @@
 /**
- * install (SPEC §4): pull if missing → render and check everything (nothing written yet) →
+ * install (docs/design.md, journaled steps): pull if missing → render and check everything (nothing written yet) →
  * journal → check out NAME.0 (into a temp dir, renamed when complete) → unit, drop-in, tmpfiles
  * conf → host files (/exports/hostfs) → info → ROOT/NAME symlink → daemon-reload → tmpfiles --create →
  * enable (→ start). An image whose manifest says noContainerService gets its host files and

@@ -1,5 +1,5 @@
 /**
- * Finishing what a killed sysctr left (issue #5, crash safety). Every deployment operation writes
+ * Finishing what a killed sysctr left (crash safety: docs/design.md, journaled steps). Every deployment operation writes
  * a journal ROOT/.NAME.journal first and removes it last; the next command for that name reads it:
  *
  * - update: when the new deployment is complete in its slot (its info carries the journal's token)

@@ -64,7 +64,7 @@ export interface Rendered {
   tmpfiles: string;
   /** every variable's final value */
   values: Record<string, string>;
-  /** the unit uses PIDFILE and EXEC_STOPPOST: the detached runc form (SPEC §4) */
+  /** the unit uses PIDFILE and EXEC_STOPPOST: the detached runc form (docs/runtime.md) */
   detached: boolean;
   manifest: ExportsManifest;
   /** capabilities left out of config.json, and why, for the commands to print as warnings */

@@ -1,5 +1,5 @@
 /**
- * containers rollback NAME (SPEC §4, issue #5): back to the other deployment, as it was rendered
+ * containers rollback NAME (docs/update.md): back to the other deployment, as it was rendered
  * (its kept unit, drop-in and tmpfiles conf; nothing is re-rendered), stopping and starting the
  * service only if it was active. Rolling back twice returns to where it started.
  */

@@ -1,5 +1,5 @@
 /**
- * Deployment operations are sequences of named steps (ARCHITECTURE.md "Steps"). Each operation
+ * Deployment operations are sequences of named steps (docs/design.md, "Journaled steps"). Each operation
  * writes a journal first and removes it last, so the next command can tell a half-done operation
  * and finish or undo it. `SYSCTR_FAULT_STEP=<op>:<step>` kills the process with SIGKILL right after
  * that step: the crash-matrix tests use it to stop an operation at every step in turn.

@@ -1,5 +1,5 @@
 /**
- * uninstall NAME (SPEC §4): disable --now, remove unit and drop-in, daemon-reload, tmpfiles --remove,
+ * uninstall NAME (docs/design.md, journaled steps): disable --now, remove unit and drop-in, daemon-reload, tmpfiles --remove,
  * remove conf, host files as sysctr wrote them (changed ones are kept) and the directories it made
  * for them when empty, symlink and deployments. Idempotent: every step looks before it acts, so it also
  * finishes a half-done install or uninstall (a unit left with no deployment, a deployment with no

@@ -1,5 +1,5 @@
 /**
- * containers update (SPEC §4, issue #5): a new image or new values deployed into the other slot
+ * containers update (docs/update.md): a new image or new values deployed into the other slot
  * beside the live one, then switched in (switch.ts); an update that does not start is reverted.
  *
  *   finish an interrupted operation → "already up to date"? → render everything (nothing written

@@ -6,7 +6,6 @@
  * failure, what this pull added is removed again: the store is as it was.
  */
 import fs from 'node:fs';
-import v8 from 'node:v8';
 import { SysctrError } from '../errors.js';
 import { sha256 } from '../fsutil.js';
 import { importLayerStream, LayerFormatError } from '../store/layer-import.js';
@@ -59,14 +58,9 @@ const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 export async function pullImage(store: Store, source: string, opts: PullOptions = {}): Promise<PullResult> {
   const wanted = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const src = await openSource(source, { ...opts, onRetry: (r) => opts.onEvent?.({ type: 'retry', ...r }) });
-  // V8 sizes the heap after the live JS objects, a few MB here, and counts the tens of MB of
-  // buffers a pull keeps in flight against that: it ran a full collection ~12 times a second,
-  // a fifth of the pull's CPU time. A heap that grows more per collection costs ~15 MB of RSS.
-  v8.setFlagsFromString('--heap-growing-percent=400');
   try {
     return await pullFrom(store, src, source, wanted, opts);
   } finally {
-    v8.setFlagsFromString('--heap-growing-percent=0');
     await src.close();
   }
 }

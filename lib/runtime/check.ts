@@ -1,4 +1,4 @@
-/** Finding the OCI runtime before anything is written (SPEC §4: a missing runtime is a clear error). */
+/** Finding the OCI runtime before anything is written (a missing runtime is a clear error, not a unit that fails later). */
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError, usageError } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * The EXEC_* values a unit runs (SPEC §4). Render code calls execCommands(); the signature is fixed.
+ * The EXEC_* values a unit runs (docs/runtime.md). Render code calls execCommands(); the signature is fixed.
  *
  * Stopping: a PID-namespace init only receives the signals it has handlers for (SIGKILL aside), so
  * `runc kill NAME` (SIGTERM) does not stop busybox `httpd -f`, `sh` or `sleep` as PID 1. EXEC_STOP is

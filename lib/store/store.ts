@@ -1,5 +1,5 @@
 /**
- * The content-addressed store:
+ * The content-addressed store (docs/design.md, the store):
  *
  *   STORE/lock                      flock(2): shared for a read, exclusive for a write
  *   STORE/tmp/                      temp files; anything here is garbage from a killed command

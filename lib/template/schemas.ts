@@ -2,12 +2,9 @@
  * JSON Schema validation (ajv) of config.json and manifest.json against the project's schemas in
  * `schemas/`. Violations come back as JSON pointers; callers map them to template lines.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { ErrorObject, ValidateFunction } from 'ajv';
-import * as precompiled from './schema-validators.generated.js';
-import { newAjv, schemaHash } from './schemas-codegen.js';
+import type { ErrorObject } from 'ajv';
+// written by scripts/gen-validators.mjs during `npm run build` (git-ignored): ajv's compiler never runs here
+import { manifest, runtimeConfig } from './schema-validators.generated.js';
 
 export type SchemaName = 'runtime-config' | 'manifest';
 
@@ -19,44 +16,10 @@ export interface SchemaViolation {
   member?: string;
 }
 
-/** schemas/ lives at the project root: two levels above lib/template/ (and dist/lib/template/ has one more). */
-function schemasDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let k = 0; k < 5; k++) {
-    const candidate = path.join(dir, 'schemas');
-    if (fs.existsSync(path.join(candidate, 'manifest.schema.json'))) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error('sysctr installation is incomplete: schemas/ not found next to lib/');
-}
+/** what ajv's standalone code exports for each schema */
+type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-let ajv: ReturnType<typeof newAjv> | undefined;
-const compiled = new Map<SchemaName, ValidateFunction>();
-
-/**
- * The validator for a schema: the one compiled ahead of time when it was generated from this very
- * schema file (same sha256), else compiled now with ajv (a schema edited, the file not regenerated).
- */
-function validator(name: SchemaName): ValidateFunction {
-  let v = compiled.get(name);
-  if (!v) {
-    const text = fs.readFileSync(path.join(schemasDir(), `${name}.schema.json`));
-    const pre = (precompiled as Record<string, unknown>)[name === 'runtime-config' ? 'runtimeConfig' : 'manifest'] as ValidateFunction | undefined;
-    if (pre && (precompiled.SCHEMA_HASHES as Record<string, string>)[name] === schemaHash(text)) v = pre;
-    else {
-      ajv ??= newAjv();
-      v = ajv.compile(JSON.parse(text.toString('utf8')));
-    }
-    compiled.set(name, v);
-  }
-  return v;
-}
-
-/** For tests: whether the ahead-of-time validator is used for this schema. */
-export function usesPrecompiled(name: SchemaName): boolean {
-  validator(name);
-  return compiled.get(name) === (precompiled as Record<string, unknown>)[name === 'runtime-config' ? 'runtimeConfig' : 'manifest'];
-}
+const VALIDATORS: Record<SchemaName, Validator> = { 'runtime-config': runtimeConfig as Validator, manifest: manifest as Validator };
 
 function describe(e: ErrorObject): SchemaViolation {
   const p = e.params as Record<string, unknown>;
@@ -78,7 +41,7 @@ function describe(e: ErrorObject): SchemaViolation {
 
 /** Validates a parsed value; returns every violation (empty when valid). */
 export function validateAgainst(name: SchemaName, value: unknown): SchemaViolation[] {
-  const v = validator(name);
+  const v = VALIDATORS[name];
   if (v(value)) return [];
   const seen = new Set<string>();
   const out: SchemaViolation[] = [];

@@ -1,5 +1,5 @@
 /**
- * Template variable values and who may set them (SPEC §2): `--set` > manifest.json defaultValues >
+ * Template variable values and who may set them (docs/design.md, values): `--set` > manifest.json defaultValues >
  * OS defaults; the forced variables always win and cannot be set.
  */
 import crypto from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Crash safety (issue #5), in a systemd booted with systemd-nspawn, with real runc: sysctr is
+ * Crash safety (journaled steps: docs/design.md), in a systemd booted with systemd-nspawn, with real runc: sysctr is
  * killed (SIGKILL, through SYSCTR_FAULT_STEP) right after each step of install, update, the
  * automatic revert of a failed update, rollback and uninstall. Each time `containers list` must
  * show what is really there (the live deployment's image, the interrupted operation), and the next

@@ -15,7 +15,7 @@ if (requireRealSystemd(t)) {
   await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-run-argv' };
   const sysctr = (args: string[]) => m.sysctr(args, env);
-  // names of their own: units of machines booted side by side can share cgroups (TESTING.md)
+  // names of their own: units of machines booted side by side can share cgroups (test/helpers/nspawn.ts)
   const name = 'demo-runargs';
   const echoArgs = ['sh', '-c', 'echo "$@"', 'x', '--endpoints=a', '-q'];
 

@@ -1,5 +1,5 @@
 /**
- * The stop matrix (SPEC §4), in a systemd booted with systemd-nspawn, with real runc: a container
+ * The stop matrix (docs/runtime.md), in a systemd booted with systemd-nspawn, with real runc: a container
  * whose PID 1 ignores SIGTERM (busybox httpd -f) must stop with `systemctl stop`, end `inactive`
  * (Result=success, not failed), leave no runc container, within the grace period - with the default
  * unit, an image's own unit in the attached form, in the --pid-file form, and in the --pid-file form

@@ -1,5 +1,5 @@
 /**
- * Update and rollback end to end (issue #5), in a systemd booted with systemd-nspawn, with real
+ * Update and rollback end to end, in a systemd booted with systemd-nspawn, with real
  * runc: v1 installed and serving, updated to v2 (other content, a changed manifest default), rolled
  * back and forth, an update to a v3 that cannot start rolled back automatically, a --set-only
  * update, a stopped service left stopped, and the errors a user meets on the way.

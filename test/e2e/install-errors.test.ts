@@ -1,5 +1,5 @@
 /**
- * Bad input to install (issue #4): each one is an exit status, one clear line on stderr, and nothing
+ * Bad input to install: each one is an exit status, one clear line on stderr, and nothing
  * written anywhere - not in the state root, the unit dir or the tmpfiles dir. These fail before
  * systemd is needed, so they run on the host, against images pulled into a temp state root.
  */

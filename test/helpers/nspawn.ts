@@ -1,10 +1,10 @@
 /**
- * A throw-away systemd for end-to-end tests, booted with systemd-nspawn exactly as TESTING.md says:
+ * A throw-away systemd for end-to-end tests, booted with systemd-nspawn (why each option: docs/design.md, "Tests"):
  * host `/` volatile (fresh /etc, /var, /run on a tmpfs; /usr read-only from the host), the project
  * dir and a scratch dir bound in, commands run with `nsenter --target LEADER --all`. One per test
  * file, each from a cgroup of its own (machines booted from one cgroup share their units' cgroups).
  * systemd-networkd-wait-online masked (it can hold the boot at `starting` for two minutes).
- * `--private-network` (beyond TESTING.md): each machine has its own loopback, so services in
+ * `--private-network`: each machine has its own loopback, so services in
  * test files running side by side cannot collide on a port. The machine is killed at teardown, on failure too, and when the test process exits.
  */
 import { execa } from 'execa';
@@ -67,12 +67,12 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   });
 }
 
-// systemd-networkd-wait-online holds is-system-running at "starting" for two minutes (TESTING.md)
+// systemd-networkd-wait-online holds is-system-running at "starting" for two minutes
 const BOOT_MASKS = ['systemd.mask=systemd-networkd-wait-online.service'];
 
 /**
  * The cgroup hierarchies a machine gets a cgroup of its own in. Machines booted from one cgroup
- * share every unit's cgroup (TESTING.md): a unit of the same name in two machines at once is one
+ * share every unit's cgroup: a unit of the same name in two machines at once is one
  * service to systemd and runc. A hybrid host has the unified and the name=systemd ones.
  */
 function cgroupRoots(): string[] {

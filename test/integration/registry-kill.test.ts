@@ -1,5 +1,5 @@
 /**
- * The registry dies in the middle of `sysctr pull` (issue #3): a clear one-line error, the store
+ * The registry dies in the middle of `sysctr pull`: a clear one-line error, the store
  * is consistent (fsck clean, no image recorded), and the next pull completes.
  * A loopback proxy stalls the big layer after 1 MB so the kill lands mid-blob every time.
  */

@@ -15,7 +15,7 @@ import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../../lib/syst
 import { containerState, parseShow } from '../../lib/systemd/systemctl.js';
 import { SpawnRunner } from '../../lib/systemd/spawn-runner.js';
 
-t.test('EXEC_* commands: attached and detached forms (SPEC §4)', async (t) => {
+t.test('EXEC_* commands: attached and detached forms', async (t) => {
   const base = { name: 'web', runtime: '/usr/sbin/runc', destdir: '/var/lib/x/web.0', pidfile: '/run/container-web.pid' };
   const attached = execCommands({ ...base, detached: false });
   t.equal(attached.EXEC_START, '/usr/sbin/runc run web');

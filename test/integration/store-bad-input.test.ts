@@ -1,5 +1,5 @@
 /**
- * Bad input for pull and checkout (issue #2): each gets one clear line naming the problem, exit 1,
+ * Bad input for pull and checkout: each gets one clear line naming the problem, exit 1,
  * and the store is exactly as before (every file, size and inode).
  */
 import t from 'tap';

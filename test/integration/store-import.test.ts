@@ -1,5 +1,5 @@
 /**
- * Import from local sources and checkout (issue #2), through the CLI as a user runs it, against a
+ * Import from local sources and checkout, through the CLI as a user runs it, against a
  * store on disk. Needs root (owners) and zstd.
  */
 import t from 'tap';

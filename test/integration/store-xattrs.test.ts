@@ -1,5 +1,5 @@
 /**
- * Extended attributes of layer files (issue #2: objects are named by content + mode + owner +
+ * Extended attributes of layer files (objects are named by content + mode + owner +
  * xattrs): file capabilities and user.* attributes from PAX headers (GNU tar's SCHILY.xattr and
  * libarchive's LIBARCHIVE.xattr) reach the checkout as `umoci unpack` gives them; build-host
  * labels do not; fsck checks them. Needs root (setcap), attr's getfattr/setfattr, umoci.

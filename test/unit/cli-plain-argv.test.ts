@@ -1,5 +1,5 @@
 /**
- * The fast paths of `containers list` (issue #4) and `checkout` (issue #2): cli/plain-argv.ts reads plain command lines as yargs
+ * The fast paths of `containers list` and `checkout` (BENCHMARKS.md, CLI start-up): cli/plain-argv.ts reads plain command lines as yargs
  * reads them (checked against yargs itself, with the real option declarations) and hands the rest
  * to yargs; without --json the states come from one `systemctl list-units`.
  */

@@ -1,6 +1,6 @@
 /**
  * Pure sequencing of uninstall (RecordingRunner: no systemd needed), on real files in a temp
- * state root and unit dir: the SPEC §4 order, idempotence, a foreign unit left alone, user mode. The real-systemd versions are in e2e-install.
+ * state root and unit dir: the order of docs/design.md's steps, idempotence, a foreign unit left alone, user mode. The real-systemd versions are in e2e-install.
  */
 import t from 'tap';
 import fs from 'node:fs';
@@ -27,7 +27,7 @@ function fixture(opts: { ours?: boolean; user?: boolean } = {}) {
   return { dir, paths };
 }
 
-t.test('uninstall: SPEC §4 order, everything removed, and again is a no-op', async (t) => {
+t.test('uninstall: steps in order, everything removed, and again is a no-op', async (t) => {
   const { dir, paths } = fixture();
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const runner = new RecordingRunner();

@@ -1,6 +1,6 @@
 /**
  * Pure sequencing of rollback and of the recovery of an interrupted update (RecordingRunner: no
- * systemd), on real files in a temp state root and unit dir: the SPEC §4 order, the kept unit
+ * systemd), on real files in a temp state root and unit dir: the order of docs/update.md, the kept unit
  * files restored as rendered, a stopped service left stopped, and an update that never got its
  * new deployment complete undone without touching the live one. The real-systemd versions are in
  * e2e-update and e2e-crash.

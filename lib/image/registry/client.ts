@@ -3,18 +3,10 @@
  * from the 401 challenge), follows redirects itself so that Authorization never leaves the
  * registry's origin, and retries requests that failed before any answer (resets, 5xx, 429).
  */
-import v8 from 'node:v8';
 import { SysctrError } from '../../errors.js';
 import type { ImageReference } from '../reference.js';
 import { basicAuthorization, fetchBearerToken, findCredentials, parseChallenge, TokenCache, type Challenge, type Credentials } from './auth.js';
 import { httpError, isTransientNetworkError, networkErrorMessage, unreachableError } from './errors.js';
-
-// fetch parses HTTP with undici's WebAssembly build of llhttp. V8 compiles it at once with its
-// baseline compiler, then again, optimised, on background threads, and Node waits for those at
-// exit: ~70 ms of every short registry command (a re-pull that asks for one manifest). llhttp
-// only parses headers and hands bodies on in large spans, which the baseline code does fast
-// enough (full pulls took as long). Set before the first fetch compiles the parser.
-v8.setFlagsFromString('--liftoff-only');
 
 export interface RegistryOptions {
   /** USER:PASS */
