@@ -46,5 +46,7 @@ export function missingPrereqs(tools: string[], needRoot = true): string[] {
 export function requirePrereqs(t: Test, tools: string[], needRoot = true): boolean {
   const missing = missingPrereqs(tools, needRoot);
   if (!missing.length) return true;
-  return unmet(t, `missing prerequisites: ${missing.join(', ')} (run scripts/setup.sh as root)`);
+  const programs = missing.filter((m) => m !== 'root');
+  const todo = [missing.includes('root') ? 'run the tests as root' : '', programs.length ? 'scripts/setup.sh installs the programs' : ''].filter(Boolean).join('; ');
+  return unmet(t, `missing prerequisites: ${missing.join(', ')} (${todo})`);
 }

@@ -46,7 +46,7 @@ async function runChild(dir: string, env: Record<string, string | undefined>) {
 t.test('without CI: a loud skip with the reason, and the file passes', { skip: tsLoader.length ? false : 'not run by tap with its TypeScript loader' }, async (t) => {
   const r = await runChild(t.testdir({}), {});
   t.equal(r.exitCode, 0, r.stdout + r.stderr);
-  t.match(r.stdout, /ok \d+ - SKIPPED: missing prerequisites: sysctr-no-such-program-x1 \(run scripts\/setup\.sh as root\) # SKIP/);
+  t.match(r.stdout, /ok \d+ - SKIPPED: missing prerequisites: sysctr-no-such-program-x1 \(scripts\/setup\.sh installs the programs\) # SKIP/);
   t.match(r.stdout, /ok \d+ - SKIPPED: the corpus is missing at \/nowhere # SKIP/);
   t.notMatch(r.stdout, /^\s*not ok/m, 'nothing failed');
   t.notMatch(r.stdout, /^\s*(not )?ok \d+ - ran without its prerequisite/m, 'the test body did not run');
@@ -58,7 +58,7 @@ t.test('without CI: a loud skip with the reason, and the file passes', { skip: t
 t.test('with CI=true: each one a failure with the reason, and the file fails', { skip: tsLoader.length ? false : 'not run by tap with its TypeScript loader' }, async (t) => {
   const r = await runChild(t.testdir({}), { CI: 'true' });
   t.equal(r.exitCode, 1, r.stdout + r.stderr);
-  t.match(r.stdout, /not ok \d+ - missing prerequisites: sysctr-no-such-program-x1 \(run scripts\/setup\.sh as root\) \(under CI every prerequisite must be there\)/);
+  t.match(r.stdout, /not ok \d+ - missing prerequisites: sysctr-no-such-program-x1 \(scripts\/setup\.sh installs the programs\) \(under CI every prerequisite must be there\)/);
   t.match(r.stdout, /not ok \d+ - the corpus is missing at \/nowhere \(under CI every prerequisite must be there\)/);
   t.notMatch(r.stdout, /# SKIP/, 'nothing skipped');
   t.notMatch(r.stdout, /^\s*(not )?ok \d+ - ran without its prerequisite/m, 'the test body did not run');
