@@ -86,11 +86,13 @@ export const rollback: CommandModule<object, NameArgs> = {
       .positional('name', { type: 'string', demandOption: true })
       .options(hostOptions)
       .option('dry-run', dryRunOption)
+      .option('settle', { type: 'number', default: 2, describe: 'seconds the restarted deployment must stay active to count as up (0: do not wait)' })
       .example('$0 containers rollback web', 'back to the deployment before the last update')
       .example('$0 containers rollback --dry-run web', 'show the switch without making it') as never,
   handler: async (args) => {
+    if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
     const { rollback: doRollback } = await import('../../lib/deploy/rollback.js');
-    const r = await doRollback(await deployContext(args), String(args.name));
+    const r = await doRollback(await deployContext(args), String(args.name), { settleMs: Math.round(Number(args.settle) * 1000) });
     if (r.finished || r.dryRun) return; // the plan, or finishing an interrupted rollback, was the job: both were printed
     say(`rolled back ${r.name}: ${r.from} -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
     if (r.targetFailed) printWarning(`${r.to} had failed to start before: ${r.targetFailed}`);

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { usageError } from '../../lib/errors.js';
 import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
 import { hostOptions, runnerFor } from './host-options.js';
 
@@ -9,6 +10,7 @@ interface Args extends GlobalArgs {
   rootfs?: string;
   runtime?: string;
   now?: boolean;
+  settle?: number;
   force?: boolean;
   'dry-run'?: boolean;
 }
@@ -24,17 +26,19 @@ const cmd: CommandModule<object, Args> = {
       .option('rootfs', { type: 'string', describe: 'run this existing root filesystem instead of a checkout' })
       .option('runtime', { type: 'string', describe: 'OCI runtime path (default: runc from PATH)' })
       .option('now', { type: 'boolean', describe: 'start it as well' })
+      .option('settle', { type: 'number', default: 2, describe: 'with --now: seconds it must stay active to count as started (0: do not wait)' })
       .option('force', { type: 'boolean', describe: "take over host files (/exports/hostfs) that already exist and are not sysctr's" })
       .option('dry-run', { type: 'boolean', describe: 'print the files and commands, change nothing' })
       .example('$0 install --name web --set PORT=8080 --now web:1', '')
       .example('$0 install --force --name etcd etcd:3.5', 'replace an existing /etc/etcd/etcd.conf with the image\'s (it then belongs to etcd)') as never,
   handler: async (args) => {
+    if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
     const { install } = await import('../../lib/deploy/install.js');
     const dryRun = Boolean(args['dry-run']);
     const out = (l: string) => process.stdout.write(l + '\n');
     const r = await install(
       { paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out, warn: printWarning },
-      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, force: args.force },
+      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, settleMs: Math.round(Number(args.settle) * 1000), force: args.force },
     );
     if (r.status === 'installed' && !dryRun) out(`installed ${r.name} from ${r.image} in ${r.deployment}${args.now ? ' and started it' : ` (start it: sysctr start ${r.name})`}`);
   },

@@ -27,7 +27,7 @@ import { EXPORT_FILES, type ExportsFiles } from '../rootfs/exports.js';
 import { renderDeployment, type Rendered } from './render.js';
 import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type ContainerPaths, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
-import { linkAtomic } from './switch.js';
+import { DEFAULT_SETTLE_MS, linkAtomic, settle } from './switch.js';
 import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from '../template/values.js';
 
@@ -41,6 +41,8 @@ export interface InstallOptions {
   rootfs?: string;
   runtime?: string;
   now?: boolean;
+  /** with now: milliseconds the service must stay active after its start (default 2 s; 0: do not wait) */
+  settleMs?: number;
   /** take over host files that exist and are not sysctr's */
   force?: boolean;
 }
@@ -282,6 +284,17 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
     throw new SysctrError(`installed ${name}, but it did not start: ${(startError as Error).message}`, {
       hint: `see: journalctl -u ${unit}; fix it and run sysctr start ${name}, or sysctr uninstall ${name}`,
     });
+  }
+  // `systemctl start` of a simple service returns once the process is forked: a service that exits
+  // at once would read as started. The install is complete either way; only the report differs.
+  const settleMs = o.settleMs ?? DEFAULT_SETTLE_MS;
+  if (o.now && !noService && !ctx.dryRun && settleMs > 0) {
+    const failure = await settle(systemd, unit, settleMs);
+    if (failure) {
+      throw new SysctrError(`installed ${name}, but it did not stay up: ${failure}`, {
+        hint: `see: journalctl -u ${unit}; fix it and run sysctr start ${name}, or sysctr uninstall ${name}`,
+      });
+    }
   }
   return { name, status: 'installed', deployment: destdir, image: rec.name, imageId: rec.id };
 }

@@ -13,7 +13,7 @@ import { validateName } from './names.js';
 import { finishInterrupted } from './recover.js';
 import { containerPaths, liveDeployment, readInfo, withContainersLock } from './state.js';
 import { StepRunner } from './steps.js';
-import { completeSwitch, isUp, otherSlot, removeInBackground, renderedHostFiles, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
+import { DEFAULT_SETTLE_MS, completeSwitch, isUp, otherSlot, removeInBackground, renderedHostFiles, settle, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 
 export interface RollbackResult {
   name: string;
@@ -30,13 +30,18 @@ export interface RollbackResult {
   dryRun?: boolean;
 }
 
-export async function rollback(ctx: DeployContext, rawName: string): Promise<RollbackResult> {
-  const name = validateName(rawName);
-  if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
-  return withContainersLock(ctx.paths.root, ctx.out, () => rollbackLocked(ctx, name));
+export interface RollbackOptions {
+  /** milliseconds the restarted deployment must stay active to count as up (default 2 s; 0: do not wait) */
+  settleMs?: number;
 }
 
-async function rollbackLocked(ctx: DeployContext, name: string): Promise<RollbackResult> {
+export async function rollback(ctx: DeployContext, rawName: string, o: RollbackOptions = {}): Promise<RollbackResult> {
+  const name = validateName(rawName);
+  if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
+  return withContainersLock(ctx.paths.root, ctx.out, () => rollbackLocked(ctx, name, o));
+}
+
+async function rollbackLocked(ctx: DeployContext, name: string, o: RollbackOptions): Promise<RollbackResult> {
   const recovered = await finishInterrupted(ctx, name); // under --dry-run: an error if there is one
   if (!ctx.dryRun) removeInBackground(ctx.paths.root, name); // an old deployment a killed update had renamed away
   const c = containerPaths(ctx.paths, name);
@@ -72,6 +77,17 @@ async function rollbackLocked(ctx: DeployContext, name: string): Promise<Rollbac
     throw new SysctrError(`${name}: rolled back to ${path.basename(c.deployment(to))} (${target.image}), but it did not start: ${outcome.startError}`, {
       hint: `see journalctl -u ${name}.service; roll back again to return: sysctr containers rollback ${name}`,
     });
+  }
+  // as install --now: a started service that exits at once is reported, not left to look up.
+  // A rollback is the user's explicit choice, so it is not switched back again.
+  const settleMs = o.settleMs ?? DEFAULT_SETTLE_MS;
+  if (outcome.started && settleMs > 0) {
+    const failure = await settle(systemd, `${name}.service`, settleMs);
+    if (failure) {
+      throw new SysctrError(`${name}: rolled back to ${path.basename(c.deployment(to))} (${target.image}), but it did not stay up: ${failure}`, {
+        hint: `see journalctl -u ${name}.service; roll back again to return: sysctr containers rollback ${name}`,
+      });
+    }
   }
   return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: outcome.started, targetFailed: failed };
 }
