@@ -5,7 +5,8 @@
  * header), NAME.service.d/sysctr.conf, NAME.conf when there is a tmpfiles conf, `warnings` when
  * rendering warns, `error` when the image does not render. The inputs are fixed, so the files do
  * not depend on this machine: a fixed UUID, image name and id, root mode, runc at /usr/sbin/runc,
- * an empty environment, and the 41 capabilities of Linux 5.9 as the kernel's set.
+ * an empty environment, and the 41 capabilities of Linux 5.9 as the kernel's set (and net-snmp once
+ * more under a manager without CAP_SYS_RESOURCE).
  *
  * After a change that is meant to change the output, write the files anew and read the diff:
  *
@@ -137,6 +138,13 @@ function check(t: Test, cases: Case[]): void {
 }
 
 const corpus: Case[] = compatImages().map((i) => ({ name: i.name, input: rootInput(i.name, readSourceDir(i.dir)) }));
+// a manager whose bounding set lacks CAP_SYS_RESOURCE (bit 24): the cut config.json and its warning
+const snmp = compatImages().find((i) => i.name === 'net-snmp');
+if (snmp) {
+  const mask = ((1n << 41n) - 1n) & ~(1n << 24n);
+  const capabilities = grantable({ kernel: KERNEL_CAPS, mask, manager: 'PID 1 (the system manager)' });
+  corpus.push({ name: 'net-snmp-no-sys-resource', input: rootInput('net-snmp-no-sys-resource', readSourceDir(snmp.dir), { capabilities }) });
+}
 const cases = [...defaultCases(), ...corpus];
 t.equal(new Set(cases.map((c) => c.name)).size, cases.length, 'one golden dir a case');
 
@@ -146,7 +154,7 @@ const why = missingCompat();
 if (why) unmet(t, `${why}; the golden files of the corpus were not compared`);
 else {
   t.test('the compat corpus', async (t) => {
-    t.ok(corpus.length >= 14, `${corpus.length} images`);
+    t.ok(corpus.length >= 15, `${corpus.length} cases`);
     check(t, corpus);
   });
   t.test('no golden dir without a case', async (t) => {
