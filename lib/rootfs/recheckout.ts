@@ -4,7 +4,8 @@
  * reuses the rollback slot's rootfs this way (update.ts), so that an image sharing all but one small
  * layer with the old one costs a few links instead of a new directory for every directory of the
  * image (on ext4 each one is a 4 KiB block: 1,255 directories are 5 MB, more than the image's
- * changed files). The result is the same tree writeTree would write (test/update-recheckout).
+ * changed files). The result is the same tree writeTree would write
+ * (test/integration/update-recheckout.test.ts).
  */
 import fs from 'node:fs';
 import { writeLeaf, type LinkState } from './checkout.js';

@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
 import { buildAtomicImage, missingAtomicPrerequisite } from '../helpers/atomic-images.js';
+import { unmet } from '../helpers/prereq.js';
 
 const ROOT = '/var/lib/sysctr-atomic';
 const ETCD = 'http://127.0.0.1:2379';
@@ -22,13 +23,8 @@ const SYS_DESCR = '1.3.6.1.2.1.1.1.0';
 const BUILD_FILE = '/usr/share/sysctr-fixture/build';
 
 const why = missingAtomicPrerequisite();
-if (why) {
-  if (process.env.CI) t.fail(`the Atomic images cannot be built: ${why}`);
-  else {
-    process.stderr.write(`\n*** SKIPPING the Atomic images end to end: ${why} ***\n\n`);
-    t.skip(`the Atomic images cannot be built: ${why}`, () => {});
-  }
-} else if (requireRealSystemd(t)) {
+if (why) unmet(t, `the Atomic images cannot be built: ${why}`);
+else if (requireRealSystemd(t)) {
   const layouts = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-atomic-'));
   t.teardown(() => fs.rmSync(layouts, { recursive: true, force: true }));
   const log = (s: string) => t.comment(s);

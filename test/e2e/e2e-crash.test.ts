@@ -12,7 +12,8 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 
 const STEPS = {
   install: ['journal', 'checkout', 'host-files', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
@@ -55,7 +56,7 @@ if (requireRealSystemd(t)) {
     const manifestFile = path.join(src, 'exports/manifest.json');
     const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as object;
     fs.writeFileSync(manifestFile, JSON.stringify({ ...manifest, renameFiles: { '/etc/hf-crash': '/etc/$NAME' }, installedFilesTemplate: ['/etc/hf-crash/name.conf'] }));
-    await buildImage(src, layout, v);
+    await buildImageWithUmoci(src, layout, v);
   }
   const root = '/var/lib/sysctr-crash';
   const env = { SYSCTR_ROOT: root };
@@ -85,7 +86,7 @@ if (requireRealSystemd(t)) {
 
   const listRow = async (name: string) => {
     const r = await sysctr(['containers', 'list', '--all', '--json']);
-    return (JSON.parse(r.stdout) as Array<{ name: string; image: string; deployment: string; pending: string | null }>).find((x) => x.name === name);
+    return (JSON.parse(r.stdout) as Array<{ name: string; image: string; deployment: string; pending: string | null; state: string }>).find((x) => x.name === name);
   };
 
   interface Plan {

@@ -10,13 +10,14 @@
 import t, { type Test } from 'tap';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 
 if (requireRealSystemd(t)) {
   const m = await Machine.boot({ timeoutMs: 180_000 });
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
-  await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
+  await buildImageWithUmoci(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
   const root = '/var/lib/sysctr-durable';
   const sysctr = (args: string[]) => m.sysctr(args, { SYSCTR_ROOT: root });
   const name = 'dur-web';

@@ -10,7 +10,8 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 
 if (requireRealSystemd(t)) {
   const m = await Machine.boot({ timeoutMs: 150_000 }); // a loaded machine boots slowly
@@ -21,7 +22,7 @@ if (requireRealSystemd(t)) {
     fs.cpSync(path.join(projectDir, `fixtures/images/hostfs-${v}`), src, { recursive: true, verbatimSymlinks: true });
     fs.mkdirSync(path.join(src, 'exports/hostfs/var/lib/hf-data'), { recursive: true }); // git keeps no empty dir
     fs.chmodSync(path.join(src, 'exports/hostfs/var/lib/hf-data'), 0o750);
-    await buildImage(src, layout, v);
+    await buildImageWithUmoci(src, layout, v);
   }
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-hf' };
   const sysctr = (args: string[]) => m.sysctr(args, env);

@@ -9,7 +9,8 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 import { CAPABILITY_NAMES } from '../../lib/runtime/capabilities.js';
 import { LITERAL_CAPS, buildCapsImages, containerCaps, missingFromPid1, page } from '../helpers/caps.js';
 
@@ -19,12 +20,12 @@ if (requireRealSystemd(t)) {
   const [m, reduced] = await Promise.all([Machine.boot(), Machine.boot({ dropCapabilities: DROPPED })]);
   t.teardown(() => Promise.all([m.shutdown(), reduced.shutdown()]));
   const layout = path.join(m.scratch, 'layout');
-  await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
+  await buildImageWithUmoci(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
   // a second image (other id) for the "installed from another image" case
   const other = path.join(m.scratch, 'other');
   fs.cpSync(path.join(projectDir, 'fixtures/images/example'), other, { recursive: true });
   fs.writeFileSync(path.join(other, 'rootfs/usr/bin/marker'), 'v2\n');
-  await buildImage(other, layout, 'v2');
+  await buildImageWithUmoci(other, layout, 'v2');
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-e2e' };
   const sysctr = (args: string[]) => m.sysctr(args, env);
   const unit = '/etc/systemd/system/web.service';

@@ -6,13 +6,14 @@
 import t from 'tap';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 
 if (requireRealSystemd(t)) {
   const m = await Machine.boot();
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
-  await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
+  await buildImageWithUmoci(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-run-argv' };
   const sysctr = (args: string[]) => m.sysctr(args, env);
   // names of their own: units of machines booted side by side can share cgroups (test/helpers/nspawn.ts)

@@ -7,13 +7,14 @@
 import t from 'tap';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 
 if (requireRealSystemd(t)) {
   const m = await Machine.boot();
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
-  for (const v of ['v1', 'v3']) await buildImage(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
+  for (const v of ['v1', 'v3']) await buildImageWithUmoci(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
   const root = '/var/lib/sysctr-settle';
   const sysctr = (args: string[]) => m.sysctr(args, { SYSCTR_ROOT: root });
   const listed = async (name: string) =>

@@ -10,7 +10,8 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 
 const EARLY_EXIT_2 = `#!/bin/sh
 # SIGTERM in the first 2 s: exit 2, as Go's runtime does as PID 1 before the program's handler is set
@@ -45,7 +46,7 @@ if (requireRealSystemd(t)) {
     fs.cpSync(path.join(projectDir, 'fixtures/images/example'), src, { recursive: true });
     fs.writeFileSync(path.join(src, 'rootfs/usr/bin/run.sh'), EARLY_EXIT_2.replace('$MESSAGE', message));
     if (unit) fs.writeFileSync(path.join(src, 'exports/service.template'), unit);
-    await buildImage(src, layout, tag);
+    await buildImageWithUmoci(src, layout, tag);
   }
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-stop-early' };
   const sysctr = (args: string[]) => m.sysctr(args, env);

@@ -10,7 +10,8 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 
 const ATTACHED = fs.readFileSync(path.join(projectDir, 'fixtures/images/example/exports/service.template'), 'utf8');
 const PIDFILE_UNIT = `[Unit]
@@ -52,7 +53,7 @@ if (requireRealSystemd(t)) {
     fs.cpSync(path.join(projectDir, 'fixtures/images/example'), src, { recursive: true });
     if (v.unit) fs.writeFileSync(path.join(src, 'exports/service.template'), v.unit);
     else fs.rmSync(path.join(src, 'exports/service.template'));
-    await buildImage(src, layout, v.tag);
+    await buildImageWithUmoci(src, layout, v.tag);
   }
   // a PID 1 that handles SIGTERM: stops on it, without waiting out the grace period
   const polite = path.join(m.scratch, 'src-polite');
@@ -60,7 +61,7 @@ if (requireRealSystemd(t)) {
   fs.writeFileSync(path.join(polite, 'rootfs/usr/bin/run.sh'), '#!/bin/sh\ntrap "exit 0" TERM\nwhile :; do sleep 0.2; done\n');
   // and no config.json.template: the default config.json from the image config (Cmd /usr/bin/run.sh)
   fs.rmSync(path.join(polite, 'exports/config.json.template'));
-  await buildImage(polite, layout, 'polite');
+  await buildImageWithUmoci(polite, layout, 'polite');
 
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-stop' };
   const sysctr = (args: string[]) => m.sysctr(args, env);

@@ -9,17 +9,18 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
 
 if (requireRealSystemd(t)) {
   const m = await Machine.boot();
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'trust-layout');
-  await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
+  await buildImageWithUmoci(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
   const other = path.join(m.scratch, 'other');
   fs.cpSync(path.join(projectDir, 'fixtures/images/example'), other, { recursive: true });
   fs.writeFileSync(path.join(other, 'rootfs/usr/bin/marker'), 'v2\n');
-  await buildImage(other, layout, 'v2');
+  await buildImageWithUmoci(other, layout, 'v2');
   const env = { SYSCTR_ROOT: '/var/lib/sysctr-e2e-trust' };
   const sysctr = (args: string[]) => m.sysctr(args, env);
   const writePolicy = (p: unknown) => m.sh(`mkdir -p /etc/containers && cat > /etc/containers/policy.json <<'EOF'\n${JSON.stringify(p, null, 2)}\nEOF`);

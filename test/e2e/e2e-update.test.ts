@@ -8,24 +8,25 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 
 if (requireRealSystemd(t)) {
   const m = await Machine.boot();
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
-  for (const v of ['v1', 'v2', 'v3']) await buildImage(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
+  for (const v of ['v1', 'v2', 'v3']) await buildImageWithUmoci(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
   // v2 with a new variable that has no default: its update must fail before anything changes
   const v4 = path.join(m.scratch, 'src-v4');
   fs.cpSync(path.join(projectDir, 'fixtures/images/update-v2'), v4, { recursive: true });
   fs.appendFileSync(path.join(v4, 'exports/service.template'), '# needs $NEW_SETTING\n');
-  await buildImage(v4, layout, 'v4');
+  await buildImageWithUmoci(v4, layout, 'v4');
   // v2 whose unit is wanted by another target: an update to it must enable it from its own [Install]
   const v5 = path.join(m.scratch, 'src-v5');
   fs.cpSync(path.join(projectDir, 'fixtures/images/update-v2'), v5, { recursive: true });
   const v5unit = path.join(v5, 'exports/service.template');
   fs.writeFileSync(v5unit, fs.readFileSync(v5unit, 'utf8').replace('WantedBy=multi-user.target', 'WantedBy=basic.target'));
-  await buildImage(v5, layout, 'v5');
+  await buildImageWithUmoci(v5, layout, 'v5');
   const root = '/var/lib/sysctr-e2e';
   const env = { SYSCTR_ROOT: root };
   const sysctr = (args: string[]) => m.sysctr(args, env);

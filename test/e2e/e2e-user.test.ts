@@ -7,14 +7,15 @@
 import t from 'tap';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd } from '../helpers/nspawn.js';
+import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
 import { containerCaps, missingFromPid1 } from '../helpers/caps.js';
 
 if (requireRealSystemd(t)) {
   const m = await Machine.boot();
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
-  await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
+  await buildImageWithUmoci(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
   const env = { XDG_RUNTIME_DIR: '/run/user/0' };
   const sysctr = (args: string[]) => m.sysctr(args, env);
   const userctl = (args: string[]) => m.exec(['systemctl', '--user', ...args], { env });

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectDir, sysctr } from '../helpers/cli.js';
-import { buildImage, missingPrerequisite } from '../helpers/nspawn.js';
+import { missingPrerequisite } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
+import { unmet } from '../helpers/prereq.js';
 
 const why = missingPrerequisite();
-if (why) {
-  if (process.env.CI) t.fail(`install error tests cannot run: ${why}`);
-  else t.skip(`needs root, umoci and busybox to build images: ${why}`, () => {});
-} else {
+if (why) unmet(t, `install error tests need root, umoci and busybox to build images: ${why}`);
+else {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-install-errors-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const env = {
@@ -29,7 +29,7 @@ if (why) {
     const src = path.join(dir, `src-${tag}`);
     fs.cpSync(example, src, { recursive: true });
     edit(path.join(src, 'exports'));
-    await buildImage(src, layout, tag);
+    await buildImageWithUmoci(src, layout, tag);
     const r = await run(['pull', `oci:${layout}:${tag}`]);
     if (r.exitCode !== 0) throw new Error(r.stderr);
   };

@@ -10,7 +10,8 @@
 import t, { type Test } from 'tap';
 import path from 'node:path';
 import { projectDir } from '../helpers/cli.js';
-import { Machine, buildImage, requireRealSystemd, type ExecResult } from '../helpers/nspawn.js';
+import { buildImageWithUmoci } from '../helpers/images.js';
+import { Machine, requireRealSystemd, type ExecResult } from '../helpers/nspawn.js';
 
 const ROUNDS = 24;
 const ROOT = '/var/lib/sysctr-race';
@@ -36,7 +37,7 @@ if (requireRealSystemd(t)) {
   const m = await Machine.boot({ timeoutMs: 150_000 }); // a loaded machine boots slowly
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'race-layout');
-  await buildImage(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
+  await buildImageWithUmoci(path.join(projectDir, 'fixtures/images/example'), layout, 'v1');
   const env = { SYSCTR_ROOT: ROOT };
   const sysctr = (args: string[]) => m.sysctr(args, env);
   const pull = async () => {

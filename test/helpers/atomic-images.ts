@@ -1,7 +1,7 @@
 /**
  * Project Atomic's own system container images (etcd, net-snmp), rebuilt at test time on a Debian
  * 12 rootfs with their /exports files read unchanged from the compat corpus
- * (../shared/compat/atomic-system-containers beside the project, or SYSCTR_COMPAT_DIR), by
+ * (test/helpers/compat.ts says where it is), by
  * fixtures/atomic/build-image.sh. Each image gets two builds in its own OCI layout: tag 1, and
  * tag 2 = tag 1 plus a layer with /usr/share/sysctr-fixture/build ("build 2").
  */
@@ -9,9 +9,9 @@ import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectDir } from './cli.js';
+import { compatDir } from './compat.js';
 import { debianRootfs } from './debian-rootfs.js';
 
-export const compatDir = process.env.SYSCTR_COMPAT_DIR ?? path.resolve(projectDir, '../shared/compat');
 export const atomicCorpus = path.join(compatDir, 'atomic-system-containers');
 
 /** The Debian packages standing in for each image's Fedora packages. */

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CAPABILITY_NAMES, namesInMask, statusCapMask } from '../../lib/runtime/capabilities.js';
 import { projectDir } from './cli.js';
-import { buildImage, type Machine } from './nspawn.js';
+import { type Machine } from './nspawn.js';
+import { buildImageWithUmoci } from './images.js';
 
 const EXAMPLE_CAPS = /"capabilities": \{[\s\S]*?\n {4}\},/;
 export const LITERAL_CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_SETGID', 'CAP_SETUID', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME'];
@@ -25,7 +26,7 @@ export async function buildCapsImages(work: string, layout: string): Promise<voi
     const text = fs.readFileSync(tmpl, 'utf8');
     if (!EXAMPLE_CAPS.test(text)) throw new Error(`${tmpl}: no capabilities block to replace`);
     fs.writeFileSync(tmpl, text.replace(EXAMPLE_CAPS, `"capabilities": {\n      "bounding": ${list},\n      "effective": ${list},\n      "permitted": ${list}\n    },`));
-    await buildImage(src, layout, tag);
+    await buildImageWithUmoci(src, layout, tag);
   }
 }
 

@@ -1,13 +1,15 @@
 /**
  * Builds test images at test time: OCI layouts, OCI archives and both `docker save` layouts,
- * from lists of tar entries or from fixture directories.
+ * from lists of tar entries or from fixture directories; and with umoci from a source dir.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
+import { execa } from 'execa';
 import * as tar from 'tar';
+import { projectDir } from './cli.js';
 import { tarBuffer, type TarEntry } from './tar-writer.js';
 
 export type { TarEntry };
@@ -207,4 +209,12 @@ export function busyboxEntries(applets: string[] = ['sh', 'echo', 'cat', 'sleep'
     { path: 'bin/busybox', type: 'file', mode: 0o755, content: bb },
     ...applets.map((a) => ({ path: `bin/${a}`, type: 'symlink' as const, target: 'busybox' })),
   ];
+}
+
+/**
+ * Builds an image from a source dir (rootfs/, exports/) into tag TAG of an OCI layout with umoci,
+ * the way a user would (demo/build-image.sh): busybox from the host, the source on top.
+ */
+export async function buildImageWithUmoci(srcDir: string, layout: string, tag: string): Promise<void> {
+  await execa('bash', [path.join(projectDir, 'demo/build-image.sh'), srcDir, layout, tag]);
 }

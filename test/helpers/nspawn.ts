@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { projectDir, sysctrBin } from './cli.js';
+import { unmet } from './prereq.js';
 
 export interface ExecResult {
   exitCode: number;
@@ -37,19 +38,10 @@ export function missingPrerequisite(): string | undefined {
   return undefined;
 }
 
-/**
- * For tap: fail under CI, skip loudly otherwise. Returns true when the caller should go on.
- */
+/** For tap: the machine can boot here, or `unmet` (fails under CI, skips loudly). */
 export function requireRealSystemd(t: Test): boolean {
   const why = missingPrerequisite();
-  if (!why) return true;
-  if (process.env.CI) {
-    t.fail(`end-to-end tests cannot run: ${why} (they must run in CI)`);
-  } else {
-    process.stderr.write(`\n*** SKIPPING end-to-end tests: ${why} ***\n\n`);
-    t.skip(`end-to-end tests need a real systemd and runc: ${why}`, () => {});
-  }
-  return false;
+  return why ? unmet(t, `end-to-end tests need a real systemd and runc: ${why}`) : true;
 }
 
 const live = new Set<Machine>();
@@ -236,7 +228,3 @@ function findLeader(nspawnPid: number): number {
   return 0;
 }
 
-/** Builds an image from a source dir (rootfs/, exports/) into an OCI layout with demo/build-image.sh. */
-export async function buildImage(srcDir: string, layout: string, tag: string): Promise<void> {
-  await execa('bash', [path.join(projectDir, 'demo/build-image.sh'), srcDir, layout, tag]);
-}

@@ -1,9 +1,33 @@
 /**
- * Tests that need real programs or root: under CI a missing prerequisite fails the test; anywhere
- * else it is skipped loudly, with the reason.
+ * What a test does when something it needs is not here (root, a program, the compat corpus):
+ * under CI a failure, since CI installs everything (scripts/setup.sh); anywhere else a loud skip
+ * with the reason, on stderr and in tap's output. `unmet` is the one place that decides it.
  */
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import type { Test } from 'tap';
+
+/** CI is set (to anything but "", "0" or "false"). */
+export function underCI(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.CI;
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
+}
+
+/**
+ * Says that the test cannot run because of `why`: fails it under CI, skips it loudly otherwise.
+ * Returns false, so a caller can write `if (!ready) return unmet(t, why)`.
+ */
+export function unmet(t: Test, why: string): false {
+  if (underCI()) {
+    t.fail(`${why} (under CI every prerequisite must be there)`);
+  } else {
+    // the file's own tap object is called TAP: name the file instead
+    const what = t.parent ? t.name : path.relative(process.cwd(), process.argv[1] ?? t.name);
+    process.stderr.write(`\n*** SKIPPING ${what}: ${why} ***\n\n`);
+    t.skip(`SKIPPED: ${why}`, () => {});
+  }
+  return false;
+}
 
 export function missingPrereqs(tools: string[], needRoot = true): string[] {
   const missing: string[] = [];
@@ -18,16 +42,11 @@ export function missingPrereqs(tools: string[], needRoot = true): string[] {
   return missing;
 }
 
-/** Returns true when the test may go on; otherwise fails (CI) or skips loudly. */
+/** Returns true when the test may go on; otherwise `unmet` (fails under CI, skips loudly). */
 export function requirePrereqs(t: Test, tools: string[], needRoot = true): boolean {
   const missing = missingPrereqs(tools, needRoot);
   if (!missing.length) return true;
-  const why = `missing prerequisites: ${missing.join(', ')} (run scripts/setup.sh as root)`;
-  if (process.env.CI) t.fail(why);
-  else {
-    process.stderr.write(`\n*** SKIPPING ${t.name}: ${why} ***\n\n`);
-    t.skip(why);
-  }
-  return false;
+  const programs = missing.filter((m) => m !== 'root');
+  const todo = [missing.includes('root') ? 'run the tests as root' : '', programs.length ? 'scripts/setup.sh installs the programs' : ''].filter(Boolean).join('; ');
+  return unmet(t, `missing prerequisites: ${missing.join(', ')} (${todo})`);
 }
-

@@ -10,7 +10,9 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { buildImage, writeOciIndexLayout, writeOciLayout, type BuiltImage as BuilderImage, type TarEntry } from './images.js';
+import type { Test } from 'tap';
+import { unmet } from './prereq.js';
+import { buildImage, writeOciIndexLayout, writeOciLayout, type BuiltImage, type TarEntry } from './images.js';
 
 /** The host programs these tests drive; the missing ones, if any. */
 export async function missingTools(tools = ['docker-registry', 'skopeo', 'htpasswd', 'openssl', 'tar']): Promise<string[]> {
@@ -22,20 +24,11 @@ export async function missingTools(tools = ['docker-registry', 'skopeo', 'htpass
   return missing;
 }
 
-/**
- * What a test file does when a prerequisite is missing: under CI it is a failure; elsewhere a loud
- * skip with the reason. Returns true when the tests can run.
- */
-export async function registryTestsCanRun(t: { fail(m: string): unknown; skip(m: string): unknown }, tools?: string[]): Promise<boolean> {
+/** The registry tests can run here, or `unmet` (fails under CI, skips loudly). */
+export async function registryTestsCanRun(t: Test, tools?: string[]): Promise<boolean> {
   const missing = await missingTools(tools);
   if (missing.length === 0) return true;
-  const why = `registry tests need ${missing.join(', ')} (apt-get install -y docker-registry skopeo apache2-utils openssl)`;
-  if (process.env.CI) t.fail(why);
-  else {
-    process.stderr.write(`\n*** SKIPPING: ${why} ***\n\n`);
-    t.skip(why);
-  }
-  return false;
+  return unmet(t, `registry tests need ${missing.join(', ')} (apt-get install -y docker-registry skopeo apache2-utils openssl)`);
 }
 
 export function tempDir(prefix = 'sysctr-reg-'): string {
@@ -250,18 +243,18 @@ export async function pushLayout(layout: string, tag: string, dest: string, o: {
   await execa('skopeo', args);
 }
 
-export interface LayerSpec {
+export interface FilesLayer {
   /** path -> content */
   files: Record<string, string | Buffer>;
 }
 
-export interface ImageSpec {
-  layers: LayerSpec[];
+export interface FilesImageSpec {
+  layers: FilesLayer[];
   platform?: { os: string; architecture: string; variant?: string };
   labels?: Record<string, string>;
 }
 
-export interface BuiltImage {
+export interface LayoutImage {
   manifestDigest: string;
   configDigest: string;
   /** compressed layer blobs: digest and size */
@@ -270,7 +263,7 @@ export interface BuiltImage {
 
 const toEntries = (files: Record<string, string | Buffer>): TarEntry[] => Object.entries(files).map(([p, content]) => ({ path: p, content }));
 
-function fromBuilder(img: BuilderImage): BuiltImage {
+function fromBuilder(img: BuiltImage): LayoutImage {
   return {
     manifestDigest: img.manifest.digest,
     configDigest: img.config.digest,
@@ -278,7 +271,7 @@ function fromBuilder(img: BuilderImage): BuiltImage {
   };
 }
 
-function build(spec: ImageSpec): BuilderImage {
+function build(spec: FilesImageSpec): BuiltImage {
   const p = spec.platform ?? { os: 'linux', architecture: 'amd64' };
   return buildImage({
     layers: spec.layers.map((l) => ({ entries: toEntries(l.files) })),
@@ -290,14 +283,14 @@ function build(spec: ImageSpec): BuilderImage {
 }
 
 /** An OCI layout at `layout` holding one image under `tag` (built with test/helpers/images.ts). */
-export async function buildImageLayout(layout: string, tag: string, spec: ImageSpec): Promise<BuiltImage> {
+export async function buildImageLayout(layout: string, tag: string, spec: FilesImageSpec): Promise<LayoutImage> {
   const img = build(spec);
   writeOciLayout(layout, [{ image: img, ref: tag }]);
   return fromBuilder(img);
 }
 
 /** An OCI layout whose `tag` is a multi-platform index (push it with { all: true }). */
-export async function buildIndexLayout(layout: string, tag: string, specs: ImageSpec[]): Promise<{ indexDigest: string; images: BuiltImage[] }> {
+export async function buildIndexLayout(layout: string, tag: string, specs: FilesImageSpec[]): Promise<{ indexDigest: string; images: LayoutImage[] }> {
   const images = specs.map(build);
   writeOciIndexLayout(
     layout,

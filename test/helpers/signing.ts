@@ -83,7 +83,7 @@ async function putBlob(registry: string, repo: string, data: Buffer): Promise<st
   if (start.status !== 202) throw new Error(`blob upload start: HTTP ${start.status}`);
   const loc = new URL(start.headers.get('location')!, `http://${registry}`);
   loc.searchParams.set('digest', digest);
-  const put = await fetch(loc, { method: 'PUT', body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+  const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(data), headers: { 'Content-Type': 'application/octet-stream' } });
   if (put.status !== 201) throw new Error(`blob upload: HTTP ${put.status} ${await put.text()}`);
   return digest;
 }

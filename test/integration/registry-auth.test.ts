@@ -11,7 +11,7 @@ import { openRegistrySource } from '../../lib/image/registry/index.js';
 import { parseReference } from '../../lib/image/reference.js';
 import { SysctrError } from '../../lib/errors.js';
 import type { Descriptor } from '../../lib/image/types.js';
-import { buildImageLayout, pushLayout, registryTestsCanRun, startRegistry, tempDir, type BuiltImage } from '../helpers/registry.js';
+import { buildImageLayout, pushLayout, registryTestsCanRun, startRegistry, tempDir, type LayoutImage } from '../helpers/registry.js';
 
 const USER = 'tester';
 const PASS = 'pa:ss-w0rd';
@@ -20,7 +20,7 @@ if (await registryTestsCanRun(t)) {
   const work = tempDir();
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
   const layout = path.join(work, 'img');
-  const img: BuiltImage = await buildImageLayout(layout, 'v1', { layers: [{ files: { 'etc/secret': 'not so secret\n' } }] });
+  const img: LayoutImage = await buildImageLayout(layout, 'v1', { layers: [{ files: { 'etc/secret': 'not so secret\n' } }] });
 
   /** manifest + every blob through the source; returns the manifest digest */
   async function pullAll(host: string, opts: Parameters<typeof openRegistrySource>[1]): Promise<string> {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { execCommands, stopCommand, stopScriptForShell } from '../../lib/runtime/commands.js';
 import { resolveRuntime } from '../../lib/runtime/check.js';
+import { unmet } from '../helpers/prereq.js';
 import { Runc } from '../../lib/runtime/runc.js';
 import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../../lib/systemd/dropin.js';
 import { containerState, parseShow } from '../../lib/systemd/systemctl.js';
@@ -70,7 +71,8 @@ t.test('systemctl show output for several units', async (t) => {
 });
 
 const canRunc = process.getuid?.() === 0 && fs.existsSync('/usr/sbin/runc') && fs.existsSync('/bin/busybox');
-t.test('real runc: the wrapper, and the stop script on a PID 1 that ignores SIGTERM', { skip: canRunc ? false : 'needs root, runc and busybox-static' }, async (t) => {
+if (!canRunc) unmet(t, 'the real runc test needs root, /usr/sbin/runc and /bin/busybox (scripts/setup.sh installs runc and busybox-static)');
+else t.test('real runc: the wrapper, and the stop script on a PID 1 that ignores SIGTERM', async (t) => {
   const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-runc-'));
   const id = `sysctr-t-${process.pid}`;
   const runc = new Runc(new SpawnRunner(), '/usr/sbin/runc');

@@ -2,7 +2,7 @@
  * Bad input for pull and checkout: each gets one clear line naming the problem, exit 1,
  * and the store is exactly as before (every file, size and inode).
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +36,7 @@ function layoutWith(layers: LayerSpec[], mutate?: (dir: string) => void): string
   return `oci:${dir}:1`;
 }
 
-async function refused(t: Tap.Test, source: string, message: RegExp, code = 1) {
+async function refused(t: Test, source: string, message: RegExp, code = 1) {
   const before = snapshot(root);
   const r = await run(['pull', source]);
   t.equal(r.exitCode, code, `exit ${code}`);
@@ -44,13 +44,6 @@ async function refused(t: Tap.Test, source: string, message: RegExp, code = 1) {
   t.equal(r.stderr.split('\n').filter((l) => l.startsWith('sysctr:')).length, 1, 'one error line');
   t.notMatch(r.stderr, /internal error|    at /, 'no stack trace');
   t.same(snapshot(root), before, 'store unchanged');
-}
-type TapTest = Parameters<Parameters<typeof t.test>[1]>[0];
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Tap {
-    type Test = TapTest;
-  }
 }
 
 const file = (p: string, content = 'x'): TarEntry => ({ path: p, content });

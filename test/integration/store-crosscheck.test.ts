@@ -3,7 +3,7 @@
  * tree-identical to `umoci unpack` of the same image: paths, types, modes, owners, link targets,
  * content. (Device nodes and fifos, which sysctr skips by design, are left out of the comparison.)
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +22,7 @@ const run = (args: string[]) => sysctr(args, { env: { SYSCTR_ROOT: root } });
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const special = (_p: string, d: string) => d.startsWith('special');
 
-async function compareWithUmoci(t: Tap.Test, layoutRef: string, sysctrName: string, label: string) {
+async function compareWithUmoci(t: Test, layoutRef: string, sysctrName: string, label: string) {
   const bundle = path.join(work, `umoci-${label}`);
   sh('umoci', ['unpack', '--image', layoutRef, bundle]);
   const co = path.join(work, `sysctr-${label}`);
@@ -31,13 +31,6 @@ async function compareWithUmoci(t: Tap.Test, layoutRef: string, sysctrName: stri
   const d = diffTrees(describeTree(path.join(bundle, 'rootfs')), describeTree(co), special);
   t.same(d, [], `${label}: sysctr checkout equals umoci unpack`);
   t.ok(describeTree(co).size > 3, 'a non-trivial tree');
-}
-type TapTest = Parameters<Parameters<typeof t.test>[1]>[0];
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Tap {
-    type Test = TapTest;
-  }
 }
 
 // (gzip here: Debian's umoci does not read zstd layers; the zstd path is cross-checked below via skopeo)

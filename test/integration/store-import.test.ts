@@ -2,7 +2,7 @@
  * Import from local sources and checkout, through the CLI as a user runs it, against a
  * store on disk. Needs root (owners) and zstd.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,7 +49,7 @@ function multiLayer(compression: 'gzip' | 'zstd' | 'none' = 'gzip') {
   });
 }
 
-function checkTree(t: Tap.Test | typeof import('tap').default, dir: string, root: string) {
+function checkTree(t: Test, dir: string, root: string) {
   const rd = (p: string) => fs.readFileSync(path.join(dir, p), 'utf8');
   t.equal(rd('etc/hostname'), 'top\n', 'upper layer replaces a file');
   t.notOk(fs.existsSync(path.join(dir, 'etc/removed')), 'whiteout removes a lower file');

@@ -29,7 +29,7 @@ async function viaYargs(argv: string[]): Promise<Record<string, unknown> | strin
     .command({
       command: 'containers <command>',
       describe: false,
-      builder: (y) => y.command({ ...list, handler: (a: ListArgs) => void (got = a) } as never),
+      builder: (y) => y.command({ ...list, handler: (a: ListArgs) => void (got = { ...a }) } as never),
       handler: () => {},
     })
     .strict()
@@ -154,7 +154,7 @@ t.test('checkout: plain command lines as yargs reads them, the rest left to yarg
     const fast = plainCheckoutArgs(argv);
     t.ok(fast, `fast path: ${line}`);
     const slow = await viaYargsCheckout(argv);
-    t.same(pickC(fast as Record<string, unknown>), typeof slow === 'string' ? slow : pickC(slow), line);
+    t.same(pickC({ ...fast }), typeof slow === 'string' ? slow : pickC(slow), line);
   }
   for (const line of ['checkout', 'checkout img', 'checkout a b c', 'checkout img -d', 'checkout --help a b', 'checkout a b --json --json', 'checkout a b --frob', 'checkout a b --root', 'checkout __proto__ b', 'checkout a b --json=false']) {
     t.equal(plainCheckoutArgs(line.split(' ')), undefined, `yargs: ${line}`);

@@ -1,5 +1,5 @@
 /**
- * The real Project Atomic images in ../shared/compat: each is linted and rendered without a crash
+ * The real Project Atomic images of the compat corpus (test/helpers/compat.ts): each is linted and rendered without a crash
  * or a misparse, and their known problems are found where they are (docs/lint-rules.md reviews
  * every finding).
  */
@@ -10,16 +10,16 @@ import { lint } from '../../lib/lint/index.js';
 import { renderDeployment } from '../../lib/deploy/render.js';
 import { readSourceDir } from '../../lib/rootfs/exports.js';
 import { SysctrError } from '../../lib/errors.js';
-import { projectDir, sysctr } from '../helpers/cli.js';
+import { sysctr } from '../helpers/cli.js';
+import { compatDir, compatImages, missingCompat } from '../helpers/compat.js';
+import { unmet } from '../helpers/prereq.js';
 
-const compat = path.resolve(projectDir, '../shared/compat');
-const groups = ['atomic-system-containers', 'atomic-tests'];
+const compat = compatDir;
+const why = missingCompat();
 
-if (!fs.existsSync(compat)) {
-  if (process.env.CI) t.fail(`the compat corpus is missing at ${compat}`);
-  else t.skip(`SKIPPED LOUDLY: no compat corpus at ${compat}; the real Atomic images were not checked`);
-} else {
-  const dirs = groups.flatMap((g) => fs.readdirSync(path.join(compat, g)).sort().map((d) => path.join(compat, g, d)));
+if (why) unmet(t, `${why}; the real Atomic images were not checked`);
+else {
+  const dirs = compatImages().map((i) => i.dir);
 
   t.test('every compat image lints without a crash', async (t) => {
     t.ok(dirs.length >= 14, `${dirs.length} images`);

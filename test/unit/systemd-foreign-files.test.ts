@@ -1,8 +1,8 @@
 /**
  * Other people's files: which units, drop-ins and tmpfiles confs are sysctr's (its header, or a
  * tmpfiles conf equal to a deployment's copy), and which files of a name anywhere systemd looks a
- * container of that name would shadow. On real files in temp dirs, and on this host's own
- * /lib/systemd/system (docker-registry.service, which scripts/setup.sh installs).
+ * container of that name would shadow. On real files in temp dirs; this host's own vendor units:
+ * test/integration/systemd-vendor-units.test.ts.
  */
 import t from 'tap';
 import fs from 'node:fs';
@@ -30,21 +30,4 @@ t.test('ownership: header, deployment copy, someone else', async (t) => {
   const vendor = { units: [path.join(dir, 'vendor')], tmpfiles: [path.join(dir, 'vendor')] };
   const g = unitFilesFor({ unitDir: path.join(dir, 'units'), tmpfilesDir: path.join(dir, 'tmpfiles') }, 'vend');
   t.same(foreignFiles(g, 'vend', { user: false, searchPaths: vendor }), [path.join(dir, 'vendor/vend.service'), path.join(dir, 'vendor/vend.conf')], 'a vendor unit and conf of that name');
-});
-
-t.test("this host's vendor units: a container may not shadow them", async (t) => {
-  const vendor = '/lib/systemd/system/docker-registry.service';
-  if (!fs.existsSync(vendor)) {
-    if (process.env.CI) t.fail(`${vendor} is missing (scripts/setup.sh installs docker-registry)`);
-    else t.skip(`${vendor} is missing`);
-    return;
-  }
-  const dir = t.testdir({ units: {}, tmpfiles: {} });
-  const f = unitFilesFor({ unitDir: path.join(dir, 'units'), tmpfilesDir: path.join(dir, 'tmpfiles') }, 'docker-registry');
-  const found = foreignFiles(f, 'docker-registry', { user: false });
-  t.equal(found.length, 1, `named once, though /lib and /usr/lib may be one dir: ${found.join(', ')}`);
-  t.equal(fs.realpathSync(found[0]), fs.realpathSync(vendor));
-  t.ok(searchPaths(false).tmpfiles.includes('/usr/lib/tmpfiles.d'));
-  const tmp = unitFilesFor({ unitDir: path.join(dir, 'units'), tmpfilesDir: path.join(dir, 'tmpfiles') }, 'tmp');
-  if (fs.existsSync('/usr/lib/tmpfiles.d/tmp.conf')) t.match(foreignFiles(tmp, 'tmp', { user: false }).join(' '), /tmpfiles\.d\/tmp\.conf/, "systemd's own tmp.conf");
 });

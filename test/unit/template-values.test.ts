@@ -1,7 +1,7 @@
 /**
  * Values land as values: each substitution knows where it lands (lib/template/value-context.ts).
  * Unit tests of the rules, then `sysctr render` as a user runs it with hostile --set values and
- * manifest defaults, then Atomic's real templates (../shared/compat), which must render
+ * manifest defaults, then Atomic's real templates (the compat corpus), which must render
  * byte-identical to plain substitution when their values are plain.
  */
 import t from 'tap';
@@ -12,6 +12,8 @@ import { encodeSystemdValue, isJsonFragment } from '../../lib/template/value-con
 import { kernelCapabilities } from '../../lib/runtime/capabilities.js';
 import { allProcessCapabilities } from '../../lib/template/values.js';
 import { projectDir, sysctr } from '../helpers/cli.js';
+import { compatDir } from '../helpers/compat.js';
+import { unmet } from '../helpers/prereq.js';
 
 const render = (text: string, values: Record<string, string>, context: 'json' | 'systemd' | 'text') =>
   renderTokens('f', parseTemplate(text), values, { context }).text;
@@ -96,12 +98,8 @@ t.test('sysctr render refuses values that would inject, naming variable and file
 });
 
 t.test("Atomic's templates render byte-identical to plain substitution with plain values", async (t) => {
-  const corpus = path.resolve(projectDir, '../shared/compat/atomic-system-containers');
-  if (!fs.existsSync(corpus)) {
-    if (process.env.CI) t.fail(`${corpus} is missing`);
-    else t.skip(`${corpus} is missing`);
-    return;
-  }
+  const corpus = path.join(compatDir, 'atomic-system-containers');
+  if (!fs.existsSync(corpus)) return unmet(t, `the compat corpus is missing at ${corpus}`);
   let files = 0;
   for (const image of fs.readdirSync(corpus)) {
     const dir = path.join(corpus, image);

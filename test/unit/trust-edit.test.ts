@@ -4,7 +4,7 @@
  * not overwritten (nothing written then). skopeo reading these files is in
  * test/integration/trust-enforce.test.ts.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { readPolicy } from '../../lib/trust/policy.js';
 import { readRegistriesD } from '../../lib/trust/registries-d.js';
 import { resolvePaths } from '../../lib/paths.js';
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function setup(t: Test) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-trust-edit-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const paths = resolvePaths({ root: dir, signaturePolicy: path.join(dir, 'policy.json'), registriesDir: path.join(dir, 'registries.d') }).trust;
