@@ -8,9 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UnitFile, parseUnitFile } from '../../lib/systemd/unit-file.js';
 import { projectDir } from '../helpers/cli.js';
+import { unmet } from '../helpers/prereq.js';
+import { compatDir } from '../helpers/compat.js';
 
 // the corpus sits beside the checkout; SYSCTR_COMPAT_DIR names it from elsewhere (a worktree)
-const compat = process.env.SYSCTR_COMPAT_DIR ?? path.resolve(projectDir, '../shared/compat');
+const compat = compatDir;
 
 function filesUnder(dir: string, keep: (f: string) => boolean): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -88,14 +90,7 @@ t.test('set, add, remove: the rest of the text untouched', async (t) => {
 
 t.test('round trip, byte for byte: every service.template in the compat corpus', async (t) => {
   const files = filesUnder(compat, (f) => f === 'service.template');
-  if (!files.length) {
-    if (process.env.CI) t.fail(`the compat corpus is missing at ${compat}`);
-    else {
-      process.stderr.write(`\n*** SKIPPING the compat round trip: no corpus at ${compat} (set SYSCTR_COMPAT_DIR) ***\n\n`);
-      t.skip(`SKIPPED LOUDLY: no compat corpus at ${compat}`, () => undefined);
-    }
-    return;
-  }
+  if (!files.length) return unmet(t, `no compat corpus at ${compat} (set SYSCTR_COMPAT_DIR)`);
   t.ok(files.length >= 13, `${files.length} templates`);
   for (const f of files) {
     const text = fs.readFileSync(f, 'utf8');
