@@ -30,6 +30,8 @@ import { StepRunner } from './steps.js';
 import { linkAtomic } from './switch.js';
 import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from '../template/values.js';
+import { checkAssets, volumesStep } from './volumes.js';
+import { infoWithVolumes } from './snapshot.js';
 
 export interface InstallOptions {
   /** image reference in the store, or a pull source (oci:DIR:TAG, docker://..., ...) */
@@ -130,6 +132,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
   });
   assertReadOnly(rendered);
+  checkAssets(rendered.volumes, (p) => (rootfs ? fs.existsSync(path.join(rootfs, p)) : Boolean(tree!.lookup(p)?.children)));
   for (const w of rendered.warnings) warn(ctx, w);
   // runc refuses a symlinked rootfs: with --rootfs the bundle points at DIR itself
   const configJson = rootfs ? withRootPath(rendered.configJson, rootfs) : rendered.configJson;
@@ -234,6 +237,8 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
       fs.renameSync(partial, destdir);
     }),
   );
+  // data volumes (volumes.ts): made when missing, an existing one (kept by an uninstall) left as it is
+  await steps.step('volumes', () => volumesStep(ctx, rendered.volumes, configJson));
   await steps.step('host-files', () => {
     if (hostFiles.length) applyHostFiles(ctx, { to: hostFiles, from: [], load: (e) => (e as PlannedHostEntry).content!, recordDir: destdir, force: p.takeover });
   });
@@ -252,12 +257,12 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
   );
   await steps.step('info', () =>
     write(() => {
-      const record: DeploymentInfo = {
+      const record: DeploymentInfo = infoWithVolumes({
         name, image: rec.name, imageId: rec.id, values: rendered.values, set, runtime: rendered.values.RUNTIME,
         created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
         ...(noService ? { noContainerService: true } : {}),
-      };
+      }, rendered.volumes);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),
   );

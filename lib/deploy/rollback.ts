@@ -13,6 +13,7 @@ import { validateName } from './names.js';
 import { finishInterrupted } from './recover.js';
 import { containerPaths, liveDeployment, readInfo, withContainersLock } from './state.js';
 import { StepRunner } from './steps.js';
+import { age, snapshotForRollback } from './snapshot.js';
 import { completeSwitch, isUp, otherSlot, removeInBackground, renderedHostFiles, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 
 export interface RollbackResult {
@@ -28,15 +29,17 @@ export interface RollbackResult {
   finished?: string;
   /** --dry-run: the plan was printed, nothing changed */
   dryRun?: boolean;
+  /** --with-data: the snapshot put back, and how old it was */
+  data?: { taken: string; age: string; volumes: string[] };
 }
 
-export async function rollback(ctx: DeployContext, rawName: string): Promise<RollbackResult> {
+export async function rollback(ctx: DeployContext, rawName: string, opts: { withData?: boolean } = {}): Promise<RollbackResult> {
   const name = validateName(rawName);
   if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
-  return withContainersLock(ctx.paths.root, ctx.out, () => rollbackLocked(ctx, name));
+  return withContainersLock(ctx.paths.root, ctx.out, () => rollbackLocked(ctx, name, opts));
 }
 
-async function rollbackLocked(ctx: DeployContext, name: string): Promise<RollbackResult> {
+async function rollbackLocked(ctx: DeployContext, name: string, opts: { withData?: boolean }): Promise<RollbackResult> {
   const recovered = await finishInterrupted(ctx, name); // under --dry-run: an error if there is one
   if (!ctx.dryRun) removeInBackground(ctx.paths.root, name); // an old deployment a killed update had renamed away
   const c = containerPaths(ctx.paths, name);
@@ -59,11 +62,14 @@ async function rollbackLocked(ctx: DeployContext, name: string): Promise<Rollbac
   assertUnitIsOurs(unitFilesFor(ctx.paths, name), name);
   const systemd = new Systemd(ctx.runner, ctx.paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
-  const j: SwitchJournal = { op: 'rollback', from, to, wasActive };
+  // --with-data: the snapshot the update to the live deployment took (snapshot.ts), checked first
+  const snap = opts.withData ? snapshotForRollback(ctx.paths.root, name, live, from) : undefined;
+  const data = snap ? { taken: snap.taken, age: age(snap.taken), volumes: snap.volumes.map((v) => v.name) } : undefined;
+  const j: SwitchJournal = { op: 'rollback', from, to, wasActive, ...(snap ? { restoreData: snap.token } : {}) };
   if (ctx.dryRun) {
     ctx.out(`would roll back ${name}: ${path.basename(live)} (${info.image}, ${info.imageId.slice(7, 19)}) -> ${path.basename(c.deployment(to))} (${target.image}, ${target.imageId.slice(7, 19)})`);
     await completeSwitch(ctx, name, j);
-    return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: wasActive, dryRun: true };
+    return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: wasActive, dryRun: true, data };
   }
   await new StepRunner('rollback', ctx.env).step('journal', () => writeSwitchJournal(c, j));
   const outcome = await completeSwitch(ctx, name, j);
@@ -73,5 +79,5 @@ async function rollbackLocked(ctx: DeployContext, name: string): Promise<Rollbac
       hint: `see journalctl -u ${name}.service; roll back again to return: sysctr containers rollback ${name}`,
     });
   }
-  return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: outcome.started, targetFailed: failed };
+  return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: outcome.started, targetFailed: failed, data };
 }

@@ -26,6 +26,7 @@ import type { PlannedHostEntry } from '../hostfs/plan.js';
 import type { DeployContext } from './context.js';
 import { containerPaths, readInfo, writeJournal, type ContainerPaths, type DeploymentInfo, type Journal } from './state.js';
 import { StepRunner } from './steps.js';
+import { restoreForSwitch, snapshotForSwitch, type DataJournal } from './snapshot.js';
 
 export type Slot = 0 | 1;
 export type SwitchOp = 'update' | 'update-revert' | 'rollback';
@@ -41,6 +42,10 @@ export interface SwitchJournal {
   token?: string;
   /** update: how long the new deployment must stay active */
   settleMs?: number;
+  /** data volumes: what snapshot.ts reads (noSnapshot, restoreData, dataRestored) */
+  noSnapshot?: string[];
+  restoreData?: string;
+  dataRestored?: boolean;
 }
 
 export interface SwitchOutcome {
@@ -234,6 +239,10 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
   await steps.step('stop', async () => {
     if (isUp(await unitStatus(systemd, unit))) await systemd.stop(unit);
   });
+  // data volumes (snapshot.ts), the service stopped: an update snapshots them; its revert and
+  // rollback --with-data put the snapshot back before the old version starts
+  if (j.op === 'update') await steps.step('snapshot', () => snapshotForSwitch(ctx, name, j as DataJournal));
+  else await steps.step('restore-data', () => restoreForSwitch(ctx, name, j as DataJournal));
   await steps.step('host-files', () => {
     const from = readRecord(c.deployment(j.from))?.files ?? [];
     const to = files.hostFiles ?? readRecord(target)?.files ?? [];
@@ -293,7 +302,7 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
 
 async function revert(ctx: DeployContext, name: string, j: SwitchJournal, c: ContainerPaths, reason: string, startError?: string): Promise<SwitchOutcome> {
   markFailed(c.deployment(j.to), reason);
-  const back: SwitchJournal = { op: 'update-revert', from: j.to, to: j.from, wasActive: j.wasActive };
+  const back: SwitchJournal = { op: 'update-revert', from: j.to, to: j.from, wasActive: j.wasActive, restoreData: j.token };
   await new StepRunner('update-revert', ctx.env).step('journal', () => writeSwitchJournal(c, back));
   const out = await completeSwitch(ctx, name, back);
   return { ...out, reverted: { reason, startError } };
