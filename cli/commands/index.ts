@@ -39,6 +39,8 @@ export const commands: Command[] = [
   lazy('stop <name>', 'stop an installed container (systemctl stop)', async () => (await import('./startstop.js')).stop),
   lazy('run <name> [cmd..]', 'run a command in a container (runc exec when running, a one-off runc run otherwise)', async () => (await import('./run.js')).default),
   lazy('containers <command>', 'list, update and roll back installed containers', async () => (await import('./containers.js')).default),
+  lazy('backup <name>', "archive a container's data volumes, values and image reference (zstd, with checksums)", async () => (await import('./backup.js')).backup),
+  lazy('restore <file>', 'put a backup back: install the container if missing, then replace its data volumes', async () => (await import('./backup.js')).restore),
   lazy('lint <dir..>', 'check an image source directory (exports files and Dockerfile)', async () => (await import('./lint.js')).default),
   lazy('render <source>', 'print the config.json, unit, tmpfiles conf and rendered host files that install would write', async () => (await import('./render.js')).default),
 ];
