@@ -132,7 +132,7 @@ export async function readBackup(file: string, staging: string): Promise<BackupM
   fs.readSync(fd, magic, 0, 4, 0);
   fs.closeSync(fd);
   if (!magic.equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) throw new SysctrError(`${file} is not a sysctr backup (not zstd-compressed)`, { hint: 'name a file written by sysctr backup' });
-  fs.mkdirSync(staging, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.join(staging, 'volumes'), { recursive: true, mode: 0o700 });
   const seen: Record<string, { sha256: string; size: number }> = {};
   let manifestText = '';
   const kinds = new Map<string, 'dir' | 'file' | 'other'>([['volumes', 'dir']]);

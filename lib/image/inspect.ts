@@ -85,6 +85,7 @@ export async function inspectImage(store: Store, rec: ImageRecord): Promise<Imag
   } catch {
     /* clashing volumes are lint's and install's to report */
   }
+  for (const v of volumes) if (!uses.has(v.variable)) uses.set(v.variable, []);
   const forced = new Set<string>([...FORCED_VARIABLES, ...volumes.map((v) => v.variable)]);
   const osVars = new Set<string>(OS_DEFAULT_VARIABLES);
   const variables: ImageVariable[] = [...uses.entries()]

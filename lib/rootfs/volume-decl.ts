@@ -22,6 +22,9 @@ export interface VolumeDecl {
   from: 'manifest' | 'image-config';
 }
 
+/** Mount points that are the runtime's (or sysctr's, /exports): no volume goes there. */
+export const RESERVED_MOUNTS = ['/', '/proc', '/dev', '/sys', '/exports'];
+
 /** VOLUME_NAME for a volume called name (upper case, - as _). */
 export function volumeVariable(name: string): string {
   return `VOLUME_${name.toUpperCase().replace(/-/g, '_')}`;
@@ -50,6 +53,8 @@ export function declaredVolumeList(manifest: { [k: string]: unknown }, imageVolu
   }
   const seen = new Map<string, string>();
   for (const v of out) {
+    const reserved = RESERVED_MOUNTS.find((r) => v.mount === r || (r !== '/' && v.mount.startsWith(`${r}/`)));
+    if (reserved) throw new SysctrError(`manifest.json: volume ${v.name} is mounted at ${v.mount}, over ${reserved}, which the container needs`, { hint: 'mount it somewhere else (e.g. /data, /var/lib/NAME)' });
     const other = seen.get(v.variable) ?? seen.get(`mount:${v.mount}`);
     if (other) throw new SysctrError(`manifest.json: volumes ${other} and ${v.name} clash (the same mount point, or the same ${v.variable})`, { hint: 'give each volume its own name and mount point' });
     seen.set(v.variable, v.name);

@@ -99,7 +99,7 @@ if (requireRealSystemd(t)) {
     t.equal(await count(), '4');
     const r = await sysctr(['containers', 'rollback', '--with-data', name]);
     t.equal(r.exitCode, 0, r.stderr);
-    t.match(r.stdout, /restored its data \(data, cache\) from the snapshot taken \d+ seconds ago/);
+    t.match(r.stdout, /restored its data \(data\) from the snapshot taken \d+ seconds ago/);
     t.equal(await count(), '4', '3 as the update found it, then one start');
     const plain = await sysctr(['containers', 'rollback', name]);
     t.equal(plain.exitCode, 0, plain.stderr);
