@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError, usageError } from '../errors.js';
 import type { ImageConfig } from '../image/types.js';
-import { declaredVolumeList, type VolumeDecl } from '../rootfs/volume-decl.js';
+import { declaredVolumeList, normalizeMount, type VolumeDecl } from '../rootfs/volume-decl.js';
 
 export type { VolumeType } from '../rootfs/volume-decl.js';
 
@@ -64,7 +64,7 @@ export function withVolumeMounts(configJson: string, volumes: Volume[]): string 
   if (!volumes.length) return configJson;
   const doc = JSON.parse(configJson) as { mounts?: OciMount[] };
   const mounts = doc.mounts ?? [];
-  const mounted = new Set(mounts.map((m) => path.posix.normalize(m.destination)));
+  const mounted = new Set(mounts.map((m) => normalizeMount(m.destination)));
   let added = false;
   for (const v of volumes) {
     if (mounted.has(v.mount)) continue;

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { RESERVED_MOUNTS } from '../rootfs/volume-decl.js';
+import { normalizeMount, RESERVED_MOUNTS } from '../rootfs/volume-decl.js';
 import { positionAt } from '../template/engine.js';
 import { locatePointer } from '../template/json-locate.js';
 import { finding, rel, type LintContext } from './context.js';
@@ -26,7 +26,7 @@ export function checkVolumes(ctx: LintContext): RawFinding[] {
     const v = raw as { type?: unknown; mount?: unknown };
     if (!v || typeof v !== 'object' || typeof v.mount !== 'string') continue;
     const at = positionAt(text, locatePointer(doc, `/volumes/${esc(name)}`, 'key'));
-    const mount = path.posix.normalize(v.mount);
+    const mount = normalizeMount(v.mount);
     const reserved = RESERVED_MOUNTS.find((r) => mount === r || (r !== '/' && mount.startsWith(`${r}/`)));
     if (reserved) out.push(finding(file, at.line, at.col, 'volume-mount', `volume ${name} is mounted at ${mount}, over ${reserved}: the container would not get the ${reserved} it needs`));
     const other = mounts.get(mount);

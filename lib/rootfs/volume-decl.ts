@@ -25,6 +25,12 @@ export interface VolumeDecl {
 /** Mount points that are the runtime's (or sysctr's, /exports): no volume goes there. */
 export const RESERVED_MOUNTS = ['/', '/proc', '/dev', '/sys', '/exports'];
 
+/** /a//b/ -> /a/b: mount points compared as the kernel sees them. */
+export function normalizeMount(p: string): string {
+  const n = path.posix.normalize(p);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+}
+
 /** VOLUME_NAME for a volume called name (upper case, - as _). */
 export function volumeVariable(name: string): string {
   return `VOLUME_${name.toUpperCase().replace(/-/g, '_')}`;
@@ -40,11 +46,11 @@ export function declaredVolumeList(manifest: { [k: string]: unknown }, imageVolu
   const out: VolumeDecl[] = [];
   const declared = (manifest.volumes ?? {}) as Record<string, { type: VolumeType; mount: string; snapshot?: boolean }>;
   for (const [name, v] of Object.entries(declared)) {
-    out.push({ name, type: v.type, mount: path.posix.normalize(v.mount), snapshot: v.type === 'data' && v.snapshot !== false, variable: volumeVariable(name), from: 'manifest' });
+    out.push({ name, type: v.type, mount: normalizeMount(v.mount), snapshot: v.type === 'data' && v.snapshot !== false, variable: volumeVariable(name), from: 'manifest' });
   }
   if (defaultConfig && imageVolumes) {
     for (const raw of Object.keys(imageVolumes)) {
-      const mount = path.posix.normalize(raw);
+      const mount = normalizeMount(raw);
       if (!mount.startsWith('/') || out.some((v) => v.mount === mount)) continue;
       let name = nameFromMount(mount);
       while (out.some((v) => v.name === name)) name += '_';
