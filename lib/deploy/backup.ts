@@ -100,6 +100,9 @@ export async function restore(ctx: DeployContext, file: string, o: RestoreOption
   try {
     const name = validateName(o.name ?? manifest.name);
     const c = containerPaths(ctx.paths, name);
+    // what a killed command left for this name is finished before anything is decided
+    const { finishInterrupted } = await import('./recover.js');
+    await withContainersLock(ctx.paths.root, ctx.out, () => finishInterrupted(ctx, name));
     const vroot = volumesRoot(ctx.paths.root, name);
     const occupied = manifest.volumes.filter((v) => nonEmpty(path.join(vroot, v.name)));
     if (occupied.length && !o.force) {
