@@ -96,6 +96,7 @@ export async function restore(ctx: DeployContext, file: string, o: RestoreOption
   if (o.name !== undefined) validateName(o.name);
   const staging = path.join(ctx.paths.root, 'volumes', `.restore-${process.pid}-${Date.now()}`);
   fs.mkdirSync(path.dirname(staging), { recursive: true, mode: 0o700 });
+  removeDeadStaging(path.dirname(staging));
   const manifest = await readBackup(path.resolve(file), staging);
   try {
     const name = validateName(o.name ?? manifest.name);
@@ -132,6 +133,25 @@ export async function restore(ctx: DeployContext, file: string, o: RestoreOption
     return { name, installed, manifest };
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Staging dirs of restores killed while reading their file (before a journal named them): their
+ * process is gone. A journal's staging dir is left to that journal's recovery.
+ */
+function removeDeadStaging(dir: string): void {
+  for (const e of fs.readdirSync(dir)) {
+    const pid = Number(/^\.restore-(\d+)-/.exec(e)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // a restore still running
+    } catch {
+      /* no such process */
+    }
+    const named = fs.readdirSync(path.dirname(dir)).some((j) => j.endsWith('.journal') && fs.readFileSync(path.join(path.dirname(dir), j), 'utf8').includes(e));
+    if (!named) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
   }
 }
 

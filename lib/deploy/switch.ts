@@ -237,7 +237,11 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
   const files = planned ?? renderedHostFiles(target, name);
 
   await steps.step('stop', async () => {
-    if (isUp(await unitStatus(systemd, unit))) await systemd.stop(unit);
+    const s = await unitStatus(systemd, unit);
+    // a failed version between its exit and Restart='s next try is deactivating or auto-restart:
+    // a revert stops it whatever its state, so it cannot run again over the restored data
+    const pending = s.activeState === 'deactivating' || s.subState === 'auto-restart' || (j.op === 'update-revert' && !files.noService);
+    if (isUp(s) || pending) await systemd.stop(unit);
   });
   // data volumes (snapshot.ts), the service stopped: an update snapshots them; its revert and
   // rollback --with-data put the snapshot back before the old version starts

@@ -85,8 +85,11 @@ if (requireRealSystemd(t)) {
     for (const v of ['v1', 'v2', 'broken']) t.equal((await sysctr(['pull', `oci:${layout}:${v}`])).exitCode, 0, `pull ${v}`);
   });
 
+  // VOL_CRASH_ONLY=op:step,... runs those cases only (to look at one again)
+  const only = process.env.VOL_CRASH_ONLY?.split(',');
+  const chosen = only ? cases.filter((c) => only.includes(`${c.op}:${c.step}`)) : cases;
   t.test('killed after each volume step, then the next command', async (t) => {
-    await pool(cases, 3, async (c) => {
+    await pool(chosen, 3, async (c) => {
       const n = `vol-k-${c.op}-${c.step}`;
       const say = (w: string) => `${c.op}:${c.step}: ${w}`;
       const data = `${root}/volumes/${n}/data`;
@@ -105,7 +108,8 @@ if (requireRealSystemd(t)) {
       const next = await sysctr(c.next(n));
       t.equal(next.exitCode, 0, say(`next command: ${next.stdout} ${next.stderr}`));
       t.equal(await sh(`test -e ${root}/.${n}.journal && echo journal || echo none`), 'none', say('no journal left'));
-      const temps = await sh(`ls -A ${root}/volumes/${n} ${root}/volumes 2>/dev/null | grep -E '^\\.(restore|data\\.|snapshot\\.|${n}\\.purge)' || true`);
+      // (staging dirs of restores, ROOT/volumes/.restore-*, are looked for once all cases ran)
+      const temps = await sh(`ls -A ${root}/volumes/${n} ${root}/volumes 2>/dev/null | grep -E '^\\.(data\\.|snapshot\\.|${n}\\.purge)' || true`);
       t.equal(temps, '', say('no temp dir left'));
       if (c.want.volumes === false) {
         t.equal(await sh(`test -e ${root}/volumes/${n} && echo left || echo gone`), 'gone', say('the volumes are purged'));
@@ -124,8 +128,10 @@ if (requireRealSystemd(t)) {
       t.equal(await sh(`systemctl is-active ${n}.service`), 'active', say('running'));
       if (c.want.snapshot) t.equal(await sh(`cat ${root}/volumes/${n}/.snapshot/data/count`), c.want.snapshot, say('the snapshot holds the data as the update found it'));
       if (c.op === 'backup') t.equal(await sh(`ls -A ${m.scratch} | grep -c '\\.partial-' || true`), '0', say('no partial backup file left'));
+      if (c.op === 'update-revert') t.comment(`${c.op}:${c.step}: ${killed.stdout} ${killed.stderr} / ${next.stdout}`);
       const un = await sysctr(['uninstall', '--purge', n]);
       t.equal(un.exitCode, 0, say(`uninstall: ${un.stderr}`));
     });
+    t.equal(await sh(`ls -A ${root}/volumes | grep -c '^\\.restore-' || true`), '0', 'no restore left a staging dir');
   });
 }
