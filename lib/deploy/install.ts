@@ -129,7 +129,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
     set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
+    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }), rootfs,
   });
   assertReadOnly(rendered);
   checkAssets(rendered.volumes, (p) => (rootfs ? fs.existsSync(path.join(rootfs, p)) : Boolean(tree!.lookup(p)?.children)));

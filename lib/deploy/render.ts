@@ -54,6 +54,8 @@ export interface RenderInput {
   env?: NodeJS.ProcessEnv;
   /** what the unit's service manager can grant (managerCapabilities); default: all the kernel knows */
   capabilities?: Grantable;
+  /** install --rootfs DIR: the root filesystem (its /exports/assets) is there, not in DESTDIR */
+  rootfs?: string;
 }
 
 export interface Rendered {
@@ -104,7 +106,7 @@ export function renderDeployment(input: RenderInput): Rendered {
   // volumes: VOLUME_* forced like DESTDIR; their mounts added to config.json below
   const volumes = declaredVolumes({
     manifest, image: input.image?.config, defaultConfig: !templates.has('config.json.template') && !input.exports['config.json'],
-    stateRoot: path.dirname(input.destdir), container: input.name, destdir: input.destdir,
+    stateRoot: path.dirname(input.destdir), container: input.name, rootfs: input.rootfs ?? path.join(input.destdir, 'rootfs'),
   });
   Object.assign(values, volumeValues(volumes, input.set));
   Object.assign(

@@ -31,11 +31,12 @@ export function declaredVolumes(o: {
   defaultConfig: boolean;
   stateRoot: string;
   container: string;
-  destdir: string;
+  /** the deployment's root filesystem (DESTDIR/rootfs, or install --rootfs DIR) */
+  rootfs: string;
 }): Volume[] {
   return declaredVolumeList(o.manifest, o.image?.config?.Volumes, o.defaultConfig).map((v) => ({
     ...v,
-    hostPath: v.type === 'data' ? path.join(volumesRoot(o.stateRoot, o.container), v.name) : path.join(o.destdir, 'rootfs/exports/assets', v.name),
+    hostPath: v.type === 'data' ? path.join(volumesRoot(o.stateRoot, o.container), v.name) : path.join(o.rootfs, 'exports/assets', v.name),
   }));
 }
 

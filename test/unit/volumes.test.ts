@@ -15,7 +15,7 @@ import { TarWriter } from '../../lib/layer/tar-writer.js';
 import { lint } from '../../lib/lint/index.js';
 
 const manifest = { volumes: { data: { type: 'data', mount: '/data' }, web: { type: 'assets', mount: '/assets/' }, 'tmp-cache': { type: 'data', mount: '/cache', snapshot: false } } };
-const base = { stateRoot: '/var/lib/s', container: 'app', destdir: '/var/lib/s/app.1' };
+const base = { stateRoot: '/var/lib/s', container: 'app', rootfs: '/var/lib/s/app.1/rootfs' };
 
 t.test('declared volumes: host paths, variables, snapshot opt-out', async (t) => {
   const v = declaredVolumes({ ...base, manifest, defaultConfig: false });
