@@ -73,6 +73,7 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string, opts: 
   }
   if (!ours) {
     ctx.out(`${name}: not installed; nothing to do`);
+    volumes.finish(ctx, false); // says where data an earlier uninstall kept is
     return { name, removed: false };
   }
   const info: DeploymentInfo | undefined = (live && readInfo(live)) || deployments.map(readInfo).find(Boolean);
