@@ -22,6 +22,7 @@ interface UpdateArgs extends GlobalArgs {
   pull?: boolean;
   all?: boolean;
   settle?: number;
+  'no-snapshot'?: string[];
 }
 
 export const update: CommandModule<object, UpdateArgs> = {
@@ -36,6 +37,7 @@ export const update: CommandModule<object, UpdateArgs> = {
       .option('pull', { type: 'boolean', describe: 'pull the image reference first' })
       .option('all', { type: 'boolean', describe: 'every installed container' })
       .option('settle', { type: 'number', default: 2, describe: 'seconds the new deployment must stay active, or it is rolled back' })
+      .option('no-snapshot', { type: 'string', describe: 'a data volume not to snapshot before switching (repeatable)' })
       .option('dry-run', dryRunOption)
       .example('$0 containers update --rebase web:2 web', 'move web to the image web:2')
       .example('$0 containers update --set PORT=8081 web', 'same image, a new value')
@@ -47,7 +49,8 @@ export const update: CommandModule<object, UpdateArgs> = {
     if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
     const ctx = await deployContext(args);
     const set = args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String);
-    const o = { set, pull: args.pull, settleMs: Math.round(Number(args.settle) * 1000) };
+    const noSnapshot = args['no-snapshot'] === undefined ? [] : ([] as unknown[]).concat(args['no-snapshot']).map(String);
+    const o = { set, pull: args.pull, settleMs: Math.round(Number(args.settle) * 1000), noSnapshot };
     type R = Awaited<ReturnType<typeof doUpdate>>;
     const report = (r: R): boolean => {
       if (r.dryRun) return true; // the plan is what was printed
@@ -76,6 +79,7 @@ interface NameArgs extends GlobalArgs {
   name: string;
   json?: boolean;
   'dry-run'?: boolean;
+  'with-data'?: boolean;
 }
 
 export const rollback: CommandModule<object, NameArgs> = {
@@ -87,14 +91,17 @@ export const rollback: CommandModule<object, NameArgs> = {
       .options(hostOptions)
       .option('dry-run', dryRunOption)
       .option('settle', { type: 'number', default: 2, describe: 'seconds the restarted deployment must stay active to count as up (0: do not wait)' })
+      .option('with-data', { type: 'boolean', describe: 'also put back the data volumes as the last update found them (its snapshot)' })
       .example('$0 containers rollback web', 'back to the deployment before the last update')
+      .example('$0 containers rollback --with-data web', 'and its data as it was before that update')
       .example('$0 containers rollback --dry-run web', 'show the switch without making it') as never,
   handler: async (args) => {
     if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
     const { rollback: doRollback } = await import('../../lib/deploy/rollback.js');
-    const r = await doRollback(await deployContext(args), String(args.name), { settleMs: Math.round(Number(args.settle) * 1000) });
+    const r = await doRollback(await deployContext(args), String(args.name), { settleMs: Math.round(Number(args.settle) * 1000), withData: args['with-data'] });
     if (r.finished || r.dryRun) return; // the plan, or finishing an interrupted rollback, was the job: both were printed
     say(`rolled back ${r.name}: ${r.from} -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
+    if (r.data) say(`restored its data (${r.data.volumes.join(', ')}) from the snapshot taken ${r.data.age} ago, before the update`);
     if (r.targetFailed) printWarning(`${r.to} had failed to start before: ${r.targetFailed}`);
   },
 };
@@ -123,6 +130,14 @@ export const info: CommandModule<object, NameArgs> = {
     if (d.hostFiles.length) {
       say('host files:');
       for (const f of d.hostFiles) say(`  ${f.path} (from ${f.source}${f.template ? ', rendered' : ''}${f.type === 'file' ? '' : `, ${f.type}`})${f.state === 'as-written' ? '' : `: ${f.state}`}`);
+    }
+    if (d.volumes.length) {
+      say('volumes:');
+      for (const v of d.volumes) {
+        const size = v.bytes !== undefined ? `, ${out.humanSize(v.bytes)}` : '';
+        const snap = v.lastSnapshot ? `; snapshot taken ${out.ago(v.lastSnapshot.taken)}` : '';
+        say(`  ${v.name} (${v.type}) ${v.mount} <- ${v.hostPath}${v.type === 'assets' ? ' (read-only)' : ''}${size}${snap}`);
+      }
     }
   },
 };

@@ -134,6 +134,10 @@ const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boole
     if (i.required.length) out.push(`Required:    ${i.required.map((r) => `--set ${r}=...`).join(' ')}`);
     if (i.noContainerService) out.push('Service:     none (noContainerService: host files only)');
     out.push(`Trust:       ${describeVerdict(verdict).join('\n             ')}`);
+    if (i.volumes.length) {
+      out.push('Volumes:     (data: kept across updates, under the state root; assets: /exports/assets/NAME, read-only)');
+      for (const v of i.volumes) out.push(`  ${v.name.padEnd(16)} ${v.type.padEnd(7)} ${v.mount}  ($${v.variable}${v.type === 'data' && !v.snapshot ? ', not snapshotted' : ''}${v.from === 'image-config' ? ', from the image config\'s Volumes' : ''})`);
+    }
     if (i.hostFiles.length) {
       out.push('Host files:  (from /exports/hostfs; paths as renameFiles gives them, rendered at install)');
       for (const f of i.hostFiles) out.push(`  ${f.target}${f.target !== f.source ? `  <- hostfs${f.source}` : ''}  (${f.type === 'file' ? f.mode : f.type}${f.template ? ', template' : ''})`);

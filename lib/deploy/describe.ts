@@ -11,6 +11,8 @@ import { hostPath, probe, readRecord } from './hostfs-apply.js';
 import { matches } from '../hostfs/plan.js';
 import { validateName } from './names.js';
 import { containerPaths, liveDeployment, readInfo, readJournal } from './state.js';
+import { deploymentVolumes, readSnapshot } from './snapshot.js';
+import { treeSize, type Volume } from './volumes.js';
 
 export interface DeploymentSummary {
   /** NAME.0 or NAME.1 */
@@ -34,6 +36,8 @@ export interface ContainerDescription {
   pending?: string;
   /** the live deployment's host files (/exports/hostfs) and whether they are as sysctr wrote them */
   hostFiles: HostFileStatus[];
+  /** the live deployment's volumes; data ones with their size and the last update's snapshot */
+  volumes: Array<Volume & { bytes?: number; lastSnapshot?: { taken: string; bytes: number } }>;
 }
 
 export interface HostFileStatus {
@@ -74,5 +78,11 @@ export async function describeContainer(paths: Paths, runner: Runner, rawName: s
   const unit = `${name}.service`;
   const noService = readInfo(live)?.noContainerService;
   const state = noService ? 'no service' : containerState((await new Systemd(runner, paths.user).show([unit])).get(unit));
-  return { name, state, live: path.basename(live), deployments, pending: readJournal(c)?.op, hostFiles: hostFileStatus(paths, live) };
+  const snap = readSnapshot(paths.root, name);
+  const volumes = deploymentVolumes(live).map((v) => {
+    if (v.type !== 'data') return v;
+    const s = snap?.volumes.find((x) => x.name === v.name);
+    return { ...v, bytes: treeSize(v.hostPath), ...(s ? { lastSnapshot: { taken: snap!.taken, bytes: s.bytes } } : {}) };
+  });
+  return { name, state, live: path.basename(live), deployments, pending: readJournal(c)?.op, hostFiles: hostFileStatus(paths, live), volumes };
 }

@@ -32,6 +32,8 @@ import { StepRunner } from './steps.js';
 import { DEFAULT_SETTLE_MS, linkAtomic, settle } from './switch.js';
 import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from '../template/values.js';
+import { checkAssets, volumesStep } from './volumes.js';
+import { infoWithVolumes } from './snapshot.js';
 
 export interface InstallOptions {
   /** image reference in the store, or a pull source (oci:DIR:TAG, docker://..., ...) */
@@ -137,9 +139,10 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
     set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
+    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }), rootfs,
   });
   assertReadOnly(rendered);
+  checkAssets(rendered.volumes, (p) => (rootfs ? fs.existsSync(path.join(rootfs, p)) : Boolean(tree!.lookup(p)?.children)));
   for (const w of rendered.warnings) warn(ctx, w);
   // runc refuses a symlinked rootfs: with --rootfs the bundle points at DIR itself
   const configJson = rootfs ? withRootPath(rendered.configJson, rootfs) : rendered.configJson;
@@ -256,6 +259,8 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
       }),
     );
   });
+  // data volumes (volumes.ts): made when missing, an existing one (kept by an uninstall) left as it is
+  await steps.step('volumes', () => volumesStep(ctx, rendered.volumes, configJson));
   await steps.step('host-files', () => {
     if (hostFiles.length) applyHostFiles(ctx, { to: hostFiles, from: [], load: (e) => (e as PlannedHostEntry).content!, recordDir: destdir, force: p.takeover });
   });
@@ -274,12 +279,12 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
   );
   await steps.step('info', () =>
     write(() => {
-      const record: DeploymentInfo = {
+      const record: DeploymentInfo = infoWithVolumes({
         name, image: rec.name, imageId: rec.id, values: rendered.values, set, runtime: rendered.values.RUNTIME,
         created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
         ...(noService ? { noContainerService: true } : {}),
-      };
+      }, rendered.volumes);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),
   );

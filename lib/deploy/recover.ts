@@ -49,6 +49,10 @@ export async function finishInterrupted(ctx: DeployContext, name: string, opts: 
     await uninstallUnlocked({ ...ctx, out: () => {} }, name);
     return say({ op: raw.op, outcome: 'removed', message: `${name}: removed what an interrupted ${raw.op} left; install it again to use it` });
   }
+  if (raw.op === 'backup' || raw.op === 'restore') {
+    const { finishBackupOrRestore } = await import('./backup.js');
+    return say({ op: raw.op, outcome: 'completed', message: await finishBackupOrRestore(ctx, name, raw) });
+  }
   const j = toJournal(raw);
   if (!j) throw new SysctrError(`${name}: unknown operation "${raw.op}" in ${c.journal}`, { hint: `remove that file if no sysctr is running, then try again` });
   const to = c.deployment(j.to);

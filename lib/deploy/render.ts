@@ -33,6 +33,7 @@ import { containerPaths } from './state.js';
 import { resolveValues } from '../template/values.js';
 import { parseTemplates, readManifest, readSourceDir, readTreeExports, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
 import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
+import { declaredVolumes, volumeValues, withVolumeMounts, type Volume } from './volumes.js';
 
 
 
@@ -53,6 +54,8 @@ export interface RenderInput {
   env?: NodeJS.ProcessEnv;
   /** what the unit's service manager can grant (managerCapabilities); default: all the kernel knows */
   capabilities?: Grantable;
+  /** install --rootfs DIR: the root filesystem (its /exports/assets) is there, not in DESTDIR */
+  rootfs?: string;
 }
 
 export interface Rendered {
@@ -69,6 +72,8 @@ export interface Rendered {
   manifest: ExportsManifest;
   /** capabilities left out of config.json, and why, for the commands to print as warnings */
   warnings: string[];
+  /** declared volumes (volumes.ts): mounted in configJson, their host paths in values */
+  volumes: Volume[];
 }
 
 
@@ -98,6 +103,12 @@ export function renderDeployment(input: RenderInput): Rendered {
     capabilities: grant.names,
   });
   checkHostValues(values, input.runtime);
+  // volumes: VOLUME_* forced like DESTDIR; their mounts added to config.json below
+  const volumes = declaredVolumes({
+    manifest, image: input.image?.config, defaultConfig: !templates.has('config.json.template') && !input.exports['config.json'],
+    stateRoot: path.dirname(input.destdir), container: input.name, rootfs: input.rootfs ?? path.join(input.destdir, 'rootfs'),
+  });
+  Object.assign(values, volumeValues(volumes, input.set));
   Object.assign(
     values,
     execCommands({ name: input.name, runtime: values.RUNTIME, destdir: input.destdir, detached, pidfile: values.PIDFILE }),
@@ -107,13 +118,14 @@ export function renderDeployment(input: RenderInput): Rendered {
   for (const [file, t] of templates) missing.push(...undefinedVariables(file, t.parsed, values));
   if (missing.length) throw undefinedError(missing);
 
-  const { text: configJson, dropped } = renderConfig(input, templates, values, grant);
+  const { text: renderedConfig, dropped } = renderConfig(input, templates, values, grant);
+  const configJson = withVolumeMounts(renderedConfig, volumes);
   const warnings = capabilityWarnings(dropped, grant, cutFromAll(templates, input.set, manifest.defaultValues, grant));
   const unit = service ? renderTokens('service.template', service.parsed, values, { context: 'systemd' }).text : defaultUnit(values, { user: input.user });
   const tmpl = templates.get('tmpfiles.template');
   const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values, { context: 'systemd' }).text : '';
   const tmpfiles = tmpfilesText.trim() === '' ? '' : tmpfilesText;
-  return { configJson, unit, tmpfiles, values, detached, manifest, warnings };
+  return { configJson, unit, tmpfiles, values, detached, manifest, warnings, volumes };
 }
 
 /**

@@ -13,6 +13,7 @@ import { validateName } from './names.js';
 import { finishInterrupted } from './recover.js';
 import { containerPaths, liveDeployment, readInfo, withContainersLock } from './state.js';
 import { StepRunner } from './steps.js';
+import { age, snapshotForRollback } from './snapshot.js';
 import { DEFAULT_SETTLE_MS, completeSwitch, isUp, otherSlot, removeInBackground, renderedHostFiles, settle, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 
 export interface RollbackResult {
@@ -28,11 +29,15 @@ export interface RollbackResult {
   finished?: string;
   /** --dry-run: the plan was printed, nothing changed */
   dryRun?: boolean;
+  /** --with-data: the snapshot put back, and how old it was */
+  data?: { taken: string; age: string; volumes: string[] };
 }
 
 export interface RollbackOptions {
   /** milliseconds the restarted deployment must stay active to count as up (default 2 s; 0: do not wait) */
   settleMs?: number;
+  /** also put back the data volumes from the last update's snapshot */
+  withData?: boolean;
 }
 
 export async function rollback(ctx: DeployContext, rawName: string, o: RollbackOptions = {}): Promise<RollbackResult> {
@@ -64,11 +69,14 @@ async function rollbackLocked(ctx: DeployContext, name: string, o: RollbackOptio
   assertUnitIsOurs(unitFilesFor(ctx.paths, name), name);
   const systemd = new Systemd(ctx.runner, ctx.paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
-  const j: SwitchJournal = { op: 'rollback', from, to, wasActive };
+  // --with-data: the snapshot the update to the live deployment took (snapshot.ts), checked first
+  const snap = o.withData ? snapshotForRollback(ctx.paths.root, name, live, from) : undefined;
+  const data = snap ? { taken: snap.taken, age: age(snap.taken), volumes: snap.volumes.map((v) => v.name) } : undefined;
+  const j: SwitchJournal = { op: 'rollback', from, to, wasActive, ...(snap ? { restoreData: snap.token } : {}) };
   if (ctx.dryRun) {
     ctx.out(`would roll back ${name}: ${path.basename(live)} (${info.image}, ${info.imageId.slice(7, 19)}) -> ${path.basename(c.deployment(to))} (${target.image}, ${target.imageId.slice(7, 19)})`);
     await completeSwitch(ctx, name, j);
-    return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: wasActive, dryRun: true };
+    return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: wasActive, dryRun: true, data };
   }
   await new StepRunner('rollback', ctx.env).step('journal', () => writeSwitchJournal(c, j));
   const outcome = await completeSwitch(ctx, name, j);
@@ -89,5 +97,5 @@ async function rollbackLocked(ctx: DeployContext, name: string, o: RollbackOptio
       });
     }
   }
-  return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: outcome.started, targetFailed: failed };
+  return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: outcome.started, targetFailed: failed, data };
 }

@@ -8,13 +8,17 @@
 
 /** The steps of each operation, in order (a step may be skipped, e.g. `start` without --now). */
 export const STEPS = {
-  install: ['journal', 'checkout', 'host-files', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
-  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'host-files', 'symlink', 'deployments', 'finish'],
+  install: ['journal', 'checkout', 'volumes', 'host-files', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
+  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'host-files', 'symlink', 'deployments', 'volumes', 'finish'],
+  // lib/deploy/backup.ts
+  backup: ['journal', 'stop', 'archive', 'start', 'finish'],
+  restore: ['journal', 'stop', 'volumes', 'start', 'finish'],
   // update/rollback share the switch steps (lib/deploy/switch.ts); update-revert is update's
   // automatic way back when the new deployment does not start
-  update: ['journal', 'clear-slot', 'checkout', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
-  'update-revert': ['journal', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
-  rollback: ['journal', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  // snapshot / restore-data: the data volumes (lib/deploy/snapshot.ts), with the service stopped
+  update: ['journal', 'clear-slot', 'checkout', 'volumes', 'stop', 'snapshot', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
+  'update-revert': ['journal', 'stop', 'restore-data', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  rollback: ['journal', 'stop', 'restore-data', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
 } as const;
 
 export type Operation = keyof typeof STEPS;

@@ -27,6 +27,7 @@ import type { PlannedHostEntry } from '../hostfs/plan.js';
 import type { DeployContext } from './context.js';
 import { containerPaths, readInfo, writeJournal, type ContainerPaths, type DeploymentInfo, type Journal } from './state.js';
 import { StepRunner } from './steps.js';
+import { restoreForSwitch, snapshotForSwitch, type DataJournal } from './snapshot.js';
 
 export type Slot = 0 | 1;
 export type SwitchOp = 'update' | 'update-revert' | 'rollback';
@@ -42,6 +43,10 @@ export interface SwitchJournal {
   token?: string;
   /** update: how long the new deployment must stay active */
   settleMs?: number;
+  /** data volumes: what snapshot.ts reads (noSnapshot, restoreData, dataRestored) */
+  noSnapshot?: string[];
+  restoreData?: string;
+  dataRestored?: boolean;
 }
 
 export interface SwitchOutcome {
@@ -233,8 +238,16 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
   const files = planned ?? renderedHostFiles(target, name);
 
   await steps.step('stop', async () => {
-    if (isUp(await unitStatus(systemd, unit))) await systemd.stop(unit);
+    const s = await unitStatus(systemd, unit);
+    // a failed version between its exit and Restart='s next try is deactivating or auto-restart:
+    // a revert stops it whatever its state, so it cannot run again over the restored data
+    const pending = s.activeState === 'deactivating' || s.subState === 'auto-restart' || (j.op === 'update-revert' && !files.noService);
+    if (isUp(s) || pending) await systemd.stop(unit);
   });
+  // data volumes (snapshot.ts), the service stopped: an update snapshots them; its revert and
+  // rollback --with-data put the snapshot back before the old version starts
+  if (j.op === 'update') await steps.step('snapshot', () => snapshotForSwitch(ctx, name, j as DataJournal));
+  else await steps.step('restore-data', () => restoreForSwitch(ctx, name, j as DataJournal));
   await steps.step('host-files', () => {
     const from = readRecord(c.deployment(j.from))?.files ?? [];
     const to = files.hostFiles ?? readRecord(target)?.files ?? [];
@@ -294,7 +307,7 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
 
 async function revert(ctx: DeployContext, name: string, j: SwitchJournal, c: ContainerPaths, reason: string, startError?: string): Promise<SwitchOutcome> {
   markFailed(c.deployment(j.to), reason);
-  const back: SwitchJournal = { op: 'update-revert', from: j.to, to: j.from, wasActive: j.wasActive };
+  const back: SwitchJournal = { op: 'update-revert', from: j.to, to: j.from, wasActive: j.wasActive, restoreData: j.token };
   await new StepRunner('update-revert', ctx.env).step('journal', () => writeSwitchJournal(c, back));
   const out = await completeSwitch(ctx, name, back);
   return { ...out, reverted: { reason, startError } };

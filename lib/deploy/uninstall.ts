@@ -16,6 +16,7 @@ import { readRecord, removeHostFiles } from './hostfs-apply.js';
 import { validateName } from './names.js';
 import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
+import { volumesAfterUninstall } from './volumes.js';
 
 export interface UninstallResult {
   name: string;
@@ -43,14 +44,14 @@ export function partialDirs(root: string, name: string): string[] {
   }
 }
 
-export async function uninstall(ctx: DeployContext, rawName: string): Promise<UninstallResult> {
+export async function uninstall(ctx: DeployContext, rawName: string, opts: { purge?: boolean } = {}): Promise<UninstallResult> {
   const name = validateName(rawName);
-  if (ctx.dryRun || !fs.existsSync(ctx.paths.root)) return uninstallUnlocked(ctx, name);
-  return withContainersLock(ctx.paths.root, ctx.out, () => uninstallUnlocked(ctx, name));
+  if (ctx.dryRun || !fs.existsSync(ctx.paths.root)) return uninstallUnlocked(ctx, name, opts);
+  return withContainersLock(ctx.paths.root, ctx.out, () => uninstallUnlocked(ctx, name, opts));
 }
 
 /** uninstall for a caller that holds the containers lock (install finishing a half-done one). */
-export async function uninstallUnlocked(ctx: DeployContext, name: string): Promise<UninstallResult> {
+export async function uninstallUnlocked(ctx: DeployContext, name: string, opts: { purge?: boolean } = {}): Promise<UninstallResult> {
   const c = containerPaths(ctx.paths, name);
   const f = unitFilesFor(ctx.paths, name);
   const owner = unitOwner(f);
@@ -60,11 +61,19 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string): Promi
   const deployments = [c.deployment(0), c.deployment(1)].filter(exists);
   const partial = partialDirs(ctx.paths.root, name);
   const journal = readJournal(c);
+  // --purge (volumes.ts): also the data volumes; an interrupted uninstall --purge stays one
+  const purge = Boolean(opts.purge) || journal?.purge === true;
+  const volumes = volumesAfterUninstall(ctx.paths.root, name);
   const live = liveDeployment(c);
   // sysctr's own traces; a tmpfiles conf alone is not one (it may be someone else's file)
   const ours = owner === 'sysctr' || dropInOurs || exists(c.link) || deployments.length > 0 || partial.length > 0 || journal !== undefined;
+  if (!ours && purge && volumes.exists()) {
+    volumes.finish(ctx, true); // what an earlier uninstall kept
+    return { name, removed: true };
+  }
   if (!ours) {
     ctx.out(`${name}: not installed; nothing to do`);
+    volumes.finish(ctx, false); // says where data an earlier uninstall kept is
     return { name, removed: false };
   }
   const info: DeploymentInfo | undefined = (live && readInfo(live)) || deployments.map(readInfo).find(Boolean);
@@ -74,7 +83,7 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string): Promi
   const say = (s: string) => ctx.out(`${ctx.dryRun ? 'would ' : ''}${s}`);
 
   await steps.step('journal', () => {
-    if (!ctx.dryRun) writeJournal(c, { op: 'uninstall', previous: journal?.op });
+    if (!ctx.dryRun) writeJournal(c, { op: 'uninstall', previous: journal?.op, ...(purge ? { purge: true } : {}) });
   });
   await steps.step('disable', async () => {
     if (owner === 'sysctr') {
@@ -132,6 +141,7 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string): Promi
       if (!ctx.dryRun) fs.rmSync(d, { recursive: true, force: true });
     }
   });
+  await steps.step('volumes', () => volumes.finish(ctx, purge));
   await steps.step('finish', () => {
     if (!ctx.dryRun) fs.rmSync(c.journal, { force: true });
   });

@@ -34,6 +34,8 @@ import { describeWrite } from './dry-run.js';
 import { readRecord, writeRecordInto } from './hostfs-apply.js';
 import { planHostFiles, recordOf } from '../hostfs/plan.js';
 import { hostfsFromTree } from '../hostfs/source.js';
+import { checkAssets, volumesStep } from './volumes.js';
+import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
 
 export interface UpdateOptions {
   name: string;
@@ -45,6 +47,8 @@ export interface UpdateOptions {
   pull?: boolean;
   /** how long the new deployment must stay active (default 2 s) */
   settleMs?: number;
+  /** --no-snapshot VOLUME: data volumes not to snapshot before switching */
+  noSnapshot?: string[];
 }
 
 export interface UpdateResult {
@@ -132,6 +136,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   }
   const f = unitFilesFor(paths, name);
   assertUnitIsOurs(f, name);
+  assertNoSnapshotNames(name, live, o.noSnapshot);
 
   const { Store } = await import('../store/store.js');
   const store = Store.open(paths.store);
@@ -175,6 +180,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
     capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
   });
+  checkAssets(rendered.volumes, (p) => Boolean(tree.lookup(p)?.children));
   const noService = rendered.manifest.noContainerService === true;
   if (noService !== Boolean(info.noContainerService)) {
     throw new SysctrError(`${name}: ${rec.name} ${noService ? 'has no service (noContainerService)' : 'has a service'} and ${info.image} ${noService ? 'has one' : 'has none'}: update cannot switch between the two`, {
@@ -195,19 +201,20 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   });
   const systemd = new Systemd(ctx.runner, paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
-  const j: SwitchJournal = { op: 'update', from, to, wasActive, token: newToken(), settleMs: o.settleMs ?? DEFAULT_SETTLE_MS };
+  const j: SwitchJournal = { op: 'update', from, to, wasActive, token: newToken(), settleMs: o.settleMs ?? DEFAULT_SETTLE_MS, ...(o.noSnapshot?.length ? { noSnapshot: o.noSnapshot } : {}) };
   // the token in info is how recovery tells this deployment from an older one in the slot
-  const record: DeploymentInfo & { token?: string } = {
+  const record: DeploymentInfo & { token?: string } = infoWithVolumes({
     name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
     tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}),
-  };
+  }, rendered.volumes);
 
   // the directories sysctr made on the host stay on record while any deployment may have used them
   const hostRecord = recordOf(hostFiles, [...(readRecord(live)?.createdDirs ?? []), ...(readRecord(destdir)?.createdDirs ?? [])]);
   const partial = path.join(paths.root, `.${name}.${to}.partial-${process.pid}`);
   if (ctx.dryRun) {
     printUpdatePlan(ctx, { name, live, info, destdir, rec, older: older && !older.rootfs ? older : undefined, reuse: Boolean(olderTree), rendered });
+    volumesStep(ctx, rendered.volumes, rendered.configJson);
     await completeSwitch(ctx, name, j, { unit: noService ? '' : unitText, dropIn: noService ? '' : dropIn, tmpfiles: rendered.tmpfiles ?? '', noService, hostFiles });
     return { ...base, status: 'updated', to: path.basename(destdir), restarted: wasActive, dryRun: true };
   }
@@ -248,6 +255,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
       fs.renameSync(partial, destdir);
     });
   });
+  // a volume the new version declares is there before it starts; the old ones are kept as they are
+  await steps.step('volumes', () => volumesStep(ctx, rendered.volumes, rendered.configJson));
   const outcome = await completeSwitch(ctx, name, j);
   removeInBackground(paths.root, name);
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };

@@ -11,6 +11,7 @@ import { FORCED_VARIABLES, OS_DEFAULT_VARIABLES } from '../template/values.js';
 import { renamePath } from '../hostfs/plan.js';
 import { hostfsFromTree } from '../hostfs/source.js';
 import { imageConfig } from './find.js';
+import { declaredVolumeList, type VolumeDecl } from '../rootfs/volume-decl.js';
 
 export interface ImageVariable {
   name: string;
@@ -37,6 +38,8 @@ export interface ImageInfo extends ImageRecord {
   hostFiles: Array<{ source: string; target: string; type: 'file' | 'symlink' | 'directory'; mode: string; template: boolean }>;
   /** manifest.json noContainerService: host files only, no unit */
   noContainerService: boolean;
+  /** declared volumes (manifest.json volumes; a Dockerfile VOLUME under the default config) */
+  volumes: VolumeDecl[];
 }
 
 const TEMPLATES = ['config.json.template', 'service.template', 'tmpfiles.template'];
@@ -81,7 +84,15 @@ export function inspectImage(view: ReadView, rec: ImageRecord): ImageInfo {
     hostFiles.push({ source: e.source, target, type: e.type === 'f' ? 'file' : e.type === 'l' ? 'symlink' : 'directory', mode: (e.mode & 0o777).toString(8).padStart(4, '0'), template });
   }
   for (const v of Object.keys(defaults)) if (!uses.has(v)) uses.set(v, []);
-  const forced = new Set<string>(FORCED_VARIABLES);
+  let volumes: VolumeDecl[] = [];
+  try {
+    const defaultConfig = !exportsFiles.includes('config.json.template') && !exportsFiles.includes('config.json');
+    volumes = declaredVolumeList(manifest as Record<string, unknown>, config.config?.Volumes, defaultConfig);
+  } catch {
+    /* clashing volumes are lint's and install's to report */
+  }
+  for (const v of volumes) if (!uses.has(v.variable)) uses.set(v.variable, []);
+  const forced = new Set<string>([...FORCED_VARIABLES, ...volumes.map((v) => v.variable)]);
   const osVars = new Set<string>(OS_DEFAULT_VARIABLES);
   const variables: ImageVariable[] = [...uses.entries()]
     .map(([name, files]) => ({
@@ -106,5 +117,6 @@ export function inspectImage(view: ReadView, rec: ImageRecord): ImageInfo {
     required: variables.filter((v) => v.source === 'required').map((v) => v.name),
     hostFiles: hostFiles.sort((a, b) => (a.source < b.source ? -1 : 1)),
     noContainerService: manifest.noContainerService === true,
+    volumes,
   };
 }

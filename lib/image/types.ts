@@ -91,6 +91,8 @@ export interface ImageConfig {
     Labels?: Record<string, string> | null;
     ExposedPorts?: Record<string, unknown>;
     StopSignal?: string;
+    /** a Dockerfile VOLUME: mount point -> {} (a data volume under the default config) */
+    Volumes?: Record<string, unknown> | null;
   };
   rootfs: { type: string; diff_ids: string[] };
 }

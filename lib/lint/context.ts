@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseTemplates, readExportsDir, sourceExportsPrefix, usesDetachedForm, type ExportsFiles } from '../rootfs/exports.js';
 import { resolveValues } from '../template/values.js';
+import { volumeVariable } from '../rootfs/volume-decl.js';
 import { kernelCapabilities } from '../runtime/capabilities.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { execCommands } from '../runtime/commands.js';
@@ -96,5 +97,13 @@ export function loadContext(dir: string): LintContext {
     capabilities: kernelCapabilities(),
   });
   Object.assign(values, execCommands({ name, runtime: values.RUNTIME, destdir: values.DESTDIR, detached, pidfile: values.PIDFILE }));
+  // declared volumes' VOLUME_* (forced at install: lib/deploy/volumes.ts), so templates may use them
+  for (const v of lintVolumes(manifestDoc?.value)) values[volumeVariable(v)] = `/var/lib/containers/sysctr/volumes/${name}/${v}`;
   return { dir, exportsPrefix, exports, texts, dockerfile, templates, manifestDoc, manifestSyntaxError, defaultValues, values, detached, runtime, name };
+}
+
+/** The volume names manifest.json declares (whatever their shape: manifest-schema reports that). */
+export function lintVolumes(manifest: unknown): string[] {
+  const v = (manifest as { volumes?: unknown } | undefined)?.volumes;
+  return v && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : [];
 }

@@ -7,6 +7,7 @@ import { usageError } from '../errors.js';
 import { checkConfig } from './check-config.js';
 import { checkDockerfile } from './check-dockerfile.js';
 import { checkHostfs } from './check-hostfs.js';
+import { checkVolumes } from './check-volumes.js';
 import { checkTemplates } from './check-templates.js';
 import { checkTmpfiles } from './check-tmpfiles.js';
 import { checkUnit } from './check-unit.js';
@@ -59,6 +60,7 @@ async function lintDir(dir: string, analyze: string | undefined): Promise<Findin
   const raw: RawFinding[] = [
     ...checkTemplates(ctx),
     ...checkHostfs(ctx),
+    ...checkVolumes(ctx),
     ...checkConfig(ctx),
     ...checkUnit(ctx),
     ...checkTmpfiles(ctx),

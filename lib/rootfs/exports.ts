@@ -43,7 +43,9 @@ export function readManifest(exportsFiles: ExportsFiles): ExportsManifest {
     const v = violations[0];
     const p = positionAt(text, locatePointer(doc, v.pointer, v.member ? 'key' : 'value'));
     throw new SysctrError(`manifest.json:${p.line}:${p.col}: ${pointerToPath(v.pointer)} ${v.message}`, {
-      hint: 'defaultValues must map variable names to strings (write numbers and booleans in quotes)',
+      hint: v.pointer.startsWith('/volumes')
+        ? 'volumes maps names ([A-Za-z0-9_-]) to {"type": "data" or "assets", "mount": "/absolute/path", "snapshot": true or false}'
+        : 'defaultValues must map variable names to strings (write numbers and booleans in quotes)',
     });
   }
   const m = doc.value as Record<string, unknown>;

@@ -15,12 +15,14 @@ import { projectDir } from '../helpers/cli.js';
 import { Machine, requireRealSystemd } from '../helpers/nspawn.js';
 import { buildImageWithUmoci } from '../helpers/images.js';
 
+// lib/deploy/steps.ts's; the volume steps are no-ops for these images (no volumes): their data
+// is checked after each of them by e2e-volumes-crash.test.ts
 const STEPS = {
-  install: ['journal', 'checkout', 'host-files', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
-  update: ['journal', 'clear-slot', 'checkout', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
-  'update-revert': ['journal', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
-  rollback: ['journal', 'stop', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
-  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'host-files', 'symlink', 'deployments', 'finish'],
+  install: ['journal', 'checkout', 'volumes', 'host-files', 'unit-files', 'info', 'symlink', 'daemon-reload', 'tmpfiles', 'enable', 'start', 'finish'],
+  update: ['journal', 'clear-slot', 'checkout', 'volumes', 'stop', 'snapshot', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'settle', 'finish'],
+  'update-revert': ['journal', 'stop', 'restore-data', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  rollback: ['journal', 'stop', 'restore-data', 'host-files', 'unit-files', 'enable', 'symlink', 'daemon-reload', 'tmpfiles', 'start', 'finish'],
+  uninstall: ['journal', 'disable', 'container', 'unit-files', 'daemon-reload', 'tmpfiles', 'host-files', 'symlink', 'deployments', 'volumes', 'finish'],
 } as const;
 type Op = keyof typeof STEPS;
 
