@@ -264,12 +264,11 @@ export class ObjectWriter {
  */
 function writerError(r: WriterReply): Error {
   const message = `writing store objects: ${r.error}`;
-  let err: Error;
-  if (r.errorHint) err = new SysctrError(message, { hint: r.errorHint });
-  else if (r.errorCode === 'EACCES' || r.errorCode === 'EPERM' || r.errorCode === 'EROFS') {
-    err = new SysctrError(message, { hint: 'the store must be writable by sysctr: check its permissions and mount, or choose another with --root DIR' });
-  } else if (r.errorCode) err = new SysctrError(message);
-  else err = new Error(message);
-  if (r.errorCode) (err as NodeJS.ErrnoException).code = r.errorCode;
-  return err;
+  // the errno code travels as the cause (errorCodeOf finds it): a SysctrError's own code is its exit status
+  const cause = r.errorCode ? Object.assign(new Error(r.error), { code: r.errorCode }) : undefined;
+  if (r.errorHint) return new SysctrError(message, { hint: r.errorHint, cause });
+  if (r.errorCode === 'EACCES' || r.errorCode === 'EPERM' || r.errorCode === 'EROFS') {
+    return new SysctrError(message, { cause, hint: 'the store must be writable by sysctr: check its permissions and mount, or choose another with --root DIR' });
+  }
+  return r.errorCode ? new SysctrError(message, { cause }) : new Error(message);
 }

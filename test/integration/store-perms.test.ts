@@ -103,3 +103,19 @@ t.test('an old world-readable state root is tightened; one of another user is re
   t.equal(fs.statSync(foreign).mode & 0o777, 0o755, 'left as it was');
   t.same(fs.readdirSync(foreign), [], 'nothing written in it');
 });
+
+t.test('a user who cannot give files their owners gets a clear error, not a crash', async (t) => {
+  // the layout is readable by others; the user's own root is theirs (as ~/.local/share would be)
+  const root = path.join(work, 'as-nobody');
+  fs.mkdirSync(root, { mode: 0o700 });
+  fs.chownSync(root, 65534, 65534);
+  const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, sysctrBin, 'pull', '-q', `oci:${layout}:v1`], {
+    reject: false,
+    env: { PATH: '/usr/bin:/bin', SYSCTR_ROOT: root, HOME: root },
+    extendEnv: false, // not the test runner's NODE_OPTIONS, which write where this user may not
+  });
+  t.equal(r.exitCode, 1, `exit 1: ${r.stderr}`);
+  t.match(r.stderr, /^sysctr: writing store objects: .*(EPERM|not permitted)/m);
+  t.match(r.stderr, /hint: /);
+  t.notMatch(r.stderr, /internal error|TypeError|ERR_INVALID_ARG_TYPE/);
+});
