@@ -115,3 +115,14 @@ export async function registryDigest(registry: string, repo: string, tag: string
   });
   return res.headers.get('docker-content-digest')!;
 }
+
+/** Two GPG keys (good, other) in WORK/gnupg and a file:// lookaside in WORK/lookaside configured by WORK/registries.d. */
+export async function gpgLookasideSetup(work: string): Promise<{ gnupgHome: string; good: GpgKey; other: GpgKey; lookaside: string; rd: string }> {
+  const gnupgHome = path.join(work, 'gnupg');
+  const good = await makeGpgKey(gnupgHome, 'good');
+  const other = await makeGpgKey(gnupgHome, 'other');
+  const lookaside = path.join(work, 'lookaside');
+  const rd = path.join(work, 'registries.d');
+  writeRegistriesD(rd, lookaside);
+  return { gnupgHome, good, other, lookaside, rd };
+}

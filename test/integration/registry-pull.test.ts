@@ -6,13 +6,11 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
-import { sysctr, projectDir } from '../helpers/cli.js';
+import { sysctr } from '../helpers/cli.js';
 import { buildImageLayout, buildIndexLayout, pushLayout, registryTestsCanRun, startRegistry, tempDir } from '../helpers/registry.js';
 import { startProxy, type Proxy } from '../helpers/registry-proxy.js';
 
 if (await registryTestsCanRun(t)) {
-  await execa('npx', ['tsc', '-p', '.'], { cwd: projectDir });
   const work = tempDir();
   const reg = await startRegistry();
   const proxy: Proxy = await startProxy({ target: reg.port });

@@ -14,13 +14,12 @@ import { RecordingRunner } from '../../lib/proc.js';
 import { resolvePaths } from '../../lib/paths.js';
 import { install } from '../../lib/deploy/install.js';
 import { update } from '../../lib/deploy/update.js';
-import { sysctr, projectDir } from '../helpers/cli.js';
+import { sysctr } from '../helpers/cli.js';
 import { buildImageLayout, registryTestsCanRun, startRegistry, tempDir } from '../helpers/registry.js';
 import { requirePrereqs } from '../helpers/prereq.js';
-import { makeGpgKey, pushSigned, writeRegistriesD } from '../helpers/signing.js';
+import { gpgLookasideSetup, pushSigned } from '../helpers/signing.js';
 
 if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'gpgv'])) {
-  await execa('npx', ['tsc', '-p', '.'], { cwd: projectDir });
   const work = tempDir('sysctr-trust-enforce-');
   const reg = await startRegistry();
   t.teardown(async () => {
@@ -28,12 +27,7 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'gpgv'])) {
     fs.rmSync(work, { recursive: true, force: true });
   });
   const H = reg.host;
-  const gnupgHome = path.join(work, 'gnupg');
-  const good = await makeGpgKey(gnupgHome, 'good');
-  const other = await makeGpgKey(gnupgHome, 'other');
-  const lookaside = path.join(work, 'lookaside');
-  const rd = path.join(work, 'registries.d');
-  writeRegistriesD(rd, lookaside);
+  const { gnupgHome, good, other, lookaside, rd } = await gpgLookasideSetup(work);
   await buildImageLayout(path.join(work, 'a'), 'a', { layers: [{ files: { 'etc/hello': 'image a\n' } }] });
   await buildImageLayout(path.join(work, 'b'), 'b', { layers: [{ files: { 'etc/hello': 'image b\n' } }] });
   await pushSigned(path.join(work, 'a'), 'a', `${H}/enf/app:1`, { gnupgHome, registriesD: rd, fpr: good.fingerprint });

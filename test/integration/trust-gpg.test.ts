@@ -8,13 +8,12 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { sysctr, projectDir } from '../helpers/cli.js';
-import { buildImageLayout, pushLayout, registryTestsCanRun, startRegistry, tempDir } from '../helpers/registry.js';
+import { sysctr } from '../helpers/cli.js';
+import { buildImageLayout, registryTestsCanRun, startRegistry, tempDir } from '../helpers/registry.js';
 import { requirePrereqs } from '../helpers/prereq.js';
-import { gpgSign, lookasideFile, makeGpgKey, pushSigned, registryDigest, simpleSigningPayload, writeRegistriesD } from '../helpers/signing.js';
+import { gpgLookasideSetup, gpgSign, lookasideFile, pushSigned, registryDigest, simpleSigningPayload } from '../helpers/signing.js';
 
 if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'gpgv'])) {
-  await execa('npx', ['tsc', '-p', '.'], { cwd: projectDir });
   const work = tempDir('sysctr-trust-gpg-');
   const reg = await startRegistry();
   t.teardown(async () => {
@@ -22,12 +21,7 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'gpgv'])) {
     fs.rmSync(work, { recursive: true, force: true });
   });
   const H = reg.host;
-  const gnupgHome = path.join(work, 'gnupg');
-  const good = await makeGpgKey(gnupgHome, 'good');
-  const other = await makeGpgKey(gnupgHome, 'other');
-  const lookaside = path.join(work, 'lookaside');
-  const rd = path.join(work, 'registries.d');
-  writeRegistriesD(rd, lookaside);
+  const { gnupgHome, good, other, lookaside, rd } = await gpgLookasideSetup(work);
 
   await buildImageLayout(path.join(work, 'a'), 'a', { layers: [{ files: { 'etc/hello': 'image a\n' } }] });
   await buildImageLayout(path.join(work, 'b'), 'b', { layers: [{ files: { 'etc/hello': 'image b\n' } }] });

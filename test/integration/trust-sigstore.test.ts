@@ -7,13 +7,11 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
-import { sysctr, projectDir } from '../helpers/cli.js';
+import { sysctr } from '../helpers/cli.js';
 import { buildImageLayout, pushLayout, registryTestsCanRun, startRegistry, tempDir } from '../helpers/registry.js';
 import { cosignPayload, makeCosignKey, pushCosignAttachment, registryDigest } from '../helpers/signing.js';
 
 if (await registryTestsCanRun(t)) {
-  await execa('npx', ['tsc', '-p', '.'], { cwd: projectDir });
   const work = tempDir('sysctr-trust-sigstore-');
   const reg = await startRegistry();
   t.teardown(async () => {
