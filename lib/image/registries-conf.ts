@@ -95,7 +95,8 @@ export function parseRegistriesConf(text: string, file: string): Omit<Registries
     const t = r as Record<string, unknown>;
     for (const k of Object.keys(t)) if (!REGISTRY_KEYS.has(k)) throw bad(file, `${at}.${k}`, 'unknown key');
     if (t.prefix === undefined && t.location === undefined) throw bad(file, at, 'needs a prefix or a location');
-    const prefix = location(t.prefix ?? t.location, file, `${at}.prefix`, true);
+    // without a prefix the location is the prefix, and a bad one is named as what was written
+    const prefix = location(t.prefix ?? t.location, file, t.prefix === undefined ? `${at}.location` : `${at}.prefix`, true);
     const loc = t.location === undefined ? (prefix.startsWith('*.') ? '' : prefix) : location(t.location, file, `${at}.location`, false);
     if (prefix.startsWith('*.') && t.location !== undefined) throw bad(file, `${at}.location`, 'a wildcard prefix ("*.") cannot have a location');
     const byDigestOnly = t['mirror-by-digest-only'] === undefined ? false : bool(t['mirror-by-digest-only'], file, `${at}.mirror-by-digest-only`);
