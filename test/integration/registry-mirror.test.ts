@@ -113,4 +113,19 @@ if (await registryTestsCanRun(t)) {
     t.equal(r.exitCode, 1);
     t.match(r.stderr, `${conf}: registry[0].mirror[0].pull-from-mirror: "never": write one of all, digest-only, tag-only`);
   });
+
+  t.test('a short name: one unqualified-search registry qualifies it, several are refused', async (t) => {
+    const one = path.join(work, 'search-one.conf');
+    fs.writeFileSync(one, `unqualified-search-registries = ["${upstream.host}"]\n[[registry]]\nlocation = "${upstream.host}"\ninsecure = true\n`);
+    const root = path.join(work, 'root-short');
+    let r = await sysctr(['--root', root, '--registries-conf', one, 'pull', 'mirrortest/app:v1']);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.same((await images(root)).map((i) => i.name), [wanted], 'recorded under the qualified name');
+    const two = path.join(work, 'search-two.conf');
+    fs.writeFileSync(two, `unqualified-search-registries = ["${upstream.host}", "quay.io"]\n`);
+    r = await sysctr(['--root', path.join(work, 'root-short2'), '--registries-conf', two, 'pull', 'mirrortest/app:v1']);
+    t.equal(r.exitCode, 1);
+    t.match(r.stderr, `"mirrortest/app:v1" is a short name and registries.conf lists several unqualified-search-registries: ${upstream.host}, quay.io`);
+    t.match(r.stderr, `hint: write the registry, e.g. ${upstream.host}/mirrortest/app:v1`);
+  });
 }

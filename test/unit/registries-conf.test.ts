@@ -6,6 +6,7 @@ import t from 'tap';
 import { endpointsFor, findRegistry, parseRegistriesConf, qualifyShortName, readRegistriesConf, type RegistriesConf } from '../../lib/image/registries-conf.js';
 import { parseReference } from '../../lib/image/reference.js';
 import { SysctrError } from '../../lib/errors.js';
+import { resolvePaths } from '../../lib/paths.js';
 
 const D = 'sha256:' + 'cd'.repeat(32);
 const conf = (text: string): RegistriesConf => ({ ...parseRegistriesConf(text, '/etc/containers/registries.conf'), files: [] });
@@ -133,4 +134,16 @@ t.test('drop-ins are read after the file, by name; a same prefix replaces; an ex
   t.same(readRegistriesConf(path.join(dir, 'nope.conf')).files.length, 2, 'a missing default file: the drop-ins still count');
   fs.writeFileSync(path.join(dir, 'registries.conf.d/30-bad.conf'), '[[registry]]\nlocation = "y.example"\nblokced = true\n');
   t.throws(() => readRegistriesConf(main), /30-bad\.conf: registry\[0\]\.blokced: unknown key/);
+});
+
+t.test('which file: the user’s own in user mode when it exists, else the system’s; --registries-conf wins', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-regconf-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const env = { HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'cfg') };
+  t.same(resolvePaths({ user: true }, env).registriesConf, { file: '/etc/containers/registries.conf', explicit: false });
+  fs.mkdirSync(path.join(dir, 'cfg/containers'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'cfg/containers/registries.conf'), '');
+  t.same(resolvePaths({ user: true }, env).registriesConf, { file: path.join(dir, 'cfg/containers/registries.conf'), explicit: false });
+  t.same(resolvePaths({}, env).registriesConf, { file: '/etc/containers/registries.conf', explicit: false }, 'system mode: the system file');
+  t.same(resolvePaths({ registriesConf: 'my.conf' }, env).registriesConf, { file: path.resolve('my.conf'), explicit: true });
 });
