@@ -128,4 +128,18 @@ if (await registryTestsCanRun(t)) {
     t.match(r.stderr, `"mirrortest/app:v1" is a short name and registries.conf lists several unqualified-search-registries: ${upstream.host}, quay.io`);
     t.match(r.stderr, `hint: write the registry, e.g. ${upstream.host}/mirrortest/app:v1`);
   });
+
+  t.test('a mirror that serves the manifest but not the blobs (404): the blobs come from the primary', async (t) => {
+    const mirror = await startMirror();
+    const broken: Proxy = await startProxy({ target: mirror.port, blobFault: () => ({ status: 404 }) });
+    stops.push(() => broken.stop());
+    const conf = writeConf('noblobs', broken.host);
+    const root = path.join(work, 'root-noblobs');
+    const r = await sysctr(['--root', root, '--registries-conf', conf, 'pull', wanted]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, `served by mirror ${broken.host}/mirrortest/app`, 'the manifest came from the mirror');
+    const refused = broken.requests.filter((q) => q.method === 'GET' && q.url.includes('/blobs/')).length;
+    t.ok(refused >= 1 + img.layers.length, `the mirror was asked for the config and each layer (${refused} blob GETs, all 404)`);
+    t.same((await images(root)).map((i) => [i.name, i.id]), [[wanted, img.configDigest]], 'and the image is whole');
+  });
 }

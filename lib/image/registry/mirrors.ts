@@ -18,6 +18,10 @@ class MirroredSource implements ImageSource {
   /** registry/repository of the mirror that served, undefined while none or the primary did */
   servedBy?: string;
   private inner?: ImageSource;
+  /** index in endpoints of the one that served the manifest */
+  private chosenAt = -1;
+  /** later endpoints, opened when a blob is missing from the chosen one */
+  private readonly fallbacks = new Map<number, Promise<ImageSource>>();
 
   constructor(
     private readonly original: ImageReference,
@@ -36,18 +40,23 @@ class MirroredSource implements ImageSource {
     return this.inner!;
   }
 
+  private open(e: Endpoint): Promise<ImageSource> {
+    // a mirror's own insecure flag; the primary's, or the command line's --tls-verify=false
+    const tlsVerify = e.insecure ? false : this.opts.tlsVerify;
+    return openRegistrySource(e.ref, { ...this.opts, tlsVerify, insecureHttp: this.opts.insecureHttp && !e.mirror });
+  }
+
   async getManifest(digest?: string): Promise<RawManifest> {
     if (this.inner) return this.inner.getManifest(digest);
     const failures: string[] = [];
     let last: unknown;
-    for (const e of this.endpoints) {
-      // a mirror's own insecure flag; the primary's, or the command line's --tls-verify=false
-      const tlsVerify = e.insecure ? false : this.opts.tlsVerify;
+    for (const [i, e] of this.endpoints.entries()) {
       let src: ImageSource | undefined;
       try {
-        src = await openRegistrySource(e.ref, { ...this.opts, tlsVerify, insecureHttp: this.opts.insecureHttp && !e.mirror });
+        src = await this.open(e);
         const m = await src.getManifest(digest);
         this.inner = src;
+        this.chosenAt = i;
         if (e.mirror) this.servedBy = `${e.ref.registry}/${e.ref.repository}`;
         return m;
       } catch (err) {
@@ -62,8 +71,27 @@ class MirroredSource implements ImageSource {
     });
   }
 
+  /**
+   * From the endpoint that served the manifest; a blob it does not serve (a cache that lost it, a
+   * 404 or 5xx) is asked of the next ones. Blobs are addressed by digest and pull.ts checks them,
+   * so where they came from does not matter.
+   */
   async getBlob(desc: Descriptor, opts?: BlobOptions): Promise<Readable> {
-    return (await this.chosen()).getBlob(desc, opts);
+    const first = await this.chosen();
+    try {
+      return await first.getBlob(desc, opts);
+    } catch (err) {
+      let last = err;
+      for (let i = this.chosenAt + 1; i < this.endpoints.length; i++) {
+        try {
+          if (!this.fallbacks.has(i)) this.fallbacks.set(i, this.open(this.endpoints[i]));
+          return await (await this.fallbacks.get(i)!).getBlob(desc, opts);
+        } catch (e) {
+          last = e;
+        }
+      }
+      throw last;
+    }
   }
 
   async getSigstoreAttachment(manifestDigest: string): Promise<SigstoreSignature[]> {
@@ -73,6 +101,7 @@ class MirroredSource implements ImageSource {
 
   async close(): Promise<void> {
     await this.inner?.close();
+    for (const f of this.fallbacks.values()) await f.then((s) => s.close(), () => undefined);
   }
 }
 
