@@ -3,7 +3,8 @@
  * upstream (behind a counting proxy, so that what the mirror fetched shows), a second one in
  * pull-through `proxy:` mode as the mirror. Pulls go through the mirror and keep the original
  * name; a mirror that is down falls back to the primary; a digest-only mirror is skipped for a
- * tag; a blocked registry is refused with nothing stored.
+ * tag; a blocked registry is refused with nothing stored; the signature policy judges the
+ * original reference.
  */
 import t from 'tap';
 import fs from 'node:fs';
@@ -141,5 +142,23 @@ if (await registryTestsCanRun(t)) {
     const refused = broken.requests.filter((q) => q.method === 'GET' && q.url.includes('/blobs/')).length;
     t.ok(refused >= 1 + img.layers.length, `the mirror was asked for the config and each layer (${refused} blob GETs, all 404)`);
     t.same((await images(root)).map((i) => [i.name, i.id]), [[wanted, img.configDigest]], 'and the image is whole');
+  });
+
+  t.test('the signature policy is asked about the original reference, not the mirror', async (t) => {
+    const mirror = await startMirror();
+    const conf = writeConf('policy', mirror.host);
+    const policy = (accept: string, reject: string) => {
+      const f = path.join(work, `policy-${accept === upstream.host ? 'up' : 'mirror'}.json`);
+      fs.writeFileSync(f, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [accept]: [{ type: 'insecureAcceptAnything' }], [reject]: [{ type: 'reject' }] } } }));
+      return f;
+    };
+    let r = await sysctr(['--root', path.join(work, 'root-pol1'), '--registries-conf', conf, '--signature-policy', policy(upstream.host, mirror.host), 'pull', wanted]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, 'served by mirror', 'accepted as the upstream image although the mirror served it');
+    const root = path.join(work, 'root-pol2');
+    r = await sysctr(['--root', root, '--registries-conf', conf, '--signature-policy', policy(mirror.host, upstream.host), 'pull', wanted]);
+    t.equal(r.exitCode, 1, 'a policy that rejects the upstream refuses it, whichever mirror serves it');
+    t.match(r.stderr, /reject/i);
+    t.same(await images(root), []);
   });
 }
