@@ -11,11 +11,12 @@ export interface GlobalArgs {
   'host-root'?: string;
   'signature-policy'?: string;
   'registries.d'?: string;
+  'registries-conf'?: string;
 }
 
 export function pathsFrom(args: GlobalArgs): Paths {
   return resolvePaths({ root: args.root, unitDir: args['unit-dir'], tmpfilesDir: args['tmpfiles-dir'], user: args.user, hostRoot: args['host-root'],
-    signaturePolicy: args['signature-policy'], registriesDir: args['registries.d'] });
+    signaturePolicy: args['signature-policy'], registriesDir: args['registries.d'], registriesConf: args['registries-conf'] });
 }
 
 /** Prints an error for a user; returns the exit status. Bugs get a stack trace. */

@@ -26,6 +26,7 @@ export async function runYargs(argv: string[]): Promise<void> {
     .option('root', { type: 'string', describe: 'state root (store and deployments); env SYSCTR_ROOT', global: true })
     .option('signature-policy', { type: 'string', describe: 'the containers-policy.json(5) to enforce (default /etc/containers/policy.json)', global: true })
     .option('registries.d', { type: 'string', describe: 'directory of containers-registries.d(5) files: where signatures are (default /etc/containers/registries.d)', global: true })
+    .option('registries-conf', { type: 'string', describe: 'the containers-registries.conf(5) for mirrors, blocked registries and short names (default /etc/containers/registries.conf and registries.conf.d/)', global: true })
     .option('debug', { type: 'boolean', describe: 'print stack traces', global: true, hidden: true })
     .example('$0 pull oci-archive:./etcd.tar', 'import an image into the store')
     .example('$0 install --system --name etcd --set PORT=2379 --now etcd:3.5', 'install and start a service')

@@ -21,6 +21,8 @@ export interface Paths {
   hostRoot: string;
   /** containers-policy.json(5) and containers-registries.d(5), read by lib/trust */
   trust: TrustPaths;
+  /** containers-registries.conf(5): mirrors, blocked registries, short-name search (lib/image/registries-conf.ts) */
+  registriesConf?: { file: string; explicit: boolean };
 }
 
 export interface TrustPaths {
@@ -41,6 +43,7 @@ export interface PathOptions {
   hostRoot?: string;
   signaturePolicy?: string;
   registriesDir?: string;
+  registriesConf?: string;
 }
 
 export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = process.env): Paths {
@@ -64,6 +67,7 @@ export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = pr
     user,
     hostRoot: path.resolve(opts.hostRoot ?? env.SYSCTR_HOST_ROOT ?? '/'),
     trust: trustPaths(opts, user, home, env),
+    registriesConf: registriesConfPath(opts, user, home, env),
   };
 }
 
@@ -82,4 +86,11 @@ function trustPaths(opts: PathOptions, user: boolean, home: string, env: NodeJS.
     writePolicy: path.resolve(opts.signaturePolicy ?? own('policy.json')),
     writeRegistriesDir: path.resolve(opts.registriesDir ?? own('registries.d')),
   };
+}
+
+/** The user's registries.conf when it exists (user mode), else the system's, as podman reads them. */
+function registriesConfPath(opts: PathOptions, user: boolean, home: string, env: NodeJS.ProcessEnv): { file: string; explicit: boolean } {
+  if (opts.registriesConf !== undefined) return { file: path.resolve(opts.registriesConf), explicit: true };
+  const own = path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'containers/registries.conf');
+  return { file: user && fs.existsSync(own) ? own : '/etc/containers/registries.conf', explicit: false };
 }

@@ -226,7 +226,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
     let failed = 0;
     for (const rec of targets) {
       try {
-        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args), trust: pathsFrom(args).trust });
+        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args), trust: pathsFrom(args).trust, registriesConf: pathsFrom(args).registriesConf });
         if (!args.quiet) {
           process.stdout.write(
             r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: updated ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers fetched)\n`,

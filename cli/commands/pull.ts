@@ -34,6 +34,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
       const r = await pullImage(store, args.source, {
         platform: args.platform,
         trust: pathsFrom(args).trust,
+        registriesConf: pathsFrom(args).registriesConf,
         ...registrySourceOptions(args),
         onEvent: reporter.onEvent,
       });
@@ -41,6 +42,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
       if (!args.quiet) {
         const { familiarName } = await import('../../lib/image/reference.js');
         const name = familiarName(r.image.name);
+        if (r.mirror) process.stdout.write(`${name}: served by mirror ${r.mirror}\n`);
         process.stdout.write(
           r.upToDate ? `${name}: image is up to date (${r.image.id})\n` : `${name}: pulled ${r.image.id} (${r.fetched} of ${r.image.layers.length} layers fetched)\n`,
         );

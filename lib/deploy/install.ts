@@ -118,7 +118,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     if (ctx.dryRun) throw new SysctrError(`image ${o.image} is not in the store; --dry-run does not pull`, { hint: `pull it first: sysctr pull ${o.image}` });
     out(`pulling ${o.image}`);
     const { pullImage } = await import('../image/pull.js');
-    const { image } = await pullImage(store, o.image, { trust: paths.trust });
+    const { image } = await pullImage(store, o.image, { trust: paths.trust, registriesConf: paths.registriesConf });
     got = await store.read((view) => {
       assertStillStored(view, image, 'it was being installed');
       return early(view, image);

@@ -19,7 +19,7 @@ import type { ReadView, Store } from '../store/store.js';
 import { flattenAtPull } from '../rootfs/merged.js';
 import type { ImageRecord } from '../store/types.js';
 import { parseManifest } from './manifest.js';
-import { openSource, type SourceOptions } from './source.js';
+import { openSource, qualifySource, type SourceOptions } from './source.js';
 import type { Descriptor, ImageConfig, ImageSource, RawManifest } from './types.js';
 import { resolvePaths, type TrustPaths } from '../paths.js';
 import type { TrustRecord } from '../trust/record.js';
@@ -51,15 +51,21 @@ export interface PullResult {
   upToDate: boolean;
   /** layers transferred (not already in the store) */
   fetched: number;
+  /** the registries.conf mirror that served the pull (registry/repository), if one did */
+  mirror?: string;
 }
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 export async function pullImage(store: Store, source: string, opts: PullOptions = {}): Promise<PullResult> {
   const wanted = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  // a short name resolved by registries.conf is, from here on, the reference the user asked for
+  source = await qualifySource(source, opts);
   const src = await openSource(source, { ...opts, onRetry: (r) => opts.onEvent?.({ type: 'retry', ...r }) });
   try {
-    return await pullFrom(store, src, source, wanted, opts);
+    const r = await pullFrom(store, src, source, wanted, opts);
+    const mirror = (src as { servedBy?: string }).servedBy;
+    return mirror ? { ...r, mirror } : r;
   } finally {
     await src.close();
   }

@@ -19,6 +19,8 @@ export interface SourceOptions {
   timeoutMs?: number;
   /** told about each retry of a registry request */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string; what: string }) => void;
+  /** containers-registries.conf(5) to follow for registry pulls (none: the reference's registry only) */
+  registriesConf?: { file: string; explicit: boolean };
 }
 
 export type SourceSpec =
@@ -88,12 +90,28 @@ async function openRegistry(reference: string, insecure: boolean, opts: SourceOp
   const { openRegistrySource } = await import('./registry/index.js');
   const { readCredsFile } = await import('./registry/auth.js');
   const creds = opts.credsFile !== undefined ? readCredsFile(opts.credsFile) : opts.creds;
-  return openRegistrySource(ref, {
-    creds,
-    authFile: opts.authFile,
-    tlsVerify: opts.tlsVerify,
-    insecureHttp: insecure,
-    timeoutMs: opts.timeoutMs,
-    onRetry: opts.onRetry,
-  });
+  const ropts = { creds, authFile: opts.authFile, tlsVerify: opts.tlsVerify, insecureHttp: insecure, timeoutMs: opts.timeoutMs, onRetry: opts.onRetry };
+  if (opts.registriesConf) {
+    const { readRegistriesConf, findRegistry, endpointsFor } = await import('./registries-conf.js');
+    const conf = readRegistriesConf(opts.registriesConf.file, { explicit: opts.registriesConf.explicit });
+    if (findRegistry(conf, ref)) {
+      const { openMirroredSource } = await import('./registry/mirrors.js');
+      return openMirroredSource(ref, endpointsFor(conf, ref), ropts);
+    }
+  }
+  return openRegistrySource(ref, ropts);
+}
+
+/**
+ * A registry reference given as a short name, qualified by registries.conf's
+ * unqualified-search-registries (other sources and qualified names unchanged).
+ */
+export async function qualifySource(spec: string, opts: SourceOptions): Promise<string> {
+  const s = parseSource(spec);
+  if (s.transport !== 'docker' || !opts.registriesConf) return spec;
+  const { readRegistriesConf, qualifyShortName } = await import('./registries-conf.js');
+  const conf = readRegistriesConf(opts.registriesConf.file, { explicit: opts.registriesConf.explicit });
+  const q = qualifyShortName(s.reference, conf);
+  if (q === s.reference) return spec;
+  return s.insecure ? `http:${q}` : q;
 }

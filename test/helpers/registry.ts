@@ -63,6 +63,8 @@ export interface RegistryStartOptions {
   token?: { user: string; pass: string; alg?: 'RS256' | 'ES256'; anonymousPull?: boolean };
   /** serve https with a self-signed certificate for 127.0.0.1 */
   tls?: boolean;
+  /** run as a pull-through cache of this upstream URL (distribution's `proxy: remoteurl:`) */
+  proxyRemoteUrl?: string;
 }
 
 export interface Registry {
@@ -182,6 +184,7 @@ export async function startRegistry(o: RegistryStartOptions = {}): Promise<Regis
     'http:',
     `  addr: 127.0.0.1:${port}`,
   ];
+  if (o.proxyRemoteUrl) lines.push('proxy:', `  remoteurl: ${o.proxyRemoteUrl}`);
   if (o.tls) {
     const cert = path.join(dir, 'tls.crt');
     const key = path.join(dir, 'tls.key');
