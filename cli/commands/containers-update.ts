@@ -10,7 +10,7 @@ const say = (l: string) => process.stdout.write(l + '\n');
 /** --dry-run prints the commands that change the host and runs only systemctl's queries. */
 async function deployContext(args: GlobalArgs & { 'dry-run'?: boolean; json?: boolean }) {
   const dryRun = Boolean(args['dry-run']);
-  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true }), dryRun, out: lineWriter(args.json), warn: printWarning };
+  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true, out: lineWriter(args.json) }), dryRun, out: lineWriter(args.json), warn: printWarning };
 }
 
 const dryRunOption = { type: 'boolean', describe: 'print what would change (files as diffs, commands), change nothing' } as const;

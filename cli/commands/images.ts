@@ -242,7 +242,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
     for (const rec of targets) {
       try {
         const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args), trust: pathsFrom(args).trust });
-        images.push({ image: familiarName(rec.name), changed: !r.upToDate, previousId: rec.id, id: r.image.id, fetched: r.fetched });
+        images.push({ image: rec.name, changed: !r.upToDate, previousId: rec.id, id: r.image.id, fetched: r.fetched });
         if (!args.quiet && !args.json) {
           process.stdout.write(
             r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: updated ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers fetched)\n`,
@@ -250,7 +250,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
         }
       } catch (err) {
         failed++;
-        images.push({ image: familiarName(rec.name), changed: false, previousId: rec.id, error: (err as Error).message });
+        images.push({ image: rec.name, changed: false, previousId: rec.id, error: (err as Error).message });
         (await import('../context.js')).reportItemError(familiarName(rec.name), err);
       }
     }

@@ -40,7 +40,7 @@ const cmd: CommandModule<object, Args> = {
     const dryRun = Boolean(args['dry-run']);
     const out = lineWriter(args.json);
     const r = await install(
-      { paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out, warn: printWarning },
+      { paths: pathsFrom(args), runner: await runnerFor(dryRun, { out }), dryRun, out, warn: printWarning },
       { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, settleMs: Math.round(Number(args.settle) * 1000), force: args.force },
     );
     if (args.json) {

@@ -41,9 +41,9 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
       });
       reporter.stop();
       if (args.json) {
-        const { familiarName } = await import('../../lib/image/reference.js');
         const { printChange } = await import('../output.js');
-        printChange({ changed: !r.upToDate, image: familiarName(r.image.name), id: r.image.id, digest: r.image.manifestDigest, layers: r.image.layers.length, fetched: r.fetched });
+        // the store's full name, as install, tag and delete give it
+        printChange({ changed: !r.upToDate, image: r.image.name, id: r.image.id, digest: r.image.manifestDigest, layers: r.image.layers.length, fetched: r.fetched });
       } else if (!args.quiet) {
         const { familiarName } = await import('../../lib/image/reference.js');
         const name = familiarName(r.image.name);

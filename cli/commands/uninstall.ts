@@ -23,7 +23,7 @@ const cmd: CommandModule<object, Args> = {
     const { uninstall } = await import('../../lib/deploy/uninstall.js');
     const dryRun = Boolean(args['dry-run']);
     const out = lineWriter(args.json);
-    const r = await uninstall({ paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out }, String(args.name), { purge: args.purge });
+    const r = await uninstall({ paths: pathsFrom(args), runner: await runnerFor(dryRun, { out }), dryRun, out }, String(args.name), { purge: args.purge });
     if (args.json) return printChange({ changed: r.removed, ...(dryRun ? { dryRun: true } : {}), name: r.name, unit: `${r.name}.service`, purge: Boolean(args.purge) });
     if (r.removed && !dryRun) out(`uninstalled ${r.name}`);
   },
