@@ -35,7 +35,7 @@ writeOciLayout(layout, [{ image: v1, ref: 'v1' }, { image: v2, ref: 'v2' }]);
 /** runs sysctr and parses its stdout, which must be exactly one JSON object */
 async function json(t: Test, args: string[], exitCode = 0): Promise<Record<string, unknown>> {
   const r = await sysctr([...args, '--json'], { env });
-  t.equal(r.exitCode, exitCode, `${args.join(' ')}: exit ${exitCode}; stderr: ${r.stderr}`);
+  t.equal(r.exitCode, exitCode, r.exitCode === exitCode ? `${args.join(' ')}: exit ${exitCode}` : `${args.join(' ')}: ${r.stderr}`);
   let v: Record<string, unknown> = {};
   t.doesNotThrow(() => (v = JSON.parse(r.stdout) as Record<string, unknown>), `${args[0]}: stdout is one JSON object: ${r.stdout}`);
   return v;
