@@ -58,7 +58,7 @@ export const update: CommandModule<object, UpdateArgs> = {
     const report = (r: R): boolean => {
       if (args.json) {
         // reverted: a new deployment was made and given up, the host is not as it was; exit 1 says so
-        if (!args.all) printChange({ changed: r.status !== 'up-to-date', ...r, unit: `${r.name}.service` });
+        if (!args.all) printChange({ changed: r.status !== 'up-to-date', ...r, dryRun: ctx.dryRun, unit: `${r.name}.service` });
       } else if (r.dryRun) return true; // the plan is what was printed
       if (args.json && r.status !== 'reverted') return true;
       if (r.status === 'up-to-date') say(`${r.name} is already up to date (${r.image}, ${r.imageId.slice(7, 19)} in ${r.to})`);
@@ -115,7 +115,7 @@ export const rollback: CommandModule<object, NameArgs> = {
     const { rollback: doRollback } = await import('../../lib/deploy/rollback.js');
     const r = await doRollback(await deployContext(args), String(args.name), { settleMs: Math.round(Number(args.settle) * 1000), withData: args['with-data'] });
     // a rollback always switches (run twice, it switches back): changed is false only when it finished an interrupted one
-    if (args.json) return printChange({ changed: !r.finished, ...r });
+    if (args.json) return printChange({ changed: !r.finished, ...r, dryRun: Boolean(args['dry-run']) });
     if (r.finished || r.dryRun) return; // the plan, or finishing an interrupted rollback, was the job: both were printed
     say(`rolled back ${r.name}: ${r.from} -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
     if (r.data) say(`restored its data (${r.data.volumes.join(', ')}) from the snapshot taken ${r.data.age} ago, before the update`);

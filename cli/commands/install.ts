@@ -45,7 +45,7 @@ const cmd: CommandModule<object, Args> = {
     );
     if (args.json) {
       const { status, ...rest } = r;
-      return printChange({ changed: status === 'installed', ...rest, unit: `${r.name}.service`, started: Boolean(args.now) && status === 'installed' && !dryRun });
+      return printChange({ changed: status === 'installed', ...rest, dryRun, unit: `${r.name}.service`, started: Boolean(args.now) && status === 'installed' && !dryRun });
     }
     if (r.status === 'installed' && !dryRun) out(`installed ${r.name} from ${r.image} in ${r.deployment}${args.now ? ' and started it' : ` (start it: sysctr start ${r.name})`}`);
   },

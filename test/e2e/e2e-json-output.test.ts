@@ -2,7 +2,8 @@
  * --json in a systemd booted with systemd-nspawn, with real runc (docs/json-output.md): install,
  * containers update, start, stop and uninstall each run twice print changed true, then changed
  * false with exit 0; --dry-run prints the same object with dryRun and changes nothing; rollback
- * switches each time it runs (changed true both times).
+ * switches each time it runs (changed true both times); backup and restore (of a container that is
+ * not started) say changed true each time.
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
@@ -15,6 +16,7 @@ if (requireRealSystemd(t)) {
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
   for (const v of ['v1', 'v2']) await buildImageWithUmoci(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
+  await buildImageWithUmoci(path.join(projectDir, 'fixtures/images/volumes-v1'), layout, 'vol1');
   const root = '/var/lib/sysctr-json';
   const name = 'json-web';
   /** stdout must be exactly one JSON object */
@@ -27,7 +29,7 @@ if (requireRealSystemd(t)) {
   const link = async () => (await m.exec(['readlink', `${root}/${name}`])).stdout.trim();
 
   t.before(async () => {
-    for (const v of ['v1', 'v2']) {
+    for (const v of ['v1', 'v2', 'vol1']) {
       const p = await m.sysctr(['pull', `oci:${layout}:${v}`], { SYSCTR_ROOT: root });
       if (p.exitCode !== 0) throw new Error(`pull ${v}: ${p.stderr}`);
     }
@@ -70,5 +72,16 @@ if (requireRealSystemd(t)) {
     t.match(await json(t, ['uninstall', name]), { changed: true, name, unit: `${name}.service` });
     t.match(await json(t, ['uninstall', name]), { changed: false, name });
     t.equal((await m.exec(['test', '-e', `/etc/systemd/system/${name}.service`])).exitCode, 1, 'the unit is gone');
+  });
+
+  t.test('backup and restore', async (t) => {
+    const vol = 'json-vol';
+    t.match(await json(t, ['install', '--name', vol, 'layout:vol1']), { changed: true, name: vol });
+    const file = `${root}/json-vol.backup`;
+    const b = await json(t, ['backup', vol, '-o', file]);
+    t.match(b, { changed: true, name: vol, file });
+    t.equal((await m.exec(['test', '-s', file])).exitCode, 0, 'the backup file is there');
+    t.match(await json(t, ['restore', '--force', file]), { changed: true, name: vol, installed: false });
+    t.match(await json(t, ['uninstall', '--purge', vol]), { changed: true, purge: true });
   });
 }

@@ -90,7 +90,7 @@ t.test('an installed container: install again, values, uninstall --dry-run', asy
   const paths = resolvePaths({ root, unitDir: units, tmpfilesDir: tmpfiles, hostRoot: path.join(dir, 'hostroot'), signaturePolicy: policy });
   await install({ paths, runner: new RecordingRunner(), dryRun: false, out: () => {}, env: {} }, { image: 'localhost/layout:v1', name: 'json-inst', set: ['PORT=9002'] });
   const again = await json(t, ['install', ...host, '--dry-run', '--name', 'json-inst', '--set', 'PORT=9002', 'localhost/layout:v1']);
-  t.match(again, { changed: false, name: 'json-inst', deployment: path.join(root, 'json-inst.0'), imageId: v1.config.digest, values: { PORT: '9002' } });
+  t.match(again, { changed: false, dryRun: true, name: 'json-inst', deployment: path.join(root, 'json-inst.0'), imageId: v1.config.digest, values: { PORT: '9002' } });
   const other = await sysctr(['install', ...host, '--dry-run', '--name', 'json-inst', '--set', 'PORT=9003', 'localhost/layout:v1', '--json'], { env });
   t.equal(other.exitCode, 1, 'other values: an error, not "no change"');
   t.equal(other.stdout, '');
