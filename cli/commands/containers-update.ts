@@ -59,8 +59,8 @@ export const update: CommandModule<object, UpdateArgs> = {
       if (args.json) {
         // reverted: a new deployment was made and given up, the host is not as it was; exit 1 says so
         if (!args.all) printChange({ changed: r.status !== 'up-to-date', ...r, dryRun: ctx.dryRun, unit: `${r.name}.service` });
+        if (r.status !== 'reverted') return true; // a revert is said on stderr too, below
       } else if (r.dryRun) return true; // the plan is what was printed
-      if (args.json && r.status !== 'reverted') return true;
       if (r.status === 'up-to-date') say(`${r.name} is already up to date (${r.image}, ${r.imageId.slice(7, 19)} in ${r.to})`);
       else if (r.status === 'updated') say(`updated ${r.name}: ${r.from} (${r.previousImage}) -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
       else {
