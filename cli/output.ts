@@ -82,3 +82,16 @@ export function ago(iso: string | undefined, now = Date.now()): string {
   for (const [n, name] of units) if (s >= n) return `${Math.floor(s / n)} ${name}${Math.floor(s / n) > 1 ? 's' : ''} ago`;
   return `${s} second${s === 1 ? '' : 's'} ago`;
 }
+
+/** --json on the commands that change state: one object on stdout, with `changed` (docs/json-output.md) */
+export const jsonChangeOption = { type: 'boolean', describe: 'print one JSON object with changed: true|false (other output goes to stderr)' } as const;
+
+/** Where a command's progress lines go: stdout, or stderr under --json (stdout holds only the object). */
+export function lineWriter(json: boolean | undefined): (l: string) => void {
+  return json ? (l) => process.stderr.write(l + '\n') : (l) => process.stdout.write(l + '\n');
+}
+
+export function printChange(value: { changed: boolean; dryRun?: boolean } & Record<string, unknown>): void {
+  const { changed, dryRun, ...rest } = value;
+  printJson({ changed, ...(dryRun ? { dryRun: true } : {}), ...rest });
+}

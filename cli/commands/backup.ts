@@ -2,18 +2,17 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
 import { hostOptions, runnerFor } from './host-options.js';
-import { humanSize } from '../output.js';
+import { humanSize, jsonChangeOption, lineWriter, printChange } from '../output.js';
 
-const say = (l: string) => process.stdout.write(l + '\n');
-
-async function deployContext(args: GlobalArgs) {
-  return { paths: pathsFrom(args), runner: await runnerFor(false), dryRun: false, out: say, warn: printWarning };
+async function deployContext(args: GlobalArgs & { json?: boolean }) {
+  return { paths: pathsFrom(args), runner: await runnerFor(false), dryRun: false, out: lineWriter(args.json), warn: printWarning };
 }
 
 interface BackupArgs extends GlobalArgs {
   name: string;
   output?: string;
   live?: boolean;
+  json?: boolean;
 }
 
 // its command line and description are in commands/index.ts (--help loads no command module)
@@ -24,6 +23,7 @@ export const backup: CommandModule<object, BackupArgs> = {
       .options(hostOptions)
       .option('output', { alias: 'o', type: 'string', describe: 'the backup file (default NAME-TIME.sysctr-backup in this directory)' })
       .option('live', { type: 'boolean', describe: 'do not stop the service while its data is read (the copy may be inconsistent)' })
+      .option('json', jsonChangeOption)
       .example('$0 backup web -o /srv/backups/web.sysctr-backup', 'stop web, archive its data volumes, start it again') as never,
   handler: async (args) => {
     const { backup: doBackup } = await import('../../lib/deploy/backup.js');
@@ -37,7 +37,9 @@ export const backup: CommandModule<object, BackupArgs> = {
         }
       : undefined;
     try {
-      await doBackup(await deployContext(args), String(args.name), { output: args.output, live: args.live, progress });
+      const r = await doBackup(await deployContext(args), String(args.name), { output: args.output, live: args.live, progress });
+      // every backup writes a new file
+      if (args.json) printChange({ changed: true, name: String(args.name), ...r });
     } finally {
       if (progress && last) process.stderr.write('\r\u001b[K');
     }
@@ -48,6 +50,7 @@ interface RestoreArgs extends GlobalArgs {
   file: string;
   name?: string;
   force?: boolean;
+  json?: boolean;
 }
 
 export const restore: CommandModule<object, RestoreArgs> = {
@@ -57,10 +60,13 @@ export const restore: CommandModule<object, RestoreArgs> = {
       .options(hostOptions)
       .option('name', { type: 'string', describe: 'restore as this container (default: the name in the backup)' })
       .option('force', { type: 'boolean', describe: 'replace data volumes that have data in them' })
+      .option('json', jsonChangeOption)
       .example('$0 restore web.sysctr-backup', 'install web if missing and put its data back')
       .example('$0 restore --name web-copy web.sysctr-backup', 'a second container with the same data') as never,
   handler: async (args) => {
     const { restore: doRestore } = await import('../../lib/deploy/backup.js');
-    await doRestore(await deployContext(args), String(args.file), { name: args.name, force: args.force });
+    const r = await doRestore(await deployContext(args), String(args.file), { name: args.name, force: args.force });
+    // a restore puts the data back each time (a second one replaces what the service wrote since)
+    if (args.json) printChange({ changed: true, ...r });
   },
 };

@@ -2,14 +2,15 @@
 import type { CommandModule } from 'yargs';
 import { usageError } from '../../lib/errors.js';
 import { pathsFrom, printWarning, reportItemError, type GlobalArgs } from '../context.js';
+import { jsonChangeOption, lineWriter, printChange } from '../output.js';
 import { hostOptions, runnerFor } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
 
 /** --dry-run prints the commands that change the host and runs only systemctl's queries. */
-async function deployContext(args: GlobalArgs & { 'dry-run'?: boolean }) {
+async function deployContext(args: GlobalArgs & { 'dry-run'?: boolean; json?: boolean }) {
   const dryRun = Boolean(args['dry-run']);
-  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true }), dryRun, out: say, warn: printWarning };
+  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true, out: lineWriter(args.json) }), dryRun, out: lineWriter(args.json), warn: printWarning };
 }
 
 const dryRunOption = { type: 'boolean', describe: 'print what would change (files as diffs, commands), change nothing' } as const;
@@ -23,6 +24,7 @@ interface UpdateArgs extends GlobalArgs {
   all?: boolean;
   settle?: number;
   'no-snapshot'?: string[];
+  json?: boolean;
 }
 
 export const update: CommandModule<object, UpdateArgs> = {
@@ -39,6 +41,7 @@ export const update: CommandModule<object, UpdateArgs> = {
       .option('settle', { type: 'number', default: 2, describe: 'seconds the new deployment must stay active, or it is rolled back' })
       .option('no-snapshot', { type: 'string', describe: 'a data volume not to snapshot before switching (repeatable)' })
       .option('dry-run', dryRunOption)
+      .option('json', jsonChangeOption)
       .example('$0 containers update --rebase web:2 web', 'move web to the image web:2')
       .example('$0 containers update --set PORT=8081 web', 'same image, a new value')
       .example('$0 containers update --pull --all', 'pull every container\'s image again and update what changed')
@@ -53,7 +56,11 @@ export const update: CommandModule<object, UpdateArgs> = {
     const o = { set, pull: args.pull, settleMs: Math.round(Number(args.settle) * 1000), noSnapshot };
     type R = Awaited<ReturnType<typeof doUpdate>>;
     const report = (r: R): boolean => {
-      if (r.dryRun) return true; // the plan is what was printed
+      if (args.json) {
+        // reverted: a new deployment was made and given up, the host is not as it was; exit 1 says so
+        if (!args.all) printChange({ changed: r.status !== 'up-to-date', ...r, dryRun: ctx.dryRun, unit: `${r.name}.service` });
+        if (r.status !== 'reverted') return true; // a revert is said on stderr too, below
+      } else if (r.dryRun) return true; // the plan is what was printed
       if (r.status === 'up-to-date') say(`${r.name} is already up to date (${r.image}, ${r.imageId.slice(7, 19)} in ${r.to})`);
       else if (r.status === 'updated') say(`updated ${r.name}: ${r.from} (${r.previousImage}) -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
       else {
@@ -64,10 +71,17 @@ export const update: CommandModule<object, UpdateArgs> = {
       return true;
     };
     if (args.all) {
+      const containers: Array<Record<string, unknown>> = [];
       const failed = await updateAll(ctx, o, (name, r) => {
-        if (r instanceof Error) reportItemError(name, r);
-        else report(r);
+        if (r instanceof Error) {
+          reportItemError(name, r);
+          containers.push({ name, changed: false, error: r.message });
+        } else {
+          report(r);
+          containers.push({ changed: r.status !== 'up-to-date', ...r, unit: `${r.name}.service` });
+        }
       });
+      if (args.json) printChange({ changed: containers.some((c) => c.changed), ...(ctx.dryRun ? { dryRun: true } : {}), containers });
       if (failed) process.exitCode = 1;
       return;
     }
@@ -92,6 +106,7 @@ export const rollback: CommandModule<object, NameArgs> = {
       .option('dry-run', dryRunOption)
       .option('settle', { type: 'number', default: 2, describe: 'seconds the restarted deployment must stay active to count as up (0: do not wait)' })
       .option('with-data', { type: 'boolean', describe: 'also put back the data volumes as the last update found them (its snapshot)' })
+      .option('json', jsonChangeOption)
       .example('$0 containers rollback web', 'back to the deployment before the last update')
       .example('$0 containers rollback --with-data web', 'and its data as it was before that update')
       .example('$0 containers rollback --dry-run web', 'show the switch without making it') as never,
@@ -99,6 +114,8 @@ export const rollback: CommandModule<object, NameArgs> = {
     if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
     const { rollback: doRollback } = await import('../../lib/deploy/rollback.js');
     const r = await doRollback(await deployContext(args), String(args.name), { settleMs: Math.round(Number(args.settle) * 1000), withData: args['with-data'] });
+    // a rollback always switches (run twice, it switches back): changed is false only when it finished an interrupted one
+    if (args.json) return printChange({ changed: !r.finished, ...r, dryRun: Boolean(args['dry-run']) });
     if (r.finished || r.dryRun) return; // the plan, or finishing an interrupted rollback, was the job: both were printed
     say(`rolled back ${r.name}: ${r.from} -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
     if (r.data) say(`restored its data (${r.data.volumes.join(', ')}) from the snapshot taken ${r.data.age} ago, before the update`);

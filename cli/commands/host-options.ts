@@ -17,8 +17,8 @@ export const storeUserOption = {
  * DryRunner for --dry-run (with `realQueries`, systemctl's queries still run, so a plan can follow
  * the units' real state); otherwise a child_process runner (loading execa costs ~0.1 s).
  */
-export async function runnerFor(dryRun: boolean, opts: { realQueries?: boolean } = {}): Promise<import('../../lib/proc.js').Runner> {
+export async function runnerFor(dryRun: boolean, opts: { realQueries?: boolean; out?: (l: string) => void } = {}): Promise<import('../../lib/proc.js').Runner> {
   const { SpawnRunner } = await import('../../lib/systemd/spawn-runner.js');
-  if (dryRun) return new (await import('../../lib/proc.js')).DryRunner(undefined, opts.realQueries ? new SpawnRunner() : undefined);
+  if (dryRun) return new (await import('../../lib/proc.js')).DryRunner(opts.out, opts.realQueries ? new SpawnRunner() : undefined);
   return new SpawnRunner();
 }

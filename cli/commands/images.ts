@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
-import { ago, filterMatches, humanSize, parseFilters, printJson, printTable, shortId } from '../output.js';
+import { ago, filterMatches, humanSize, jsonChangeOption, parseFilters, printChange, printJson, printTable, shortId } from '../output.js';
 import { storeUserOption } from './host-options.js';
 import { verify } from './images-verify.js';
 import { checkTimeout, registryOptions, registrySourceOptions, type RegistryArgs } from './registry-options.js';
@@ -146,49 +146,61 @@ const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boole
   },
 };
 
-const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: boolean }> = {
+const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: boolean; json?: boolean }> = {
   command: ['delete <images..>', 'rm <images..>'],
   describe: 'remove images from the store (and the content only they used)',
-  builder: (y) => y.positional('images', { type: 'string', array: true, demandOption: true }).option('force', { type: 'boolean', describe: 'even when an installed container uses it' }),
+  builder: (y) =>
+    y
+      .positional('images', { type: 'string', array: true, demandOption: true })
+      .option('force', { type: 'boolean', describe: 'even when an installed container uses it' })
+      .option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { deleteImages } = await import('../../lib/image/delete.js');
     const { imagesInUse } = await import('../../lib/deploy/in-use.js');
     const paths = pathsFrom(args);
     const r = await deleteImages(store, args.images, { force: args.force, inUse: () => imagesInUse(paths) });
+    if (args.json) return printChange({ changed: r.removed.length > 0 || r.freed.objects > 0, ...r });
     for (const n of r.removed) process.stdout.write(`deleted ${n}\n`);
     for (const id of r.kept) process.stdout.write(`kept ${id} (unnamed) while installed containers use it\n`);
     if (r.freed.objects) process.stdout.write(`freed ${r.freed.layers} layers, ${r.freed.objects} objects (${humanSize(r.freed.bytes)})\n`);
   },
 };
 
-const prune: CommandModule<GlobalArgs, GlobalArgs> = {
+const prune: CommandModule<GlobalArgs, GlobalArgs & { json?: boolean }> = {
   command: 'prune',
   describe: 'remove unnamed images no container uses, and layers, objects and blobs no image uses',
+  builder: (y) => y.option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { pruneImages } = await import('../../lib/image/delete.js');
     const { imagesInUse } = await import('../../lib/deploy/in-use.js');
     const paths = pathsFrom(args);
     const r = await pruneImages(store, () => imagesInUse(paths));
+    if (args.json) return printChange({ changed: r.images + r.layers + r.objects + r.blobs > 0, ...r });
     process.stdout.write(`removed ${r.images} unnamed images, ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
   },
 };
 
-const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: string }> = {
+const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: string; json?: boolean }> = {
   command: 'tag <source> <target>',
   describe: 'give an image another name',
-  builder: (y) => y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }),
+  builder: (y) =>
+    y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }).option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { normalizeName } = await import('../../lib/image/reference.js');
     const name = normalizeName(args.target);
     const { resolveImage } = await import('../../lib/image/find.js');
-    await store.write((view) => {
+    const r = await store.write((view) => {
       const src = resolveImage(view, args.source);
-      view.images.put({ ...src, name, pulled: new Date().toISOString() });
+      const previous = view.images.get(name)?.id;
+      // the name already on this image: nothing to write (a second run reports no change)
+      if (previous !== src.id) view.images.put({ ...src, name, pulled: new Date().toISOString() });
+      return { changed: previous !== src.id, image: name, id: src.id, ...(previous && previous !== src.id ? { previousId: previous } : {}) };
     });
-    process.stdout.write(`tagged ${name}\n`);
+    if (args.json) return printChange(r);
+    process.stdout.write(r.changed ? `tagged ${name}\n` : `${name} already names ${r.id}\n`);
   },
 };
 
@@ -196,6 +208,7 @@ interface UpdateArgs extends GlobalArgs, RegistryArgs {
   image?: string;
   all?: boolean;
   quiet?: boolean;
+  json?: boolean;
 }
 
 const update: CommandModule<GlobalArgs, UpdateArgs> = {
@@ -207,6 +220,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
       .option('all', { type: 'boolean', describe: 'every image an installed container uses' })
       .options(registryOptions)
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only errors' })
+      .option('json', jsonChangeOption)
       .check((a) => (!a.image === !a.all ? 'name an IMAGE or give --all' : true))
       .check(checkTimeout)
       .example('$0 images update --all', 'refresh the images of every installed container, then: sysctr containers update --all'),
@@ -221,22 +235,26 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
       const { imagesInUse } = await import('../../lib/deploy/in-use.js');
       const used = imagesInUse(pathsFrom(args));
       targets = (await store.read((view) => view.images.list())).filter((i) => used.has(i.id) && !i.name.startsWith('<none>'));
-      if (!targets.length && !args.quiet) process.stdout.write('no installed container uses a named image\n');
+      if (!targets.length && !args.quiet && !args.json) process.stdout.write('no installed container uses a named image\n');
     }
     let failed = 0;
+    const images: Array<{ image: string; changed: boolean; previousId: string; id?: string; fetched?: number; error?: string }> = [];
     for (const rec of targets) {
       try {
         const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args), trust: pathsFrom(args).trust, registriesConf: pathsFrom(args).registriesConf });
-        if (!args.quiet) {
+        images.push({ image: rec.name, changed: !r.upToDate, previousId: rec.id, id: r.image.id, fetched: r.fetched });
+        if (!args.quiet && !args.json) {
           process.stdout.write(
             r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: updated ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers fetched)\n`,
           );
         }
       } catch (err) {
         failed++;
+        images.push({ image: rec.name, changed: false, previousId: rec.id, error: (err as Error).message });
         (await import('../context.js')).reportItemError(familiarName(rec.name), err);
       }
     }
+    if (args.json) printChange({ changed: images.some((i) => i.changed), images });
     if (failed) process.exitCode = 1;
   },
 };

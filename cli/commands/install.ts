@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { usageError } from '../../lib/errors.js';
 import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
+import { jsonChangeOption, lineWriter, printChange } from '../output.js';
 import { hostOptions, runnerFor } from './host-options.js';
 
 interface Args extends GlobalArgs {
@@ -13,6 +14,7 @@ interface Args extends GlobalArgs {
   settle?: number;
   force?: boolean;
   'dry-run'?: boolean;
+  json?: boolean;
 }
 
 // its command line and description are in commands/index.ts (--help loads no command module)
@@ -29,17 +31,22 @@ const cmd: CommandModule<object, Args> = {
       .option('settle', { type: 'number', default: 2, describe: 'with --now: seconds it must stay active to count as started (0: do not wait)' })
       .option('force', { type: 'boolean', describe: "take over host files (/exports/hostfs) that already exist and are not sysctr's" })
       .option('dry-run', { type: 'boolean', describe: 'print the files and commands, change nothing' })
+      .option('json', jsonChangeOption)
       .example('$0 install --name web --set PORT=8080 --now web:1', '')
       .example('$0 install --force --name etcd etcd:3.5', 'replace an existing /etc/etcd/etcd.conf with the image\'s (it then belongs to etcd)') as never,
   handler: async (args) => {
     if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
     const { install } = await import('../../lib/deploy/install.js');
     const dryRun = Boolean(args['dry-run']);
-    const out = (l: string) => process.stdout.write(l + '\n');
+    const out = lineWriter(args.json);
     const r = await install(
-      { paths: pathsFrom(args), runner: await runnerFor(dryRun), dryRun, out, warn: printWarning },
+      { paths: pathsFrom(args), runner: await runnerFor(dryRun, { out }), dryRun, out, warn: printWarning },
       { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, settleMs: Math.round(Number(args.settle) * 1000), force: args.force },
     );
+    if (args.json) {
+      const { status, ...rest } = r;
+      return printChange({ changed: status === 'installed', ...rest, dryRun, unit: `${r.name}.service`, started: Boolean(args.now) && status === 'installed' && !dryRun });
+    }
     if (r.status === 'installed' && !dryRun) out(`installed ${r.name} from ${r.image} in ${r.deployment}${args.now ? ' and started it' : ` (start it: sysctr start ${r.name})`}`);
   },
 };

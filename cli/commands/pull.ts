@@ -7,6 +7,7 @@ interface PullArgs extends GlobalArgs, RegistryArgs {
   source: string;
   platform?: string;
   quiet?: boolean;
+  json?: boolean;
 }
 
 // its command line and description are in commands/index.ts (--help loads no command module)
@@ -19,6 +20,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
       .check(checkTimeout)
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors' })
       .option('user', storeUserOption)
+      .option('json', { type: 'boolean', describe: 'print one JSON object with changed: true|false, and no progress' })
       .example('$0 pull oci:./layout:v1', 'from an OCI layout directory, ref v1')
       .example('$0 pull docker-archive:./etcd.tar', 'from a docker save archive')
       .example('$0 pull docker://registry.example.org/etcd:3.5', 'from a registry')
@@ -29,7 +31,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
     const { pullImage } = await import('../../lib/image/pull.js');
     const { progressReporter } = await import('../progress.js');
     const store = Store.open(pathsFrom(args).store);
-    const reporter = progressReporter({ quiet: !!args.quiet });
+    const reporter = progressReporter({ quiet: !!args.quiet || !!args.json });
     try {
       const r = await pullImage(store, args.source, {
         platform: args.platform,
@@ -39,7 +41,11 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
         onEvent: reporter.onEvent,
       });
       reporter.stop();
-      if (!args.quiet) {
+      if (args.json) {
+        const { printChange } = await import('../output.js');
+        // the store's full name, as install, tag and delete give it
+        printChange({ changed: !r.upToDate, image: r.image.name, id: r.image.id, digest: r.image.manifestDigest, layers: r.image.layers.length, fetched: r.fetched });
+      } else if (!args.quiet) {
         const { familiarName } = await import('../../lib/image/reference.js');
         const name = familiarName(r.image.name);
         if (r.mirror) process.stdout.write(`${name}: served by mirror ${r.mirror}\n`);

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { pathsFrom, type GlobalArgs } from '../context.js';
-import { printJson } from '../output.js';
+import { jsonChangeOption, printChange, printJson } from '../output.js';
 
 const show: CommandModule<GlobalArgs, GlobalArgs & { json?: boolean }> = {
   command: 'show',
@@ -26,6 +26,7 @@ interface AddArgs extends GlobalArgs {
   type: 'signedBy' | 'sigstoreSigned' | 'reject' | 'accept';
   pubkeys?: string[];
   lookaside?: string;
+  json?: boolean;
 }
 
 const add: CommandModule<GlobalArgs, AddArgs> = {
@@ -37,24 +38,26 @@ const add: CommandModule<GlobalArgs, AddArgs> = {
       .option('type', { choices: ['signedBy', 'sigstoreSigned', 'reject', 'accept'] as const, demandOption: true, describe: 'the requirement' })
       .option('pubkeys', { type: 'string', array: true, describe: 'public key file(s): GPG for signedBy, PEM for sigstoreSigned' })
       .option('lookaside', { type: 'string', describe: 'where GPG signatures are (file:// or http(s):// URL), written to registries.d' })
+      .option('json', jsonChangeOption)
       .example('$0 trust add registry.example.org/team --type signedBy --pubkeys team.gpg --lookaside https://sigs.example.org', 'GPG-signed images only')
       .example('$0 trust add registry.example.org --type sigstoreSigned --pubkeys cosign.pub', 'cosign-signed images only'),
   handler: async (args) => {
     const { addTrust } = await import('../../lib/trust/edit.js');
     const r = addTrust(pathsFrom(args).trust, args.scope, { type: args.type, pubkeys: args.pubkeys, lookaside: args.lookaside });
-    process.stdout.write(`wrote ${r.policy}${r.registriesFile ? ` and ${r.registriesFile}` : ''}\n`);
+    if (args.json) return printChange({ ...r, scope: args.scope, type: args.type });
+    process.stdout.write(r.changed ? `wrote ${r.policy}${r.registriesFile ? ` and ${r.registriesFile}` : ''}\n` : `${r.policy} already says so: unchanged\n`);
   },
 };
 
-const def: CommandModule<GlobalArgs, GlobalArgs & { what: 'accept' | 'reject' }> = {
+const def: CommandModule<GlobalArgs, GlobalArgs & { what: 'accept' | 'reject'; json?: boolean }> = {
   command: 'default <what>',
   describe: 'what the policy does with images no scope names: accept or reject',
-  builder: (y) => y.positional('what', { choices: ['accept', 'reject'] as const, demandOption: true }),
+  builder: (y) => y.positional('what', { choices: ['accept', 'reject'] as const, demandOption: true }).option('json', jsonChangeOption),
   handler: async (args) => {
     const { setDefault } = await import('../../lib/trust/edit.js');
-    const paths = pathsFrom(args).trust;
-    setDefault(paths, args.what);
-    process.stdout.write(`wrote ${paths.writePolicy}: default ${args.what}\n`);
+    const r = setDefault(pathsFrom(args).trust, args.what);
+    if (args.json) return printChange({ ...r, default: args.what });
+    process.stdout.write(r.changed ? `wrote ${r.policy}: default ${args.what}\n` : `${r.policy} already says default ${args.what}: unchanged\n`);
   },
 };
 

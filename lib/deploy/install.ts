@@ -57,6 +57,10 @@ export interface InstallResult {
   deployment: string;
   image: string;
   imageId: string;
+  /** every variable's final value in the live deployment */
+  values?: Record<string, string>;
+  /** --dry-run: nothing was changed */
+  dryRun?: boolean;
 }
 
 /** Checks --rootfs DIR: a directory with something in it. */
@@ -108,7 +112,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     const name = validateName(o.name ?? nameFromImage(rec.name));
     const c = containerPaths(paths, name);
     assertSystemdFilesOurs(paths, c, unitFilesFor(paths, name), name, Boolean(o.force));
-    return alreadyInstalled(c, rec, o.image, name, out) ?? load(view, rec, rootfs);
+    return alreadyInstalled(c, rec, o.image, name, set, out) ?? load(view, rec, rootfs);
   };
   let got = await store.read((view) => {
     const found = findImage(view, o.image);
@@ -167,7 +171,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   return withContainersLock(paths.root, out, async () => {
     // the same checks again, now that no other sysctr command can change things
     assertSystemdFilesOurs(paths, c, f, name, Boolean(o.force));
-    const raced = alreadyInstalled(c, rec, o.image, name, out);
+    const raced = alreadyInstalled(c, rec, o.image, name, set, out);
     if (raced) return raced;
     let journal = readJournal(c);
     if (journal && !INSTALL_OPS.has(journal.op)) {
@@ -176,7 +180,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
       await finishInterrupted(ctx, name, { installs: false });
       journal = readJournal(c);
       if (journal) throw new SysctrError(`${name}: an interrupted ${journal.op} could not be finished`, { hint: `see ${c.journal}` });
-      const done = alreadyInstalled(c, rec, o.image, name, out);
+      const done = alreadyInstalled(c, rec, o.image, name, set, out);
       if (done) return done;
     }
     if (journal || liveDeployment(c) || fs.existsSync(destdir) || unitOwner(f) === 'sysctr') {
@@ -207,14 +211,21 @@ function assertSystemdFilesOurs(paths: DeployContext['paths'], c: ContainerPaths
 const INSTALL_OPS = new Set(['install', 'uninstall']);
 
 /** "already installed" (same image) or an error (another image); undefined when not installed. */
-function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name: string, out: (l: string) => void): InstallResult | undefined {
+function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name: string, set: Record<string, string>, out: (l: string) => void): InstallResult | undefined {
   const live = liveDeployment(c);
   const info = live ? readInfo(live) : undefined;
   // with a journal, the locked path decides (finish an update, or remove a half install)
   if (!info || readJournal(c)) return undefined;
   if (info.imageId === rec.id) {
+    // "already installed" must mean "as asked": a --set that differs would otherwise be dropped unsaid
+    const differs = Object.keys(set).filter((k) => info.values[k] !== set[k]);
+    if (differs.length) {
+      throw new SysctrError(`${name} is already installed from ${info.image} with other values (${differs.map((k) => `${k}=${info.values[k] ?? ''}`).join(', ')})`, {
+        hint: `to change them: sysctr containers update ${differs.map((k) => `--set ${k}=${set[k]}`).join(' ')} ${name}`,
+      });
+    }
     out(`${name} is already installed from ${info.image}`);
-    return { name, status: 'already-installed', deployment: live!, image: info.image, imageId: info.imageId };
+    return { name, status: 'already-installed', deployment: live!, image: info.image, imageId: info.imageId, values: info.values };
   }
   throw new SysctrError(`${name} is already installed from another image (${info.image}, ${info.imageId.slice(7, 19)})`, {
     hint: `to move it to ${rec.name}: sysctr containers update --rebase ${ref} ${name}; or choose another --name`,
@@ -321,7 +332,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
       });
     }
   }
-  return { name, status: 'installed', deployment: destdir, image: rec.name, imageId: rec.id };
+  return { name, status: 'installed', deployment: destdir, image: rec.name, imageId: rec.id, values: rendered.values, ...(ctx.dryRun ? { dryRun: true } : {}) };
 }
 
 /** Render checks this too; install refuses to write a deployment that would run writable. */

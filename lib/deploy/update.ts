@@ -68,6 +68,8 @@ export interface UpdateResult {
   dryRun?: boolean;
   /** what finishing an interrupted operation did first */
   recovered?: string;
+  /** the --set values the deployment `to` is rendered with (earlier ones and this command's) */
+  set?: Record<string, string>;
 }
 
 function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -147,7 +149,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   timing('image found');
   const mergedSet = { ...info.set, ...set };
   const from = slotOf(live);
-  const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message };
+  const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message, set: mergedSet };
   if (rec.id === info.imageId && sameValues(mergedSet, info.set)) {
     return { ...base, status: 'up-to-date', to: path.basename(live), image: info.image, restarted: false };
   }

@@ -60,14 +60,25 @@ function loadForEdit(paths: TrustPaths): Policy {
   return acceptAnythingPolicy();
 }
 
-function writePolicy(paths: TrustPaths, p: Policy): void {
-  writeFileAtomic(paths.writePolicy, serializePolicy(p), 0o644);
+/** false: the file already holds this text and is left alone (so a second run reports no change) */
+function writeIfChanged(file: string, text: string, mode: number): boolean {
+  try {
+    if (fs.readFileSync(file, 'utf8') === text) return false;
+  } catch {
+    // missing or unreadable: written below, which reports what is wrong
+  }
+  writeFileAtomic(file, text, mode);
+  return true;
 }
 
-export function setDefault(paths: TrustPaths, what: 'accept' | 'reject'): void {
+function writePolicy(paths: TrustPaths, p: Policy): boolean {
+  return writeIfChanged(paths.writePolicy, serializePolicy(p), 0o644);
+}
+
+export function setDefault(paths: TrustPaths, what: 'accept' | 'reject'): { policy: string; changed: boolean } {
   const p = loadForEdit(paths);
   p.default = [what === 'accept' ? { type: 'insecureAcceptAnything' } : { type: 'reject' }];
-  writePolicy(paths, p);
+  return { policy: paths.writePolicy, changed: writePolicy(paths, p) };
 }
 
 export interface AddOptions {
@@ -81,7 +92,7 @@ function ourRegistriesFile(dir: string, scope: string): string {
   return path.join(dir, `sysctr-${scope.replace(/[^A-Za-z0-9.-]+/g, '_')}.yaml`);
 }
 
-export function addTrust(paths: TrustPaths, scope: string, o: AddOptions): { policy: string; registriesFile?: string } {
+export function addTrust(paths: TrustPaths, scope: string, o: AddOptions): { policy: string; registriesFile?: string; changed: boolean } {
   const why = validateScope('docker', scope);
   if (!scope || why) throw usageError(`"${scope}" is not a registry scope${why ? `: ${why}` : ''}`, 'write REGISTRY[:PORT][/REPOSITORY], e.g. registry.example.org/team');
   const signed = o.type === 'signedBy' || o.type === 'sigstoreSigned';
@@ -103,6 +114,7 @@ export function addTrust(paths: TrustPaths, scope: string, o: AddOptions): { pol
   const p = loadForEdit(paths);
   // registries.d first: a policy that requires signatures before their location is known would refuse
   let registriesFile: string | undefined;
+  let changed = false;
   if (o.lookaside !== undefined || o.type === 'sigstoreSigned') {
     const existing = readRegistriesD(paths.writeRegistriesDir).docker[scope];
     const ours = ourRegistriesFile(paths.writeRegistriesDir, scope);
@@ -110,10 +122,10 @@ export function addTrust(paths: TrustPaths, scope: string, o: AddOptions): { pol
     const entry: Record<string, unknown> = existing ? { ...(parseYaml(fs.readFileSync(ours, 'utf8')) as { docker: Record<string, Record<string, unknown>> }).docker[scope] } : {};
     if (o.lookaside !== undefined) entry.lookaside = o.lookaside;
     if (o.type === 'sigstoreSigned') entry['use-sigstore-attachments'] = true;
-    writeFileAtomic(ours, `# written by sysctr trust add\n${toYaml({ docker: { [scope]: entry } })}`, 0o644);
+    changed = writeIfChanged(ours, `# written by sysctr trust add\n${toYaml({ docker: { [scope]: entry } })}`, 0o644);
     registriesFile = ours;
   }
   p.transports.docker = { ...(p.transports.docker ?? {}), [scope]: [req] };
-  writePolicy(paths, p);
-  return { policy: paths.writePolicy, registriesFile };
+  changed = writePolicy(paths, p) || changed;
+  return { policy: paths.writePolicy, registriesFile, changed };
 }
