@@ -1,9 +1,8 @@
 /** containers update / rollback / info: parse, call lib/deploy, print. */
 import type { CommandModule } from 'yargs';
-import { usageError } from '../../lib/errors.js';
 import { pathsFrom, printWarning, reportItemError, type GlobalArgs } from '../context.js';
 import { jsonChangeOption, lineWriter, printChange } from '../output.js';
-import { hostOptions, runnerFor } from './host-options.js';
+import { hostOptions, runnerFor, settleMsFrom } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
 
@@ -49,11 +48,11 @@ export const update: CommandModule<object, UpdateArgs> = {
   handler: async (args) => {
     const { assertUpdateArgs, update: doUpdate, updateAll } = await import('../../lib/deploy/update.js');
     assertUpdateArgs({ all: args.all, name: args.name, rebase: args.rebase });
-    if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
+    const settleMs = settleMsFrom(args.settle);
     const ctx = await deployContext(args);
     const set = args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String);
     const noSnapshot = args['no-snapshot'] === undefined ? [] : ([] as unknown[]).concat(args['no-snapshot']).map(String);
-    const o = { set, pull: args.pull, settleMs: Math.round(Number(args.settle) * 1000), noSnapshot };
+    const o = { set, pull: args.pull, settleMs, noSnapshot };
     type R = Awaited<ReturnType<typeof doUpdate>>;
     const report = (r: R): boolean => {
       if (args.json) {
@@ -111,9 +110,9 @@ export const rollback: CommandModule<object, NameArgs> = {
       .example('$0 containers rollback --with-data web', 'and its data as it was before that update')
       .example('$0 containers rollback --dry-run web', 'show the switch without making it') as never,
   handler: async (args) => {
-    if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
+    const settleMs = settleMsFrom(args.settle);
     const { rollback: doRollback } = await import('../../lib/deploy/rollback.js');
-    const r = await doRollback(await deployContext(args), String(args.name), { settleMs: Math.round(Number(args.settle) * 1000), withData: args['with-data'] });
+    const r = await doRollback(await deployContext(args), String(args.name), { settleMs, withData: args['with-data'] });
     // a rollback always switches (run twice, it switches back): changed is false only when it finished an interrupted one
     if (args.json) return printChange({ changed: !r.finished, ...r, dryRun: Boolean(args['dry-run']) });
     if (r.finished || r.dryRun) return; // the plan, or finishing an interrupted rollback, was the job: both were printed

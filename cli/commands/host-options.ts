@@ -1,4 +1,6 @@
 /** Options and the runner shared by the commands that act on installed containers. */
+import { usageError } from '../../lib/errors.js';
+
 export const hostOptions = {
   system: { type: 'boolean', describe: 'system mode: systemctl, /etc/systemd/system (the default)', conflicts: 'user' },
   user: { type: 'boolean', describe: 'user mode: systemctl --user, ~/.config/systemd/user' },
@@ -21,4 +23,10 @@ export async function runnerFor(dryRun: boolean, opts: { realQueries?: boolean; 
   const { SpawnRunner } = await import('../../lib/systemd/spawn-runner.js');
   if (dryRun) return new (await import('../../lib/proc.js')).DryRunner(opts.out, opts.realQueries ? new SpawnRunner() : undefined);
   return new SpawnRunner();
+}
+
+/** `--settle SECONDS` (install --now, containers update, rollback) as milliseconds; a usage error when it is not a number >= 0. */
+export function settleMsFrom(value: unknown): number {
+  if (!(Number(value) >= 0)) throw usageError(`--settle ${value}: expected a number of seconds`);
+  return Math.round(Number(value) * 1000);
 }

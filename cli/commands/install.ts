@@ -1,8 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { usageError } from '../../lib/errors.js';
 import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
 import { jsonChangeOption, lineWriter, printChange } from '../output.js';
-import { hostOptions, runnerFor } from './host-options.js';
+import { hostOptions, runnerFor, settleMsFrom } from './host-options.js';
 
 interface Args extends GlobalArgs {
   image: string;
@@ -35,13 +34,13 @@ const cmd: CommandModule<object, Args> = {
       .example('$0 install --name web --set PORT=8080 --now web:1', '')
       .example('$0 install --force --name etcd etcd:3.5', 'replace an existing /etc/etcd/etcd.conf with the image\'s (it then belongs to etcd)') as never,
   handler: async (args) => {
-    if (!(Number(args.settle) >= 0)) throw usageError(`--settle ${args.settle}: expected a number of seconds`);
+    const settleMs = settleMsFrom(args.settle);
     const { install } = await import('../../lib/deploy/install.js');
     const dryRun = Boolean(args['dry-run']);
     const out = lineWriter(args.json);
     const r = await install(
       { paths: pathsFrom(args), runner: await runnerFor(dryRun, { out }), dryRun, out, warn: printWarning },
-      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, settleMs: Math.round(Number(args.settle) * 1000), force: args.force },
+      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, settleMs, force: args.force },
     );
     if (args.json) {
       const { status, ...rest } = r;
