@@ -32,8 +32,16 @@ export const verify: CommandModule<GlobalArgs, VerifyArgs> = {
     const rec = await store.read((view) => resolveImage(view, args.image));
     const { openSource, parseSource } = await import('../../lib/image/source.js');
     const transport = trustRecordOf(rec)?.subject.transport ?? parseSource(rec.source).transport;
-    // a registry is asked again (signatures may have been added or removed); local sources carry none
-    const src = !args.offline && transport === 'docker' ? await openSource(rec.source, registrySourceOptions(args)) : undefined;
+    // the source is read again (signatures may have been added or removed); docker-archive carries none
+    let src;
+    if (!args.offline && transport === 'docker') src = await openSource(rec.source, registrySourceOptions(args));
+    else if (!args.offline && (transport === 'oci' || transport === 'oci-archive')) {
+      // a layout or archive is often gone after the pull: then what it held at pull is what there is
+      src = await openSource(rec.source).catch((err: Error) => {
+        process.stderr.write(`sysctr: ${rec.source}: cannot read it again (${err.message}): checking the signatures recorded at pull\n`);
+        return undefined;
+      });
+    }
     try {
       const v = await verifyStoredImage(rec, paths.trust, src);
       if (args.json) printJson(v);

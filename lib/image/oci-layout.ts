@@ -2,6 +2,7 @@
  * The `oci:DIR[:REF]` transport (an OCI image layout directory) and `oci-archive:FILE[:REF]`
  * (the same layout in a tar, unpacked to a temp dir first).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -9,13 +10,28 @@ import { SysctrError } from '../errors.js';
 import { isPermissionError } from '../fsutil.js';
 import { unpackTarFile } from './archive-unpack.js';
 import { normalizeName } from './reference.js';
+import { attachmentLayers, attachmentTag, MAX_SIGNATURE_PAYLOAD, type SigstoreSignature } from '../trust/sigstore.js';
 import { MediaTypes, type Descriptor, type ImageSource, type RawManifest } from './types.js';
 
 const REF_ANNOTATION = 'org.opencontainers.image.ref.name';
+/** `cosign save` marks its entries with this annotation instead of a ref name */
+const COSIGN_KIND = 'kind';
+const COSIGN_SIGS = 'dev.cosignproject.cosign/sigs';
+const MAX_ATTACHMENT_MANIFEST = 4 << 20;
+
+/**
+ * Entries that are not images to pull but what is attached to one: cosign's sha256-HEX.sig /
+ * .att / .sbom tags (as `skopeo copy` of the tag writes them) and `cosign save`'s kinds.
+ */
+function isAttachment(d: Descriptor): boolean {
+  if (/^sha256-[0-9a-f]{64}\.(sig|att|sbom)$/.test(d.annotations?.[REF_ANNOTATION] ?? '')) return true;
+  return /^dev\.cosignproject\.cosign\/(sigs|atts|sboms)$/.test(d.annotations?.[COSIGN_KIND] ?? '');
+}
 
 export class OciLayoutSource implements ImageSource {
   readonly transport: string;
   private chosen!: Descriptor;
+  private entries: Descriptor[] = [];
 
   constructor(
     private readonly dir: string,
@@ -43,17 +59,20 @@ export class OciLayoutSource implements ImageSource {
     }
     const manifests = Array.isArray(index.manifests) ? index.manifests : undefined;
     if (!manifests || manifests.length === 0) throw new SysctrError(`${this.description}: index.json lists no manifests`);
+    this.entries = manifests;
+    // a layout holding one image and its signature is still a layout of one image
+    const images = manifests.filter((d) => !isAttachment(d));
     if (this.ref) {
       const m = manifests.filter((d) => d.annotations?.[REF_ANNOTATION] === this.ref);
       if (m.length === 0) {
         throw new SysctrError(`${this.description}: no image with ref "${this.ref}"`, { hint: `refs in this layout: ${refsOf(manifests)}` });
       }
       this.chosen = m[0];
-    } else if (manifests.length === 1) {
-      this.chosen = manifests[0];
+    } else if (images.length === 1) {
+      this.chosen = images[0];
     } else {
-      throw new SysctrError(`${this.description}: the layout holds ${manifests.length} images; say which one`, {
-        hint: `add :REF, one of: ${refsOf(manifests)}`,
+      throw new SysctrError(`${this.description}: the layout holds ${images.length} images; say which one`, {
+        hint: `add :REF, one of: ${refsOf(images.length ? images : manifests)}`,
       });
     }
     return this;
@@ -83,6 +102,40 @@ export class OciLayoutSource implements ImageSource {
     const file = this.blobFile(desc.digest);
     if (!fs.existsSync(file)) throw new SysctrError(`${this.description}: blob ${desc.digest} is missing`);
     return fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  }
+
+  /**
+   * The sigstore signatures the layout carries for `manifestDigest`: the layers of the entry
+   * named sha256-HEX.sig and of `cosign save`'s signature entries (whose payloads then name the
+   * digest they are for; the policy checks it). Every blob is checked against its digest.
+   */
+  async getSigstoreAttachment(manifestDigest: string): Promise<SigstoreSignature[]> {
+    const tag = attachmentTag(manifestDigest);
+    const out: SigstoreSignature[] = [];
+    for (const d of this.entries.filter((e) => e.annotations?.[REF_ANNOTATION] === tag || e.annotations?.[COSIGN_KIND] === COSIGN_SIGS)) {
+      const what = `${this.description}: signature entry ${d.annotations?.[REF_ANNOTATION] ?? COSIGN_SIGS}`;
+      const manifest = this.readVerified(d.digest, MAX_ATTACHMENT_MANIFEST, what);
+      for (const l of attachmentLayers(manifest, what)) {
+        out.push({ mediaType: l.mediaType, signature: l.signature, payload: this.readVerified(l.digest, MAX_SIGNATURE_PAYLOAD, what) });
+      }
+    }
+    return out;
+  }
+
+  /** A small blob whose content must hash to its name (signatures are read before the pull verifies anything). */
+  private readVerified(digest: string, max: number, what: string): Buffer {
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new SysctrError(`${what}: ${JSON.stringify(digest)} is not a sha256 digest`);
+    const file = this.blobFile(digest);
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      throw new SysctrError(`${what}: blob ${digest} is missing`);
+    }
+    if (size > max) throw new SysctrError(`${what}: blob ${digest} is ${size} bytes, more than a signature may be (${max})`);
+    const bytes = fs.readFileSync(file);
+    if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest) throw new SysctrError(`${what}: blob ${digest} does not match its digest`);
+    return bytes;
   }
 
   imageName(): string {

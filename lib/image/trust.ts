@@ -29,15 +29,21 @@ export function subjectOf(source: string): TrustSubject {
 
 /**
  * The signatures of `digest`: GPG ones from the lookaside registries.d names, sigstore ones from
- * the registry's attachment when registries.d enables them. Local transports carry none here.
- * Fetched when the policy needs them, or when registries.d names where they are (kept for later
- * checks; a failure to fetch those then only leaves them out).
+ * the registry's attachment when registries.d enables them. OCI layouts and archives carry only
+ * sigstore ones, as the layout's sha256-HEX.sig entry (registries.d, keyed by registry, does not
+ * apply); docker-archive carries none (lib/trust/evaluate.ts says why).
+ * Fetched when the policy needs them, or when they are there to be read (kept for later checks;
+ * a failure to read those then only leaves them out).
  */
 async function collect(src: ImageSource | undefined, s: TrustSubject, digest: string, paths: TrustPaths, need: { gpg: boolean; sigstore: boolean }): Promise<CollectedSignatures> {
   const out: CollectedSignatures = { gpg: [], sigstore: [] };
+  const soft = async <T>(needed: boolean, f: () => Promise<T>, empty: T): Promise<T> => (needed ? f() : f().catch(() => empty));
+  if (s.transport === 'oci' || s.transport === 'oci-archive') {
+    if (src?.getSigstoreAttachment) out.sigstore = await soft(need.sigstore, () => src.getSigstoreAttachment!(digest), []);
+    return out;
+  }
   if (s.transport !== 'docker' || !s.reference) return out;
   const cfg = lookasideFor(readRegistriesD(paths.registriesDir), s.reference);
-  const soft = async <T>(needed: boolean, f: () => Promise<T>, empty: T): Promise<T> => (needed ? f() : f().catch(() => empty));
   if (cfg.lookaside) out.gpg = await soft(need.gpg, () => readLookasideSignatures(cfg.lookaside!, s.reference!, digest), []);
   if (cfg.useSigstoreAttachments && src?.getSigstoreAttachment) out.sigstore = await soft(need.sigstore, () => src.getSigstoreAttachment!(digest), []);
   return out;

@@ -12,7 +12,7 @@ import { PayloadError, parseSignedPayload, COSIGN_TYPE, SIMPLE_SIGNING_TYPE } fr
 import type { Policy, Requirement } from './policy.js';
 import { lookupScope, type TrustSubject } from './scope.js';
 import { SignatureRejected, verifyGpgSignature } from './gpg.js';
-import { verifySigstoreSignature, type SigstoreSignature } from './sigstore.js';
+import { attachmentTag, verifySigstoreSignature, type SigstoreSignature } from './sigstore.js';
 
 export interface CollectedSignatures {
   gpg: Buffer[];
@@ -89,12 +89,28 @@ async function check(r: Requirement, scope: string, s: TrustSubject, digest: str
       else throw err;
     }
   }
-  const what = kind === 'gpg' ? 'a GPG signature' : 'a sigstore signature';
-  if (!checks.length) {
-    return { type: r.type, accepted: false, reason: `${what} is required, but the image has none${kind === 'sigstore' ? ' (no sha256-…sig attachment; use-sigstore-attachments must be true in registries.d)' : ' (is the lookaside set in registries.d?)'}`, signatures: [] };
-  }
+  if (!checks.length) return { type: r.type, accepted: false, reason: noSignatures(kind, s, digest), signatures: [] };
   const ok = checks.some((c) => c.accepted);
   return { type: r.type, accepted: ok, reason: ok ? undefined : `none of the ${checks.length} signature(s) was accepted: ${checks.map((c) => c.reason).join('; ')}`, signatures: checks };
+}
+
+/**
+ * Why there is nothing to check, by where signatures could have come from. The local transports'
+ * limits are the tools': skopeo 1.9 refuses to write a GPG signature to an oci: or oci-archive:
+ * destination, and any signature to a docker-archive (the messages quoted are its own); a
+ * sigstore signature is an image of its own, which a layout can hold beside the image.
+ */
+function noSignatures(kind: 'gpg' | 'sigstore', s: TrustSubject, digest: string): string {
+  if (s.transport === 'docker-archive') {
+    return 'docker-archive: sources carry no signatures (skopeo: "Storing signatures for docker tar files is not supported", and a docker save archive keeps no annotations, where a sigstore signature is); pull from a registry with a lookaside or sigstore attachments, or from an OCI layout holding the sha256-HEX.sig';
+  }
+  if (s.transport === 'oci' || s.transport === 'oci-archive') {
+    if (kind === 'gpg') return `${s.transport}: sources carry no GPG signatures (skopeo: "Pushing signatures for OCI images is not supported"); use a registry with a lookaside, or sigstore attachments`;
+    const tag = attachmentTag(digest);
+    return `a sigstore signature is required, but the layout has no ${tag} entry for ${digest} (copy it in beside the image: skopeo copy docker://REPO:${tag} ${s.transport}:PATH:${tag})`;
+  }
+  if (kind === 'gpg') return 'a GPG signature is required, but the image has none (is the lookaside set in registries.d?)';
+  return 'a sigstore signature is required, but the image has none (no sha256-…sig attachment; use-sigstore-attachments must be true in registries.d)';
 }
 
 /** What the user reads when an image is refused: which requirement failed, for which scope. */

@@ -25,6 +25,35 @@ export function attachmentTag(digest: string): string {
   return `${digest.replace(':', '-')}.sig`;
 }
 
+/** A layer of an attachment manifest, as far as signatures need it. */
+export interface AttachmentLayer {
+  mediaType: string;
+  digest: string;
+  signature: string;
+}
+
+/** at most this many layers of one attachment are read (a signature each) */
+export const MAX_ATTACHMENT_LAYERS = 64;
+export const MAX_SIGNATURE_PAYLOAD = 1 << 20;
+
+/**
+ * The layers of an attachment manifest (registry tag or layout entry), each with its sha256
+ * digest for the payload blob; nothing is verified here but the shape.
+ */
+export function attachmentLayers(manifest: Buffer, what: string): AttachmentLayer[] {
+  let m: { layers?: Array<{ mediaType?: unknown; digest?: unknown; annotations?: Record<string, string> }> };
+  try {
+    m = JSON.parse(manifest.toString('utf8')) as typeof m;
+  } catch {
+    throw new SysctrError(`${what}: not JSON`);
+  }
+  if (!Array.isArray(m?.layers)) throw new SysctrError(`${what}: the manifest has no layers`);
+  return m.layers.slice(0, MAX_ATTACHMENT_LAYERS).map((l) => {
+    if (typeof l?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(l.digest)) throw new SysctrError(`${what}: a layer has no sha256 digest`);
+    return { mediaType: String(l.mediaType ?? ''), digest: l.digest, signature: l.annotations?.[SIGNATURE_ANNOTATION] ?? '' };
+  });
+}
+
 function publicKeys(keys: LoadedKey[], scope: string): crypto.KeyObject[] {
   return keys.map((k) => {
     try {

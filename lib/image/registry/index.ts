@@ -11,12 +11,11 @@ import { resumableBlobStream } from './blob.js';
 import { RegistryClient, type RegistryOptions } from './client.js';
 import { errorBody, readLimited } from './body.js';
 import { httpError } from './errors.js';
-import { attachmentTag, SIGNATURE_ANNOTATION, type SigstoreSignature } from '../../trust/sigstore.js';
+import { attachmentLayers, attachmentTag, MAX_SIGNATURE_PAYLOAD, type SigstoreSignature } from '../../trust/sigstore.js';
 
 export type { RegistryOptions } from './client.js';
 
 const DEFAULT_MAX_MANIFEST_BYTES = 4 << 20;
-const SIGNATURE_PAYLOAD_MAX = 1 << 20;
 
 /** Everything we can use, and schema 1 so that we can recognise it and say so. */
 const MANIFEST_ACCEPT = [
@@ -119,21 +118,13 @@ class RegistryImageSource implements ImageSource {
     }
     if (!res.ok) throw httpError(res.status, await errorBody(res, what), what);
     const bytes = await readLimited(res, DEFAULT_MAX_MANIFEST_BYTES, what, 'the manifest', this.client.timeoutMs);
-    let m: { layers?: Descriptor[] };
-    try {
-      m = JSON.parse(bytes.toString('utf8')) as typeof m;
-    } catch {
-      throw new SysctrError(`${what}: not JSON`);
-    }
-    if (!Array.isArray(m.layers)) throw new SysctrError(`${what}: the manifest has no layers`);
     const out: SigstoreSignature[] = [];
-    for (const l of m.layers.slice(0, 64)) {
-      if (typeof l?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(l.digest)) throw new SysctrError(`${what}: a layer has no sha256 digest`);
+    for (const l of attachmentLayers(bytes, what)) {
       const r = await this.client.get(`blobs/${l.digest}`, { 'Accept-Encoding': 'identity' }, what);
       if (!r.ok) throw httpError(r.status, await errorBody(r, what), what);
-      const payload = await readLimited(r, SIGNATURE_PAYLOAD_MAX, what, 'a signature payload', this.client.timeoutMs);
+      const payload = await readLimited(r, MAX_SIGNATURE_PAYLOAD, what, 'a signature payload', this.client.timeoutMs);
       if ('sha256:' + createHash('sha256').update(payload).digest('hex') !== l.digest) throw new SysctrError(`${what}: layer ${l.digest} does not match its digest`);
-      out.push({ mediaType: String(l.mediaType ?? ''), signature: l.annotations?.[SIGNATURE_ANNOTATION] ?? '', payload });
+      out.push({ mediaType: l.mediaType, signature: l.signature, payload });
     }
     return out;
   }
