@@ -18,7 +18,7 @@ import { update } from '../../lib/deploy/update.js';
 import { sysctr } from '../helpers/cli.js';
 import { requirePrereqs } from '../helpers/prereq.js';
 import { buildImageLayout, pushLayout, registryTestsCanRun, startRegistry, tempDir } from '../helpers/registry.js';
-import { cosignPayload, makeCosignKey, makeGpgKey, pushCosignAttachment, registryDigest } from '../helpers/signing.js';
+import { cosignPayload, makeCosignKey, makeGpgKey, pushCosignAttachment, pushSigned, registryDigest, writeRegistriesD } from '../helpers/signing.js';
 
 if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'tar'])) {
   const work = tempDir('sysctr-tl-');
@@ -131,6 +131,19 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'tar'])) {
     }
   }
 
+  t.test('a layout as cosign save writes it (entries marked by kind, no ref names): the signature is found', async (t) => {
+    const dir = path.join(layouts, 'tl-cosign-save');
+    fs.cpSync(signed.dir, dir, { recursive: true });
+    const indexFile = path.join(dir, 'index.json');
+    const index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as { manifests: Array<{ annotations?: Record<string, string> }> };
+    const kinds = ['dev.cosignproject.cosign/image', 'dev.cosignproject.cosign/sigs'];
+    index.manifests = index.manifests.map((m, i) => ({ ...m, annotations: { kind: kinds[i] } }));
+    fs.writeFileSync(indexFile, JSON.stringify(index));
+    const r = await pull(`oci:${dir}`);
+    t.equal(r.s.exitCode, 0, r.s.stderr);
+    t.same(r.stored[0]?.trust?.verdict.results[0].signatures.map((s) => [s.key, s.accepted]), [[good.publicKey, true]]);
+  });
+
   t.test('signedIdentity: a layout has no registry reference, so only exactReference / exactRepository can match', async (t) => {
     const dflt = policyFile('default-identity', { type: 'sigstoreSigned', keyPath: good.publicKey });
     let r = await pull(`oci:${signed.dir}:app`, dflt);
@@ -176,6 +189,15 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'tar'])) {
     k = await skopeo(['copy', '--quiet', '--sign-by', key.fingerprint, src, `docker-archive:${path.join(work, 'gpg-out-d.tar')}:${H}/tl/app:1`], env);
     t.not(k.exitCode, 0);
     t.match(k.stderr, 'Storing signatures for docker tar files is not supported');
+
+    // an image with a GPG signature in a lookaside cannot be copied into a layout with it
+    const rd = path.join(work, 'registries-gpg.d');
+    writeRegistriesD(rd, path.join(work, 'lookaside'));
+    await pushSigned(path.join(work, 'src-a'), 'a', `${H}/tl/gpg:1`, { gnupgHome: home, registriesD: rd, fpr: key.fingerprint });
+    k = await skopeo(['copy', '--quiet', '--registries.d', rd, '--src-tls-verify=false', `docker://${H}/tl/gpg:1`, `oci:${path.join(work, 'gpg-out2')}:a`]);
+    t.not(k.exitCode, 0);
+    t.match(k.stderr, 'Can not copy signatures to oci:');
+    t.match(k.stderr, 'Pushing signatures for OCI images is not supported');
 
     const gpgPolicy = policyFile('gpg', { type: 'signedBy', keyType: 'GPGKeys', keyPath: key.publicKey, signedIdentity: exactRepo(`${H}/tl/app`) });
     for (const [source, transport] of [[`oci:${signed.dir}:app`, 'oci'], [`oci-archive:${signed.archive}:app`, 'oci-archive']]) {
