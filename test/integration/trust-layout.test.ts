@@ -144,6 +144,19 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'tar'])) {
     t.same(r.stored[0]?.trust?.verdict.results[0].signatures.map((s) => [s.key, s.accepted]), [[good.publicKey, true]]);
   });
 
+  t.test('a .sig whose payload blob was changed: refused, the blob named', async (t) => {
+    const dir = path.join(layouts, 'tl-tampered');
+    fs.cpSync(signed.dir, dir, { recursive: true });
+    const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const sigManifest = JSON.parse(fs.readFileSync(path.join(dir, 'blobs/sha256', index.manifests[1].digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> };
+    const payloadFile = path.join(dir, 'blobs/sha256', sigManifest.layers[0].digest.slice(7));
+    fs.writeFileSync(payloadFile, fs.readFileSync(payloadFile, 'utf8').replace('tl/app:1', 'tl/app:9'));
+    const r = await pull(`oci:${dir}:app`);
+    t.equal(r.s.exitCode, 1);
+    t.match(r.s.stderr, `signature entry ${sig(A)}: blob ${sigManifest.layers[0].digest} does not match its digest`);
+    t.same(r.stored, []);
+  });
+
   t.test('signedIdentity: a layout has no registry reference, so only exactReference / exactRepository can match', async (t) => {
     const dflt = policyFile('default-identity', { type: 'sigstoreSigned', keyPath: good.publicKey });
     let r = await pull(`oci:${signed.dir}:app`, dflt);
@@ -240,6 +253,13 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'tar'])) {
     v = await verify(policy);
     t.equal(v.exitCode, 0, v.stderr);
     t.match(v.stderr, `oci:${dir}:app: cannot read it again`);
+
+    // an archive is unpacked again to be read
+    const ra = await pull(`oci-archive:${signed.archive}:app`);
+    v = await sysctr(['--root', ra.root, '--signature-policy', policy, 'images', 'verify', ra.stored[0].name]);
+    t.equal(v.exitCode, 0, v.stderr);
+    t.equal(v.stderr, '', 'read again, no note');
+    t.match(v.stdout, `sigstore signature by ${good.publicKey} for ${H}/tl/app:1: valid`);
   });
 
   t.test('install and containers update ask the policy in force about a layout image, with its recorded signature', async (t) => {
