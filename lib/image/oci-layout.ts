@@ -68,6 +68,8 @@ export class OciLayoutSource implements ImageSource {
         throw new SysctrError(`${this.description}: no image with ref "${this.ref}"`, { hint: `refs in this layout: ${refsOf(manifests)}` });
       }
       this.chosen = m[0];
+    } else if (images.length === 0) {
+      throw new SysctrError(`${this.description}: the layout holds only signatures and attachments, no image`, { hint: `entries: ${refsOf(manifests)}` });
     } else if (images.length === 1) {
       this.chosen = images[0];
     } else {

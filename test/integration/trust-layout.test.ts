@@ -144,6 +144,14 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'tar'])) {
     t.same(r.stored[0]?.trust?.verdict.results[0].signatures.map((s) => [s.key, s.accepted]), [[good.publicKey, true]]);
   });
 
+  t.test('a layout of a .sig alone holds no image to pull without :REF', async (t) => {
+    const l = await layout('tl-sigonly', [[`tl/app:${sig(A)}`, sig(A)]]);
+    const r = await pull(`oci:${l.dir}`);
+    t.equal(r.s.exitCode, 1);
+    t.match(r.s.stderr, 'the layout holds only signatures and attachments, no image');
+    t.same(r.stored, []);
+  });
+
   t.test('a .sig whose payload blob was changed: refused, the blob named', async (t) => {
     const dir = path.join(layouts, 'tl-tampered');
     fs.cpSync(signed.dir, dir, { recursive: true });
