@@ -24,7 +24,7 @@ export const verify: CommandModule<GlobalArgs, VerifyArgs> = {
       .example('$0 --signature-policy ./strict.json images verify --offline app:1', 'what another policy says'),
   handler: async (args) => {
     const { Store } = await import('../../lib/store/store.js');
-    const { verifyStoredImage, trustRecordOf } = await import('../../lib/image/trust.js');
+    const { verifyStoredImage, trustRecordOf, layoutSourceOf } = await import('../../lib/image/trust.js');
     const { describeVerdict } = await import('../../lib/trust/record.js');
     const paths = pathsFrom(args);
     const store = Store.open(paths.store);
@@ -34,11 +34,12 @@ export const verify: CommandModule<GlobalArgs, VerifyArgs> = {
     const transport = trustRecordOf(rec)?.subject.transport ?? parseSource(rec.source).transport;
     // the source is read again (signatures may have been added or removed); docker-archive carries none
     let src;
+    const layout = layoutSourceOf(rec);
     if (!args.offline && transport === 'docker') src = await openSource(rec.source, registrySourceOptions(args));
-    else if (!args.offline && (transport === 'oci' || transport === 'oci-archive')) {
+    else if (!args.offline && layout) {
       // a layout or archive is often gone after the pull: then what it held at pull is what there is
-      src = await openSource(rec.source).catch((err: Error) => {
-        process.stderr.write(`sysctr: ${rec.source}: cannot read it again (${err.message}): checking the signatures recorded at pull\n`);
+      src = await openSource(layout).catch((err: Error) => {
+        process.stderr.write(`sysctr: ${layout}: cannot read it again (${err.message}): checking the signatures recorded at pull\n`);
         return undefined;
       });
     }

@@ -74,7 +74,7 @@ export class OciLayoutSource implements ImageSource {
       this.chosen = images[0];
     } else {
       throw new SysctrError(`${this.description}: the layout holds ${images.length} images; say which one`, {
-        hint: `add :REF, one of: ${refsOf(images.length ? images : manifests)}`,
+        hint: `add :REF, one of: ${refsOf(images)}`,
       });
     }
     return this;

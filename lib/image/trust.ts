@@ -59,6 +59,16 @@ export async function checkAtPull(src: ImageSource, source: string, digest: stri
   return { subject, digest, checked: new Date().toISOString(), verdict, signatures: encodeSignatures(sigs) };
 }
 
+/**
+ * Where to read a layout or archive image's signatures again: the absolute path the pull
+ * resolved (the source as written may be relative to where pull ran). undefined: not a layout.
+ */
+export function layoutSourceOf(rec: ImageRecord): string | undefined {
+  const s = trustRecordOf(rec)?.subject ?? storedSubject(rec);
+  if ((s.transport !== 'oci' && s.transport !== 'oci-archive') || !s.path) return undefined;
+  return `${s.transport}:${s.path}${s.ref ? `:${s.ref}` : ''}`;
+}
+
 export function trustRecordOf(rec: ImageRecord): TrustRecord | undefined {
   return rec.trust as TrustRecord | undefined;
 }

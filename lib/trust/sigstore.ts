@@ -41,7 +41,7 @@ export const MAX_SIGNATURE_PAYLOAD = 1 << 20;
  * digest for the payload blob; nothing is verified here but the shape.
  */
 export function attachmentLayers(manifest: Buffer, what: string): AttachmentLayer[] {
-  let m: { layers?: Array<{ mediaType?: unknown; digest?: unknown; annotations?: Record<string, string> }> };
+  let m: { layers?: Array<{ mediaType?: unknown; digest?: unknown; annotations?: Record<string, unknown> }> };
   try {
     m = JSON.parse(manifest.toString('utf8')) as typeof m;
   } catch {
@@ -50,7 +50,8 @@ export function attachmentLayers(manifest: Buffer, what: string): AttachmentLaye
   if (!Array.isArray(m?.layers)) throw new SysctrError(`${what}: the manifest has no layers`);
   return m.layers.slice(0, MAX_ATTACHMENT_LAYERS).map((l) => {
     if (typeof l?.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(l.digest)) throw new SysctrError(`${what}: a layer has no sha256 digest`);
-    return { mediaType: String(l.mediaType ?? ''), digest: l.digest, signature: l.annotations?.[SIGNATURE_ANNOTATION] ?? '' };
+    const sig: unknown = l.annotations?.[SIGNATURE_ANNOTATION];
+    return { mediaType: String(l.mediaType ?? ''), digest: l.digest, signature: typeof sig === 'string' ? sig : '' };
   });
 }
 

@@ -233,12 +233,16 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'tar'])) {
   t.test('images verify reads the layout again; --offline and a layout gone use what the pull recorded', async (t) => {
     const dir = path.join(layouts, 'tl-verify');
     fs.cpSync(signed.dir, dir, { recursive: true });
-    const r = await pull(`oci:${dir}:app`);
-    t.equal(r.s.exitCode, 0, r.s.stderr);
+    // pulled by a path relative to where pull ran: verify, run elsewhere, reads the same layout
+    const root = path.join(work, 'root-verify');
+    const pulled = await sysctr(['--root', root, '--signature-policy', policy, 'pull', 'oci:tl-verify:app'], { cwd: layouts });
+    t.equal(pulled.exitCode, 0, pulled.stderr);
+    const r = { root, stored: JSON.parse((await sysctr(['--root', root, 'images', 'list', '--json'])).stdout) as Array<{ name: string }> };
     const name = r.stored[0].name;
     const verify = (p: string, ...extra: string[]) => sysctr(['--root', r.root, '--signature-policy', p, 'images', 'verify', ...extra, name]);
     let v = await verify(policy);
     t.equal(v.exitCode, 0, v.stderr);
+    t.equal(v.stderr, '', 'the layout was read again, by its absolute path');
     t.match(v.stdout, `sigstore signature by ${good.publicKey} for ${H}/tl/app:1: valid`);
     v = await verify(byOther);
     t.equal(v.exitCode, 1, 'another key is refused');
