@@ -144,6 +144,14 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'tar'])) {
     t.same(r.stored[0]?.trust?.verdict.results[0].signatures.map((s) => [s.key, s.accepted]), [[good.publicKey, true]]);
   });
 
+  t.test('pulled under a policy that needs no signature: the .sig is kept for a stricter policy later', async (t) => {
+    const r = await pull(`oci-archive:${signed.archive}:app`, acceptAll);
+    t.equal(r.s.exitCode, 0, r.s.stderr);
+    const v = await sysctr(['--root', r.root, '--signature-policy', policy, 'images', 'verify', '--offline', r.stored[0].name]);
+    t.equal(v.exitCode, 0, v.stdout + v.stderr);
+    t.match(v.stdout, `sigstore signature by ${good.publicKey} for ${H}/tl/app:1: valid`);
+  });
+
   t.test('a layout of a .sig alone holds no image to pull without :REF', async (t) => {
     const l = await layout('tl-sigonly', [[`tl/app:${sig(A)}`, sig(A)]]);
     const r = await pull(`oci:${l.dir}`);
