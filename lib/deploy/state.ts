@@ -29,6 +29,8 @@ export interface DeploymentInfo {
   tmpfilesPath?: string;
   /** manifest.json noContainerService: host files and tmpfiles only, no unit */
   noContainerService?: boolean;
+  /** install --auto-update: what sysctr auto-update follows (absent: disabled; docs/auto-update.md) */
+  autoUpdate?: 'registry' | 'local';
 }
 
 export interface Journal {
