@@ -100,6 +100,25 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
     t.match(await get('version.txt', /v2/), /^v2$/);
   });
 
+  t.test('the policy is the container\'s: changed alone, and kept across rollback', async (t) => {
+    const info = async () => JSON.parse((await m.exec(['cat', `${root}/au-web/info`])).stdout) as { autoUpdate?: string; image: string };
+    const set = await sysctr(['containers', 'update', '--auto-update=local', '--json', 'au-web']);
+    t.equal(set.exitCode, 0, set.stderr);
+    t.match(JSON.parse(set.stdout), { changed: true, status: 'up-to-date', policyChanged: true, autoUpdate: 'local' });
+    t.equal((await info()).autoUpdate, 'local');
+    const back = await sysctr(['containers', 'rollback', 'au-web']);
+    t.equal(back.exitCode, 0, back.stderr);
+    t.match(await get('version.txt', /v1/), /^v1$/, 'v1 again');
+    t.equal((await info()).autoUpdate, 'local', 'the rolled-back-to deployment has the policy in force');
+    t.equal((await sysctr(['containers', 'rollback', 'au-web'])).exitCode, 0);
+    t.match(await get('version.txt', /v2/), /^v2$/, 'v2 again');
+    t.equal((await info()).autoUpdate, 'local', 'and back: still local');
+    const reg = await sysctr(['containers', 'update', '--auto-update=registry', 'au-web']);
+    t.equal(reg.exitCode, 0, reg.stderr);
+    t.match(reg.stdout, 'au-web: auto-update policy set to registry', 'the image and values unchanged: only the policy');
+    t.equal((await info()).autoUpdate, 'registry');
+  });
+
   t.test('again: up-to-date, a manifest request and no blob', async (t) => {
     const blobs = blobGets();
     const manifests = manifestGets();
