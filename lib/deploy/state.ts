@@ -30,7 +30,7 @@ export interface DeploymentInfo {
   /** manifest.json noContainerService: host files and tmpfiles only, no unit */
   noContainerService?: boolean;
   /** install --auto-update: what sysctr auto-update follows (absent: disabled; docs/auto-update.md) */
-  autoUpdate?: 'registry' | 'local';
+  autoUpdate?: 'registry' | 'local' | 'disabled';
 }
 
 export interface Journal {

@@ -156,6 +156,19 @@ t.test('a new version under the same tag: would-update, nothing pulled', async (
   t.match(text.stdout, 'au-off: skipped', 'a container named without a policy is skipped, said so');
 });
 
+t.test('the signature policy refuses the new version: failed, naming it; nothing pulled', async (t) => {
+  const images = storeImages();
+  const accept = fs.readFileSync(policyFile, 'utf8');
+  fs.writeFileSync(policyFile, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }], transports: { docker: { [proxy.host]: [{ type: 'reject' }] } } }));
+  t.teardown(() => fs.writeFileSync(policyFile, accept));
+  const r = await cli(t, ['auto-update', '--json', '--tls-verify=false', 'au-reg'], 1);
+  t.match(byName(r)['au-reg'], { status: 'failed', changed: false, error: /refused by the signature policy/ });
+  t.match(String(byName(r)['au-reg'].error), 'reject', 'the requirement is named');
+  t.equal(r.changed, false);
+  t.equal(storeImages(), images, 'the store is as it was');
+  t.equal(fs.readlinkSync(path.join(root, 'au-reg')), 'au-reg.0', 'the deployment is as it was');
+});
+
 t.test('local: another image under the same name', async (t) => {
   const other = path.join(dir, 'localv3');
   const v3 = version('3');
