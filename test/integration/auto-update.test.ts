@@ -64,6 +64,11 @@ async function cli(t: Test, args: string[], exitCode = 0): Promise<{ changed: bo
 }
 const byName = (o: { containers: Array<Record<string, unknown>> }) => Object.fromEntries(o.containers.map((c) => [c.name, c]));
 const blobRequests = (from: number) => proxy.requests.slice(from).filter((q) => q.url.includes('/blobs/'));
+/** the digest a tag names now, as the registry says it (skopeo, not sysctr) */
+async function digestOf(repoTag: string): Promise<string> {
+  const { execa } = await import('execa');
+  return (await execa('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${registry.host}/${repoTag}`])).stdout.trim();
+}
 const storeImages = () => fs.readFileSync(path.join(root, 'store/images.json'), 'utf8');
 
 const v1 = version('1');
@@ -154,6 +159,25 @@ t.test('a new version under the same tag: would-update, nothing pulled', async (
   t.equal(text.exitCode, 0, text.stderr);
   t.match(text.stdout, `au-reg: would-update (${proxy.host}/au/web:1, ${v1.manifest.digest.slice(7, 19)} -> ${v2.manifest.digest.slice(7, 19)})`);
   t.match(text.stdout, 'au-off: skipped', 'a container named without a policy is skipped, said so');
+});
+
+t.test('through a registries.conf mirror (pull-through docker-registry): resolved by the mirror, no blob', async (t) => {
+  const mirror = await startRegistry({ proxyRemoteUrl: `http://${proxy.host}` });
+  const counter = await startProxy({ target: mirror.port });
+  t.teardown(async () => {
+    fs.writeFileSync(regConf, '');
+    await counter.stop();
+    await mirror.stop();
+  });
+  fs.writeFileSync(regConf, `[[registry]]\nprefix = "${proxy.host}"\nlocation = "${proxy.host}"\ninsecure = true\n[[registry.mirror]]\nlocation = "${counter.host}"\ninsecure = true\n`);
+  const upstream = proxy.requests.length;
+  const r = await sysctr(['auto-update', '--dry-run', '--json', ...globals, 'au-reg'], { env });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.match(byName(JSON.parse(r.stdout))['au-reg'], { status: 'would-update', newDigest: (await digestOf('au/web:1')) });
+  t.match(r.stderr, `au-reg: docker://${proxy.host}/au/web:1 resolved through mirror ${counter.host}/au/web`, 'says which mirror answered');
+  t.ok(counter.requests.some((q) => q.url === '/v2/au/web/manifests/1'), 'the mirror was asked for the tag');
+  t.same(counter.requests.filter((q) => q.url.includes('/blobs/')), [], 'no blob asked of the mirror');
+  t.same(blobRequests(upstream), [], 'nor of the upstream');
 });
 
 t.test('the signature policy refuses the new version: failed, naming it; nothing pulled', async (t) => {
