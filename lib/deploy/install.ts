@@ -34,7 +34,7 @@ import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from '../template/values.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { infoWithVolumes } from './snapshot.js';
-import { policyField, policyOf, type AutoUpdatePolicy } from './auto-update/policy.js';
+import { assertSamePolicy, policyField, policyOf, type AutoUpdatePolicy } from './auto-update/policy.js';
 
 export interface InstallOptions {
   /** image reference in the store, or a pull source (oci:DIR:TAG, docker://..., ...) */
@@ -230,12 +230,7 @@ function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name
         hint: `to change them: sysctr containers update ${differs.map((k) => `--set ${k}=${set[k]}`).join(' ')} ${name}`,
       });
     }
-    // and the policy, when one is given: the same rule as the values
-    if (policy && policyOf(info) !== policy) {
-      throw new SysctrError(`${name} is already installed from ${info.image} with --auto-update=${policyOf(info)}`, {
-        hint: `to change it: sysctr containers update --auto-update=${policy} ${name}`,
-      });
-    }
+    assertSamePolicy(info, policy); // and the policy, when one is given: the same rule as the values
     out(`${name} is already installed from ${info.image}`);
     return { name, status: 'already-installed', deployment: live!, image: info.image, imageId: info.imageId, values: info.values, autoUpdate: policyOf(info) };
   }
@@ -329,10 +324,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
   });
   await steps.step('finish', () => write(() => fs.rmSync(c.journal, { force: true })));
   // the first container with a policy brings the daily timer (its failure is a warning: installed is installed)
-  if (o.autoUpdate && o.autoUpdate !== 'disabled') {
-    const { syncTimer } = await import('./auto-update/timer.js');
-    await syncTimer(ctx, { name, policy: o.autoUpdate });
-  }
+  if (o.autoUpdate && o.autoUpdate !== 'disabled') await (await import('./auto-update/timer.js')).syncTimer(ctx, { name, policy: o.autoUpdate });
   if (startError) {
     throw new SysctrError(`installed ${name}, but it did not start: ${(startError as Error).message}`, {
       hint: `see: journalctl -u ${unit}; fix it and run sysctr start ${name}, or sysctr uninstall ${name}`,

@@ -3,7 +3,7 @@
  * it travels with the deployment through update and rollback like its values do.
  */
 import path from 'node:path';
-import { usageError } from '../../errors.js';
+import { SysctrError, usageError } from '../../errors.js';
 import { writeAtomic } from '../../systemd/files.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, type DeploymentInfo } from '../state.js';
 
@@ -47,4 +47,12 @@ export function policies(root: string): Map<string, AutoUpdatePolicy> {
     out.set(name, policyOf(live ? readInfo(live) : undefined));
   }
   return out;
+}
+
+/** install of an installed container: a --auto-update other than its policy is refused, not dropped. */
+export function assertSamePolicy(info: DeploymentInfo, p: AutoUpdatePolicy | undefined): void {
+  if (!p || policyOf(info) === p) return;
+  throw new SysctrError(`${info.name} is already installed from ${info.image} with --auto-update=${policyOf(info)}`, {
+    hint: `to change it: sysctr containers update --auto-update=${p} ${info.name}`,
+  });
 }
