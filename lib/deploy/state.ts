@@ -8,6 +8,7 @@ import { isErrno } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { acquireLock } from '../store/lock.js';
 import { writeAtomic } from '../systemd/files.js';
+import type { HealthCheck } from '../runtime/healthcheck.js';
 
 /** ROOT/NAME.N/info */
 export interface DeploymentInfo {
@@ -29,6 +30,8 @@ export interface DeploymentInfo {
   tmpfilesPath?: string;
   /** manifest.json noContainerService: host files and tmpfiles only, no unit */
   noContainerService?: boolean;
+  /** the check `sysctr healthcheck` and the update gate run (docs/health.md) */
+  healthcheck?: HealthCheck;
 }
 
 export interface Journal {
