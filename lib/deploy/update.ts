@@ -64,6 +64,8 @@ export interface UpdateResult {
   restarted: boolean;
   /** reverted: why the new deployment was given up */
   reason?: string;
+  /** reverted: it started, but its health check did not pass (docs/health.md) */
+  unhealthy?: boolean;
   /** --dry-run: the plan was printed, nothing changed */
   dryRun?: boolean;
   /** what finishing an interrupted operation did first */
@@ -263,7 +265,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const outcome = await completeSwitch(ctx, name, j);
   removeInBackground(paths.root, name);
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };
-  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started };
+  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started, ...(outcome.reverted.unhealthy ? { unhealthy: true } : {}) };
   return { ...result, status: 'updated' };
 }
 
