@@ -100,6 +100,9 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['umoci', 'buildah', 'skopeo', 'b
   });
 
   t.test('update to a version whose check fails (the unit stays active): reverted, the old one answers', async (t) => {
+    const dry = await sysctr(['containers', 'update', '--dry-run', '--rebase', 'localhost/precedence:1', 'health-web']);
+    t.equal(dry.exitCode, 0, dry.stderr);
+    t.match(dry.stdout, /would run health-web's health check until it passes, for up to 3s, and switch back to health-web\.1 if it does not/);
     const t0 = Date.now();
     // the buildah check of this image would pass; its manifest.json check wins, and fails
     const r = await sysctr(['containers', 'update', '--rebase', 'localhost/precedence:1', 'health-web']);
@@ -120,6 +123,20 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['umoci', 'buildah', 'skopeo', 'b
     const r = await sysctr(['containers', 'rollback', 'health-web']);
     t.equal(r.exitCode, 1, r.stdout);
     t.match(r.stderr, /rolled back to health-web\.0 \(localhost\/precedence:1\), but it is unhealthy: .*; switched back to health-web\.1/);
+    t.equal(await link('health-web'), 'health-web.1');
+    t.equal(await get(PORT), 'v1');
+    t.equal((await m.exec(['test', '-e', `${root}/.health-web.journal`])).exitCode, 1, 'no journal left');
+  });
+
+  t.test('killed after the start, before the gate: the next command runs the gate and reverts', async (t) => {
+    const killed = await m.sysctr(['containers', 'update', '--rebase', 'localhost/precedence:1', 'health-web'], { SYSCTR_ROOT: root, SYSCTR_FAULT_STEP: 'update:start' });
+    t.not(killed.exitCode, 0);
+    t.equal(await link('health-web'), 'health-web.0', 'the unchecked version is live');
+    t.match((await rows()).find((r) => r.name === 'health-web'), { pending: 'update' });
+    const next = await sysctr(['containers', 'update', 'health-web']);
+    t.equal(next.exitCode, 0, next.stderr);
+    t.match(next.stdout, /health-web: an interrupted update to health-web\.0 was finished but it is unhealthy \(health-web's health check did not pass.*\); back on health-web\.1/);
+    t.match(next.stdout, /health-web is already up to date \(localhost\/dockercheck:1/);
     t.equal(await link('health-web'), 'health-web.1');
     t.equal(await get(PORT), 'v1');
     t.equal((await m.exec(['test', '-e', `${root}/.health-web.journal`])).exitCode, 1, 'no journal left');
