@@ -36,6 +36,7 @@ import { planHostFiles, recordOf } from '../hostfs/plan.js';
 import { hostfsFromTree } from '../hostfs/source.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
+import { HEALTH_FILE } from './health.js';
 
 export interface UpdateOptions {
   name: string;
@@ -249,7 +250,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
       }
       fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
       fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson, { mode: 0o600 }); // it may hold --set secrets
-      for (const stale of [`${name}.service`, 'sysctr.conf']) fs.rmSync(path.join(partial, stale), { force: true });
+      // the older deployment's health result is not the new one's (HEALTH shows starting until a check ran)
+      for (const stale of [`${name}.service`, 'sysctr.conf', HEALTH_FILE]) fs.rmSync(path.join(partial, stale), { force: true });
       if (!noService) {
         fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
         fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);

@@ -176,6 +176,12 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['umoci', 'buildah', 'skopeo', 'b
     t.match(none.stderr, /manifest\.json "healthcheck"/);
     t.equal(await health('health-none'), '-');
     t.equal((await sysctr(['stop', 'health-slow'])).exitCode, 0);
+    // two updates of the stopped service (not gated): the second reuses health-slow.0, whose
+    // unhealthy result must not carry over to the new deployment
+    t.equal(await health('health-slow'), 'unhealthy');
+    for (const v of ['a', 'b']) t.equal((await sysctr(['containers', 'update', '--set', `EXTRA=${v}`, 'health-slow'])).exitCode, 0, v);
+    t.equal(await link('health-slow'), 'health-slow.0');
+    t.equal(await health('health-slow'), 'starting', 'no check has run for the new deployment');
     const stopped = await sysctr(['healthcheck', 'health-slow']);
     t.equal(stopped.exitCode, 1);
     t.match(stopped.stderr, /^sysctr: health-slow is not running: its health check runs in the running container/);
