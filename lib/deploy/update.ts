@@ -37,6 +37,7 @@ import { hostfsFromTree } from '../hostfs/source.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
 import { policyField, policyOf, writePolicy, type AutoUpdatePolicy } from './auto-update/policy.js';
+import { HEALTH_FILE } from './health.js';
 
 export interface UpdateOptions {
   name: string;
@@ -67,6 +68,8 @@ export interface UpdateResult {
   restarted: boolean;
   /** reverted: why the new deployment was given up */
   reason?: string;
+  /** reverted: it started, but its health check did not pass (docs/health.md) */
+  unhealthy?: boolean;
   /** --dry-run: the plan was printed, nothing changed */
   dryRun?: boolean;
   /** what finishing an interrupted operation did first */
@@ -229,6 +232,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
     tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}), ...policyField(policy),
+    ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
   }, rendered.volumes);
 
   // the directories sysctr made on the host stay on record while any deployment may have used them
@@ -237,7 +241,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   if (ctx.dryRun) {
     printUpdatePlan(ctx, { name, live, info, destdir, rec, older: older && !older.rootfs ? older : undefined, reuse: Boolean(olderTree), rendered });
     volumesStep(ctx, rendered.volumes, rendered.configJson);
-    await completeSwitch(ctx, name, j, { unit: noService ? '' : unitText, dropIn: noService ? '' : dropIn, tmpfiles: rendered.tmpfiles ?? '', noService, hostFiles });
+    await completeSwitch(ctx, name, j, { unit: noService ? '' : unitText, dropIn: noService ? '' : dropIn, tmpfiles: rendered.tmpfiles ?? '', noService, hostFiles, healthcheck: rendered.healthcheck });
     return { ...base, status: 'updated', to: path.basename(destdir), restarted: wasActive, dryRun: true };
   }
 
@@ -266,7 +270,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
       }
       fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
       fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson, { mode: 0o600 }); // it may hold --set secrets
-      for (const stale of [`${name}.service`, 'sysctr.conf']) fs.rmSync(path.join(partial, stale), { force: true });
+      // the older deployment's health result is not the new one's (HEALTH shows starting until a check ran)
+      for (const stale of [`${name}.service`, 'sysctr.conf', HEALTH_FILE]) fs.rmSync(path.join(partial, stale), { force: true });
       if (!noService) {
         fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
         fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
@@ -282,7 +287,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const outcome = await completeSwitch(ctx, name, j);
   removeInBackground(paths.root, name);
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };
-  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started };
+  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started, ...(outcome.reverted.unhealthy ? { unhealthy: true } : {}) };
   return { ...result, status: 'updated' };
 }
 
