@@ -301,7 +301,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         name, image: rec.name, imageId: rec.id, values: rendered.values, set, runtime: rendered.values.RUNTIME,
         created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
-        ...(noService ? { noContainerService: true } : {}), ...policyField(o.autoUpdate), ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
+        ...(noService ? { noContainerService: true } : {}), ...policyField(o.autoUpdate), manifestDigest: rec.manifestDigest, ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
       }, rendered.volumes);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),

@@ -32,6 +32,8 @@ export interface DeploymentInfo {
   noContainerService?: boolean;
   /** install --auto-update: what sysctr auto-update follows (absent: disabled; docs/auto-update.md) */
   autoUpdate?: 'registry' | 'local' | 'disabled';
+  /** the image manifest's digest (what auto-update compares a tag with; absent in older infos) */
+  manifestDigest?: string;
   /** the check `sysctr healthcheck` and the update gate run (docs/health.md) */
   healthcheck?: HealthCheck;
 }

@@ -231,7 +231,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const record: DeploymentInfo & { token?: string } = infoWithVolumes({
     name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
-    tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}), ...policyField(policy),
+    tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}), ...policyField(policy), manifestDigest: rec.manifestDigest,
     ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
   }, rendered.volumes);
 

@@ -12,6 +12,8 @@ import { formatPlatform, hostPlatform, parsePlatform, selectManifest } from './p
 export interface Resolved {
   /** the image manifest's digest (an index's child for the platform), as ImageRecord.manifestDigest */
   digest: string;
+  /** the image's config digest (its image id), from that manifest */
+  configDigest: string;
   /** the platform the index entry named, when there was an index */
   platform?: string;
   /** the registries.conf mirror that answered, if one did */
@@ -26,10 +28,14 @@ export async function resolveManifest(source: string, opts: SourceOptions & { pl
     const where = src.description;
     let raw = await src.getManifest();
     let platform: string | undefined;
+    let configDigest: string;
     for (let depth = 0; ; depth++) {
       if (`sha256:${sha256(raw.bytes)}` !== raw.digest) throw new SysctrError(`${where}: the manifest does not match its digest ${raw.digest}`);
       const parsed = parseManifest(raw, where);
-      if (parsed.kind !== 'index') break;
+      if (parsed.kind !== 'index') {
+        configDigest = parsed.config.digest;
+        break;
+      }
       if (depth > 4) throw new SysctrError(`${where}: indexes nested too deeply`);
       const desc = selectManifest(parsed.manifests, wanted, { compatible: !opts.platform, image: where });
       if (desc.platform) platform = formatPlatform(desc.platform);
@@ -37,7 +43,7 @@ export async function resolveManifest(source: string, opts: SourceOptions & { pl
       raw = { ...child, digest: desc.digest, mediaType: child.mediaType || desc.mediaType };
     }
     const mirror = (src as { servedBy?: string }).servedBy;
-    return { digest: raw.digest, ...(platform ? { platform } : {}), ...(mirror ? { mirror } : {}) };
+    return { digest: raw.digest, configDigest, ...(platform ? { platform } : {}), ...(mirror ? { mirror } : {}) };
   } finally {
     await src.close();
   }

@@ -4,7 +4,8 @@
  * install --auto-update=registry --now from the registry, a new version pushed under the same tag
  * and auto-update → updated and answering with it; again → up-to-date with no blob fetched; the
  * timer's own service run by systemd; a version that cannot start → rolled-back, the old one
- * answers; the timer verified by systemd-analyze, and removed with the last container.
+ * answers; one whose health check fails → rolled-back by update's health gate; the timer verified
+ * by systemd-analyze, and removed with the last container.
  */
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
@@ -19,6 +20,12 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
   t.teardown(() => m.shutdown());
   const layout = path.join(m.scratch, 'layout');
   for (const v of ['v1', 'v2', 'v3']) await buildImageWithUmoci(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
+  // v4: v2 with a health check that never passes (the unit stays active; the gate in update fails it)
+  const v4 = path.join(m.scratch, 'src-v4');
+  fs.cpSync(path.join(projectDir, 'fixtures/images/update-v2'), v4, { recursive: true });
+  const manifest = JSON.parse(fs.readFileSync(path.join(v4, 'exports/manifest.json'), 'utf8'));
+  fs.writeFileSync(path.join(v4, 'exports/manifest.json'), JSON.stringify({ ...manifest, healthcheck: { cmd: ['/bin/sleep', '30'], interval: '1s', timeout: '1500ms', retries: 1 } }));
+  await buildImageWithUmoci(v4, layout, 'v4');
   const REG = '127.0.0.1:5141';
   const ref = `${REG}/au/web:1`;
   const PORT = 8341;
@@ -147,6 +154,22 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
     const r = await autoUpdate(t, 1);
     t.match(r.containers, [{ name: 'au-web', status: 'rolled-back', changed: true, oldDigest: v2, newDigest: v3 }]);
     t.match(r.containers[0].reason, /./, 'with the reason');
+    t.match(await get('version.txt', /v2/), /^v2$/);
+    t.equal((await m.exec(['systemctl', 'is-active', 'au-web.service'])).stdout.trim(), 'active');
+  });
+
+  t.test('again, nothing new: v3 is not tried again, the service is left alone', async (t) => {
+    const pid = (await m.exec(['systemctl', 'show', '-p', 'MainPID', '--value', 'au-web.service'])).stdout.trim();
+    const r = await autoUpdate(t, 0);
+    t.match(r.containers, [{ name: 'au-web', status: 'skipped', changed: false, oldDigest: v2, reason: /was tried on .* and rolled back .*waiting for another version/ }]);
+    t.equal((await m.exec(['systemctl', 'show', '-p', 'MainPID', '--value', 'au-web.service'])).stdout.trim(), pid, 'not restarted');
+  });
+
+  t.test('v4 (starts, its health check fails) pushed: rolled-back by the health gate, v2 answers', async (t) => {
+    await push(t, 'v4');
+    const v4digest = await digestOf(t, 'v4');
+    const r = await autoUpdate(t, 1);
+    t.match(r.containers, [{ name: 'au-web', status: 'rolled-back', changed: true, oldDigest: v2, newDigest: v4digest, reason: /health check/ }], JSON.stringify(r.containers));
     t.match(await get('version.txt', /v2/), /^v2$/);
     t.equal((await m.exec(['systemctl', 'is-active', 'au-web.service'])).stdout.trim(), 'active');
   });

@@ -11,6 +11,8 @@ import { validateName } from '../names.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, type DeploymentInfo } from '../state.js';
 import { policyOf, type AutoUpdatePolicy } from './policy.js';
 
+const short = (d: string) => d.replace(/^sha256:/, '').slice(0, 12);
+
 export type AutoUpdateStatus = 'up-to-date' | 'updated' | 'would-update' | 'rolled-back' | 'failed' | 'skipped';
 
 export interface AutoUpdateItem {
@@ -48,7 +50,11 @@ export interface AutoUpdateOptions {
 }
 
 /** Not an error of the container: the report says why and goes on. */
-class Skip extends Error {}
+class Skip extends Error {
+  constructor(message: string, readonly fields: Partial<AutoUpdateItem> = {}) {
+    super(message);
+  }
+}
 
 export async function autoUpdate(ctx: DeployContext, o: AutoUpdateOptions = {}): Promise<AutoUpdateReport> {
   const named = o.names?.length ? [...new Set(o.names.map((n) => validateName(n)))] : undefined;
@@ -63,7 +69,7 @@ export async function autoUpdate(ctx: DeployContext, o: AutoUpdateOptions = {}):
       if (!named) continue;
       item = { name, policy: 'disabled', image: info.image, status: 'skipped', changed: false, reason: 'no auto-update policy', oldImageId: info.imageId };
     } else {
-      item = await one(ctx, name, info, o);
+      item = await one(ctx, name, live!, info, o);
     }
     containers.push(item);
     o.onItem?.(item);
@@ -72,7 +78,7 @@ export async function autoUpdate(ctx: DeployContext, o: AutoUpdateOptions = {}):
   return { changed, ...(ctx.dryRun ? { dryRun: true } : {}), containers };
 }
 
-async function one(ctx: DeployContext, name: string, info: DeploymentInfo, o: AutoUpdateOptions): Promise<AutoUpdateItem> {
+async function one(ctx: DeployContext, name: string, live: string, info: DeploymentInfo, o: AutoUpdateOptions): Promise<AutoUpdateItem> {
   const policy = policyOf(info);
   const base = { name, policy, image: info.image, oldImageId: info.imageId };
   try {
@@ -84,9 +90,16 @@ async function one(ctx: DeployContext, name: string, info: DeploymentInfo, o: Au
       const byName = view.images.get(info.image);
       return { running: byName?.id === info.imageId ? byName : view.images.withId(info.imageId)[0], current: byName };
     });
-    const old = { ...base, ...(running ? { oldDigest: running.manifestDigest } : {}) };
-    const found = policy === 'registry' ? await fromRegistry(ctx, info, running, current, o) : fromStore(info, current);
+    const oldDigest = info.manifestDigest ?? running?.manifestDigest;
+    const old = { ...base, ...(oldDigest ? { oldDigest } : {}) };
+    const found = policy === 'registry' ? await fromRegistry(ctx, info, oldDigest, running, current, o) : fromStore(info, current);
     if (found.upToDate) return { ...old, status: 'up-to-date', changed: false, newDigest: old.oldDigest, newImageId: info.imageId };
+    // the version an earlier update tried and gave up (it did not start or stay healthy) is not
+    // tried again every day, stopping the service each time: a new version is waited for
+    const other = readInfo(live.replace(/\.([01])$/, (_, n) => `.${n === '0' ? 1 : 0}`)) as (DeploymentInfo & { failed?: { at: string; reason: string } }) | undefined;
+    if (other?.failed && found.next.newImageId === other.imageId) {
+      throw new Skip(`${short(found.next.newDigest ?? other.imageId)} was tried on ${other.failed.at} and rolled back (${other.failed.reason}): waiting for another version (to try it again: sysctr containers update --pull ${name})`, { ...old, ...found.next });
+    }
     if (ctx.dryRun) return { ...old, status: 'would-update', changed: true, ...found.next };
     let next = found.next;
     if (found.pull) {
@@ -102,7 +115,7 @@ async function one(ctx: DeployContext, name: string, info: DeploymentInfo, o: Au
     if (r.status === 'reverted') return { ...moved, status: 'rolled-back', changed: true, reason: r.reason };
     return { ...moved, status: 'updated', changed: true, newImageId: r.imageId };
   } catch (err) {
-    if (err instanceof Skip) return { ...base, status: 'skipped', changed: false, reason: err.message };
+    if (err instanceof Skip) return { ...base, ...err.fields, status: 'skipped', changed: false, reason: err.message };
     if (err instanceof SysctrError) return { ...base, status: 'failed', changed: false, error: err.message, ...(err.hint ? { hint: err.hint } : {}) };
     throw err;
   }
@@ -116,7 +129,7 @@ interface Found {
 }
 
 /** registry: the tag's manifest digest for this host, against the manifest the deployment runs. */
-async function fromRegistry(ctx: DeployContext, info: DeploymentInfo, running: ImageRecord | undefined, current: ImageRecord | undefined, o: AutoUpdateOptions): Promise<Found> {
+async function fromRegistry(ctx: DeployContext, info: DeploymentInfo, oldDigest: string | undefined, running: ImageRecord | undefined, current: ImageRecord | undefined, o: AutoUpdateOptions): Promise<Found> {
   const { parseSource } = await import('../../image/source.js');
   const { parseReference } = await import('../../image/reference.js');
   // the source the deployment's image name was pulled from (it keeps an http: prefix), else the name
@@ -136,8 +149,9 @@ async function fromRegistry(ctx: DeployContext, info: DeploymentInfo, running: I
   const { resolveManifest } = await import('../../image/resolve.js');
   const r = await resolveManifest(source, { ...o.source, registriesConf: ctx.paths.registriesConf });
   if (r.mirror) ctx.out(`${info.name}: ${source} resolved through mirror ${r.mirror}`);
-  if (running && r.digest === running.manifestDigest) return { upToDate: true, next: {} };
-  return { upToDate: false, next: { newDigest: r.digest }, pull: source };
+  // the same manifest, or another manifest of the same image (pushed again by another tool)
+  if (r.digest === oldDigest || r.configDigest === info.imageId) return { upToDate: true, next: {} };
+  return { upToDate: false, next: { newDigest: r.digest, newImageId: r.configDigest }, pull: source };
 }
 
 /** local: the image the store has under the deployment's image name now. */
