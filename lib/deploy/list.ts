@@ -8,6 +8,8 @@ import path from 'node:path';
 import type { Paths } from '../paths.js';
 import type { Runner } from '../proc.js';
 import { Systemd, containerState } from '../systemd/systemctl.js';
+import { policyOf, type AutoUpdatePolicy } from './auto-update/policy.js';
+import { healthOf, type HealthStatus } from './health.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, readJournal } from './state.js';
 
 export interface ContainerRow {
@@ -28,6 +30,10 @@ export interface ContainerRow {
   rollback: { deployment: string; image: string; imageId: string } | null;
   /** an operation a killed command left half done (the next command for NAME finishes it) */
   pending: string | null;
+  /** install --auto-update: registry, local or disabled (docs/auto-update.md) */
+  autoUpdate: AutoUpdatePolicy;
+  /** the last recorded health check result (health.ts): healthy, unhealthy, starting, '-' for no check */
+  health: HealthStatus;
 }
 
 function commandOf(deployment: string): string {
@@ -73,6 +79,8 @@ export async function listContainers(paths: Paths, runner: Runner, opts: { unitD
       deployment: path.basename(live),
       rollback: other ? { deployment: path.basename(otherDir), image: other.image, imageId: other.imageId } : null,
       pending: readJournal(c)?.op ?? null,
+      autoUpdate: policyOf(info),
+      health: healthOf(live, info),
     });
   }
   const states = await asked;

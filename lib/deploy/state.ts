@@ -8,6 +8,7 @@ import { isErrno } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { acquireLock } from '../store/lock.js';
 import { writeAtomic } from '../systemd/files.js';
+import type { HealthCheck } from '../runtime/healthcheck.js';
 
 /** ROOT/NAME.N/info */
 export interface DeploymentInfo {
@@ -29,6 +30,12 @@ export interface DeploymentInfo {
   tmpfilesPath?: string;
   /** manifest.json noContainerService: host files and tmpfiles only, no unit */
   noContainerService?: boolean;
+  /** install --auto-update: what sysctr auto-update follows (absent: disabled; docs/auto-update.md) */
+  autoUpdate?: 'registry' | 'local' | 'disabled';
+  /** the image manifest's digest (what auto-update compares a tag with; absent in older infos) */
+  manifestDigest?: string;
+  /** the check `sysctr healthcheck` and the update gate run (docs/health.md) */
+  healthcheck?: HealthCheck;
 }
 
 export interface Journal {

@@ -36,6 +36,8 @@ import { planHostFiles, recordOf } from '../hostfs/plan.js';
 import { hostfsFromTree } from '../hostfs/source.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
+import { policyField, policyOf, writePolicy, type AutoUpdatePolicy } from './auto-update/policy.js';
+import { HEALTH_FILE } from './health.js';
 
 export interface UpdateOptions {
   name: string;
@@ -49,6 +51,8 @@ export interface UpdateOptions {
   settleMs?: number;
   /** --no-snapshot VOLUME: data volumes not to snapshot before switching */
   noSnapshot?: string[];
+  /** --auto-update: a new policy (docs/auto-update.md); default the live deployment's */
+  autoUpdate?: AutoUpdatePolicy;
 }
 
 export interface UpdateResult {
@@ -64,12 +68,18 @@ export interface UpdateResult {
   restarted: boolean;
   /** reverted: why the new deployment was given up */
   reason?: string;
+  /** reverted: it started, but its health check did not pass (docs/health.md) */
+  unhealthy?: boolean;
   /** --dry-run: the plan was printed, nothing changed */
   dryRun?: boolean;
   /** what finishing an interrupted operation did first */
   recovered?: string;
   /** the --set values the deployment `to` is rendered with (earlier ones and this command's) */
   set?: Record<string, string>;
+  /** --auto-update changed the container's policy (alone, it leaves the status up-to-date) */
+  policyChanged?: boolean;
+  /** the policy in force after the command */
+  autoUpdate?: AutoUpdatePolicy;
 }
 
 function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -118,7 +128,13 @@ export async function update(ctx: DeployContext, o: UpdateOptions): Promise<Upda
   const name = validateName(o.name);
   const set = parseSetArgs(o.set ?? []);
   if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
-  return withContainersLock(ctx.paths.root, ctx.out, () => updateLocked(ctx, name, set, o));
+  const r = await withContainersLock(ctx.paths.root, ctx.out, () => updateLocked(ctx, name, set, o));
+  // a policy set or dropped: the daily timer follows (there while any container has a policy)
+  if (r.policyChanged && r.status !== 'reverted') {
+    const { syncTimer } = await import('./auto-update/timer.js');
+    await syncTimer(ctx, { name, policy: r.autoUpdate ?? 'disabled' });
+  }
+  return r;
 }
 
 async function updateLocked(ctx: DeployContext, name: string, set: Record<string, string>, o: UpdateOptions): Promise<UpdateResult> {
@@ -149,9 +165,16 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   timing('image found');
   const mergedSet = { ...info.set, ...set };
   const from = slotOf(live);
-  const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message, set: mergedSet };
+  const policy = o.autoUpdate ?? policyOf(info);
+  const policyChanged = policy !== policyOf(info);
+  const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message, set: mergedSet, autoUpdate: policy, ...(policyChanged ? { policyChanged } : {}) };
   if (rec.id === info.imageId && sameValues(mergedSet, info.set)) {
-    return { ...base, status: 'up-to-date', to: path.basename(live), image: info.image, restarted: false };
+    // only the policy: it is a field of the live info, rewritten in place (nothing to redeploy)
+    if (policyChanged) {
+      if (ctx.dryRun) ctx.out(`would set ${name}'s auto-update policy: ${policyOf(info)} -> ${policy}`);
+      else writePolicy(live, policy);
+    }
+    return { ...base, status: 'up-to-date', to: path.basename(live), image: info.image, restarted: false, ...(ctx.dryRun && policyChanged ? { dryRun: true } : {}) };
   }
 
   // render everything before touching anything: a rendering error leaves the service alone
@@ -208,7 +231,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const record: DeploymentInfo & { token?: string } = infoWithVolumes({
     name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
-    tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}),
+    tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}), ...policyField(policy), manifestDigest: rec.manifestDigest,
+    ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
   }, rendered.volumes);
 
   // the directories sysctr made on the host stay on record while any deployment may have used them
@@ -217,7 +241,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   if (ctx.dryRun) {
     printUpdatePlan(ctx, { name, live, info, destdir, rec, older: older && !older.rootfs ? older : undefined, reuse: Boolean(olderTree), rendered });
     volumesStep(ctx, rendered.volumes, rendered.configJson);
-    await completeSwitch(ctx, name, j, { unit: noService ? '' : unitText, dropIn: noService ? '' : dropIn, tmpfiles: rendered.tmpfiles ?? '', noService, hostFiles });
+    await completeSwitch(ctx, name, j, { unit: noService ? '' : unitText, dropIn: noService ? '' : dropIn, tmpfiles: rendered.tmpfiles ?? '', noService, hostFiles, healthcheck: rendered.healthcheck });
     return { ...base, status: 'updated', to: path.basename(destdir), restarted: wasActive, dryRun: true };
   }
 
@@ -246,7 +270,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
       }
       fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
       fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson, { mode: 0o600 }); // it may hold --set secrets
-      for (const stale of [`${name}.service`, 'sysctr.conf']) fs.rmSync(path.join(partial, stale), { force: true });
+      // the older deployment's health result is not the new one's (HEALTH shows starting until a check ran)
+      for (const stale of [`${name}.service`, 'sysctr.conf', HEALTH_FILE]) fs.rmSync(path.join(partial, stale), { force: true });
       if (!noService) {
         fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
         fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
@@ -262,7 +287,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const outcome = await completeSwitch(ctx, name, j);
   removeInBackground(paths.root, name);
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };
-  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started };
+  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started, ...(outcome.reverted.unhealthy ? { unhealthy: true } : {}) };
   return { ...result, status: 'updated' };
 }
 
