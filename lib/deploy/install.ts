@@ -49,6 +49,10 @@ export interface InstallOptions {
   settleMs?: number;
   /** take over host files that exist and are not sysctr's */
   force?: boolean;
+  /** recorded in the deployment info: who installed it (sysctr apply) */
+  managedBy?: 'apply';
+  /** recorded in the deployment info: the auto-update policy */
+  autoUpdate?: string;
 }
 
 export interface InstallResult {
@@ -295,6 +299,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
         ...(noService ? { noContainerService: true } : {}),
+        ...(o.managedBy ? { managedBy: o.managedBy } : {}), ...(o.autoUpdate ? { autoUpdate: o.autoUpdate } : {}),
       }, rendered.volumes);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),

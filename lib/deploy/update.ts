@@ -49,6 +49,11 @@ export interface UpdateOptions {
   settleMs?: number;
   /** --no-snapshot VOLUME: data volumes not to snapshot before switching */
   noSnapshot?: string[];
+  /** the values are all of them (sysctr apply): earlier --set values not given are dropped */
+  replaceSet?: boolean;
+  /** recorded in the new deployment's info (else the live one's is kept) */
+  managedBy?: 'apply';
+  autoUpdate?: string;
 }
 
 export interface UpdateResult {
@@ -147,7 +152,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const { assertStoredImageTrusted } = await import('../image/trust.js');
   await assertStoredImageTrusted(rec, paths.trust);
   timing('image found');
-  const mergedSet = { ...info.set, ...set };
+  const mergedSet = o.replaceSet ? set : { ...info.set, ...set };
   const from = slotOf(live);
   const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message, set: mergedSet };
   if (rec.id === info.imageId && sameValues(mergedSet, info.set)) {
@@ -209,6 +214,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
     tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}),
+    managedBy: o.managedBy ?? info.managedBy, autoUpdate: o.autoUpdate ?? info.autoUpdate,
   }, rendered.volumes);
 
   // the directories sysctr made on the host stay on record while any deployment may have used them
