@@ -146,47 +146,53 @@ const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boole
   },
 };
 
-const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: boolean; json?: boolean }> = {
+const dryRunOption = { type: 'boolean', describe: 'say what would be removed or written, change nothing' } as const;
+
+const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: boolean; json?: boolean; 'dry-run'?: boolean }> = {
   command: ['delete <images..>', 'rm <images..>'],
   describe: 'remove images from the store (and the content only they used)',
   builder: (y) =>
     y
       .positional('images', { type: 'string', array: true, demandOption: true })
       .option('force', { type: 'boolean', describe: 'even when an installed container uses it' })
+      .option('dry-run', dryRunOption)
       .option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { deleteImages } = await import('../../lib/image/delete.js');
     const { imagesInUse } = await import('../../lib/deploy/in-use.js');
     const paths = pathsFrom(args);
-    const r = await deleteImages(store, args.images, { force: args.force, inUse: () => imagesInUse(paths) });
-    if (args.json) return printChange({ changed: r.removed.length > 0 || r.freed.objects > 0, ...r });
-    for (const n of r.removed) process.stdout.write(`deleted ${n}\n`);
-    for (const id of r.kept) process.stdout.write(`kept ${id} (unnamed) while installed containers use it\n`);
-    if (r.freed.objects) process.stdout.write(`freed ${r.freed.layers} layers, ${r.freed.objects} objects (${humanSize(r.freed.bytes)})\n`);
+    const dryRun = Boolean(args['dry-run']);
+    const r = await deleteImages(store, args.images, { force: args.force, inUse: () => imagesInUse(paths), dryRun });
+    if (args.json) return printChange({ changed: r.removed.length > 0 || r.freed.objects > 0, dryRun, ...r });
+    const would = dryRun ? 'would be ' : '';
+    for (const n of r.removed) process.stdout.write(`${dryRun ? 'would delete' : 'deleted'} ${n}\n`);
+    for (const id of r.kept) process.stdout.write(`${would}kept ${id} (unnamed) while installed containers use it\n`);
+    if (r.freed.objects) process.stdout.write(`${dryRun ? 'would free' : 'freed'} ${r.freed.layers} layers, ${r.freed.objects} objects (${humanSize(r.freed.bytes)})\n`);
   },
 };
 
-const prune: CommandModule<GlobalArgs, GlobalArgs & { json?: boolean }> = {
+const prune: CommandModule<GlobalArgs, GlobalArgs & { json?: boolean; 'dry-run'?: boolean }> = {
   command: 'prune',
   describe: 'remove unnamed images no container uses, and layers, objects and blobs no image uses',
-  builder: (y) => y.option('json', jsonChangeOption),
+  builder: (y) => y.option('dry-run', dryRunOption).option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { pruneImages } = await import('../../lib/image/delete.js');
     const { imagesInUse } = await import('../../lib/deploy/in-use.js');
     const paths = pathsFrom(args);
-    const r = await pruneImages(store, () => imagesInUse(paths));
-    if (args.json) return printChange({ changed: r.images + r.layers + r.objects + r.blobs > 0, ...r });
-    process.stdout.write(`removed ${r.images} unnamed images, ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
+    const dryRun = Boolean(args['dry-run']);
+    const r = await pruneImages(store, () => imagesInUse(paths), { dryRun });
+    if (args.json) return printChange({ changed: r.images + r.layers + r.objects + r.blobs > 0, dryRun, ...r });
+    process.stdout.write(`${dryRun ? 'would remove' : 'removed'} ${r.images} unnamed images, ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
   },
 };
 
-const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: string; json?: boolean }> = {
+const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: string; json?: boolean; 'dry-run'?: boolean }> = {
   command: 'tag <source> <target>',
   describe: 'give an image another name',
   builder: (y) =>
-    y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }).option('json', jsonChangeOption),
+    y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }).option('dry-run', dryRunOption).option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { normalizeName } = await import('../../lib/image/reference.js');
@@ -196,11 +202,11 @@ const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: stri
       const src = resolveImage(view, args.source);
       const previous = view.images.get(name)?.id;
       // the name already on this image: nothing to write (a second run reports no change)
-      if (previous !== src.id) view.images.put({ ...src, name, pulled: new Date().toISOString() });
+      if (previous !== src.id && !args['dry-run']) view.images.put({ ...src, name, pulled: new Date().toISOString() });
       return { changed: previous !== src.id, image: name, id: src.id, ...(previous && previous !== src.id ? { previousId: previous } : {}) };
     });
-    if (args.json) return printChange(r);
-    process.stdout.write(r.changed ? `tagged ${name}\n` : `${name} already names ${r.id}\n`);
+    if (args.json) return printChange({ ...r, dryRun: Boolean(args['dry-run']) });
+    process.stdout.write(r.changed ? `${args['dry-run'] ? 'would tag' : 'tagged'} ${name}\n` : `${name} already names ${r.id}\n`);
   },
 };
 
