@@ -215,6 +215,7 @@ interface UpdateArgs extends GlobalArgs, RegistryArgs {
   all?: boolean;
   quiet?: boolean;
   json?: boolean;
+  'dry-run'?: boolean;
 }
 
 const update: CommandModule<GlobalArgs, UpdateArgs> = {
@@ -226,6 +227,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
       .option('all', { type: 'boolean', describe: 'every image an installed container uses' })
       .options(registryOptions)
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only errors' })
+      .option('dry-run', { type: 'boolean', describe: 'ask each source what a pull would bring, fetch no layer, store nothing' })
       .option('json', jsonChangeOption)
       .check((a) => (!a.image === !a.all ? 'name an IMAGE or give --all' : true))
       .check(checkTimeout)
@@ -247,11 +249,11 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
     const images: Array<{ image: string; changed: boolean; previousId: string; id?: string; fetched?: number; error?: string }> = [];
     for (const rec of targets) {
       try {
-        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args), trust: pathsFrom(args).trust, registriesConf: pathsFrom(args).registriesConf });
+        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args), trust: pathsFrom(args).trust, registriesConf: pathsFrom(args).registriesConf, dryRun: args['dry-run'] });
         images.push({ image: rec.name, changed: !r.upToDate, previousId: rec.id, id: r.image.id, fetched: r.fetched });
         if (!args.quiet && !args.json) {
           process.stdout.write(
-            r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: updated ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers fetched)\n`,
+            r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: ${r.dryRun ? 'would update' : 'updated'} ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers ${r.dryRun ? 'to fetch' : 'fetched'})\n`,
           );
         }
       } catch (err) {
@@ -260,7 +262,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
         (await import('../context.js')).reportItemError(familiarName(rec.name), err);
       }
     }
-    if (args.json) printChange({ changed: images.some((i) => i.changed), images });
+    if (args.json) printChange({ changed: images.some((i) => i.changed), dryRun: Boolean(args['dry-run']), images });
     if (failed) process.exitCode = 1;
   },
 };

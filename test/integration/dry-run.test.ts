@@ -1,6 +1,6 @@
 /**
  * --dry-run on the store and policy commands (docs/json-output.md): pull, images tag, delete and
- * prune, trust add and default print the object the command would print, with dryRun: true, and
+ * prune, images update, trust add and default print the object the command would print, with dryRun: true, and
  * change nothing: the state root (store included) and the policy files are compared, file by file,
  * before and after. Then the real command gives the answer the dry run predicted.
  */
@@ -80,4 +80,11 @@ t.test('trust add, trust default', async (t) => {
   await same(t, ['trust', 'add', 'registry.example.org/team', '--type', 'accept', '--lookaside', 'https://sigs.example.org'], { changed: true, registriesFile: path.join(registriesD, 'sysctr-registry.example.org_team.yaml') });
   await same(t, ['trust', 'default', 'reject'], { changed: true, default: 'reject' });
   t.match(await json(t, ['trust', 'default', 'reject', '--dry-run']), { changed: false, dryRun: true });
+});
+
+t.test('images update: the tag moved in its source', async (t) => {
+  fs.writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] })); // the test above made it reject
+  writeOciLayout(layout, [{ image: v2, ref: 'v1' }]);
+  await same(t, ['images', 'update', 'localhost/layout:v1'], { changed: true, images: [{ image: 'localhost/layout:v1', changed: true, previousId: v1.config.digest, id: v2.config.digest, fetched: 1 }] });
+  t.match(await json(t, ['images', 'update', 'localhost/layout:v1', '--dry-run']), { changed: false, dryRun: true });
 });
