@@ -122,13 +122,15 @@ async function applyOne(ctx: DeployContext, d: Declared, { rec, wouldPull }: Res
 
 /** `enabled` in a declaration: the unit's enablement made so (default: enabled, as install leaves it). */
 async function applyEnablement(ctx: DeployContext, d: Declared, item: ApplyItem): Promise<ApplyItem> {
-  if (item.status === 'failed' || item.wouldPull) return item;
+  if (item.status === 'failed') return item;
+  const wanted = d.enabled === false ? 'disabled' : 'enabled';
+  // a dry run installed nothing: the unit would be enabled, as install leaves it
+  if (ctx.dryRun && item.status === 'installed') return wanted === 'disabled' ? { ...item, enablement: wanted } : item;
   const info = liveInfo(ctx, d.name);
   if (!info || info.noContainerService) return item;
   const systemd = new Systemd(ctx.runner, ctx.paths.user);
   const unit = `${d.name}.service`;
-  const now = ctx.dryRun && item.status === 'installed' ? 'enabled' : await systemd.enablement(unit);
-  const wanted = d.enabled === false ? 'disabled' : 'enabled';
+  const now = await systemd.enablement(unit);
   if (now === wanted || (now !== 'enabled' && now !== 'disabled')) return item;
   if (wanted === 'enabled') await systemd.enable(unit);
   else await systemd.disable(unit);

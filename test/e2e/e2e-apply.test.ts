@@ -1,6 +1,6 @@
 /**
  * sysctr apply in a systemd booted with systemd-nspawn, with real runc (docs/apply.md): a directory
- * of two declarations (JSON and YAML) installs and starts both; again: changed false, exit 0; a
+ * of two declarations (JSON and YAML) installs and starts both (one not enabled at boot: enabled false); again: changed false, exit 0; a
  * changed value, then a changed image, update that one container only; a removed file with --prune
  * uninstalls it, while a container installed by hand is left running.
  */
@@ -22,7 +22,7 @@ if (requireRealSystemd(t)) {
   const ports = { 'apply-a': 8471, 'apply-b': 8472, 'apply-hand': 8473 };
   const declareA = (message: string, v = 'v1') =>
     fs.writeFileSync(path.join(decls, 'apply-a.json'), JSON.stringify({ name: 'apply-a', image: `oci:${layout}:${v}`, values: { PORT: String(ports['apply-a']), MESSAGE: message }, now: true }, null, 2));
-  const declareB = () => fs.writeFileSync(path.join(decls, 'apply-b.yaml'), `name: apply-b\nimage: oci:${layout}:v1\nvalues:\n  PORT: "${ports['apply-b']}"\n  MESSAGE: b one\nnow: true\n`);
+  const declareB = () => fs.writeFileSync(path.join(decls, 'apply-b.yaml'), `name: apply-b\nimage: oci:${layout}:v1\nvalues:\n  PORT: "${ports['apply-b']}"\n  MESSAGE: b one\nnow: true\nenabled: false\n`);
 
   type Result = { changed: boolean; dryRun?: boolean; failed: number; containers: Array<{ name: string; status: string; image?: string; previousImage?: string }> };
   const apply = async (t: Test, args: string[] = []): Promise<Result> => {
@@ -64,6 +64,8 @@ if (requireRealSystemd(t)) {
     t.same(statuses(first), { 'apply-a': 'installed', 'apply-b': 'installed' });
     t.equal(await active('apply-a'), 'active');
     t.equal(await active('apply-b'), 'active');
+    t.equal((await m.exec(['systemctl', 'is-enabled', 'apply-a.service'])).stdout.trim(), 'enabled');
+    t.equal((await m.exec(['systemctl', 'is-enabled', 'apply-b.service'])).stdout.trim(), 'disabled', 'enabled: false, started all the same (now: true)');
     t.match(await state('apply-a'), /^version=v1 message=a one /);
     t.match(await state('apply-b'), /^version=v1 message=b one /);
     const info = JSON.parse((await m.exec(['cat', `${root}/apply-a/info`])).stdout) as { managedBy?: string };
