@@ -26,7 +26,7 @@ export interface Declared {
   enabled?: boolean;
   force?: boolean;
   runtime?: string;
-  volumes?: { noSnapshot?: string[]; purgeOnRemove?: boolean };
+  volumes?: { noSnapshot?: string[] };
 }
 
 export interface Problem {

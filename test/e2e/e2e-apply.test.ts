@@ -95,6 +95,11 @@ if (requireRealSystemd(t)) {
     t.match(await state('apply-a', /version=v2/), /^version=v2 message=a two /);
     t.equal(await link('apply-b'), 'apply-b.0');
     t.match(await apply(t), { changed: false });
+
+    // a value no longer declared is dropped (the image's default again), not kept as --set keeps it
+    fs.writeFileSync(path.join(decls, 'apply-a.json'), JSON.stringify({ name: 'apply-a', image: `oci:${layout}:v2`, values: { PORT: String(ports['apply-a']) } }));
+    t.same(statuses(await apply(t)), { 'apply-a': 'updated', 'apply-b': 'unchanged' });
+    t.match(await state('apply-a', /message=default/), /^version=v2 message=default message of v2 /);
   });
 
   t.test('a removed file with --prune: uninstalled; the hand-installed container stays', async (t) => {
