@@ -42,6 +42,7 @@ export const commands: Command[] = [
   lazy('containers <command>', 'list, update and roll back installed containers', async () => (await import('./containers.js')).default),
   lazy('backup <name>', "archive a container's data volumes, values and image reference (zstd, with checksums)", async () => (await import('./backup.js')).backup),
   lazy('restore <file>', 'put a backup back: install the container if missing, then replace its data volumes', async () => (await import('./backup.js')).restore),
+  lazy('auto-update [names..]', 'update the containers installed with --auto-update whose image changed (and the daily timer that runs it)', async () => (await import('./auto-update.js')).default),
   lazy('lint <dir..>', 'check an image source directory (exports files and Dockerfile)', async () => (await import('./lint.js')).default),
   lazy('trust <command>', 'show and change which images are accepted: containers-policy.json and registries.d', async () => (await import('./trust.js')).default),
   lazy('render <source>', 'print the config.json, unit, tmpfiles conf and rendered host files that install would write', async () => (await import('./render.js')).default),

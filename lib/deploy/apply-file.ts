@@ -12,7 +12,7 @@ import { JsonSyntaxError, locatePointer, parseJsonWithLocations } from '../templ
 import { pointerToPath, validateAgainst } from '../template/schemas.js';
 import { validateName } from './names.js';
 
-export type AutoUpdatePolicy = 'registry' | 'local' | 'disabled';
+import type { AutoUpdatePolicy } from './auto-update/policy.js';
 
 /** One declared container, as its file says it (defaults not filled in). */
 export interface Declared {

@@ -12,6 +12,7 @@ import type { ImageRecord } from '../store/types.js';
 import { Systemd } from '../systemd/systemctl.js';
 import { readDeclarations, type Declared } from './apply-file.js';
 import type { DeployContext } from './context.js';
+import { policyOf } from './auto-update/policy.js';
 import { install } from './install.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, type DeploymentInfo } from './state.js';
 import { uninstall } from './uninstall.js';
@@ -32,6 +33,8 @@ export interface ApplyItem {
   previousImageId?: string;
   /** dry run: the image is not in the store yet and would be pulled first */
   wouldPull?: boolean;
+  /** the auto-update policy, when apply changed it */
+  autoUpdate?: string;
   /** `systemctl is-enabled` changed to this */
   enablement?: 'enabled' | 'disabled';
   /** failed: why */
@@ -94,30 +97,35 @@ function liveInfo(ctx: DeployContext, name: string): DeploymentInfo | undefined 
 async function applyOne(ctx: DeployContext, d: Declared, { rec, wouldPull }: Resolved, settleMs: number | undefined): Promise<ApplyItem> {
   const info = liveInfo(ctx, d.name);
   const values = d.values ?? {};
+  // declared state: no autoUpdate in the file is the policy disabled, as a value not given is dropped
+  const autoUpdate = d.autoUpdate ?? 'disabled';
   const base = { name: d.name, file: d.file };
   const pending = wouldPull && { image: wouldPull.name, imageId: wouldPull.id, wouldPull: true };
   if (!info) {
     if (!rec) return { ...base, status: 'installed', ...pending };
     const r = await install(ctx, {
       image: rec.name, name: d.name, set: toSetArgs(values), runtime: d.runtime, now: d.now, settleMs, force: d.force,
-      managedBy: 'apply', autoUpdate: d.autoUpdate,
+      managedBy: 'apply', autoUpdate,
     });
     return { ...base, status: r.status === 'installed' ? 'installed' : 'unchanged', image: r.image, imageId: r.imageId };
   }
   const previous = { previousImage: info.image, previousImageId: info.imageId };
+  const samePolicy = policyOf(info) === autoUpdate;
   if (!rec) {
-    const same = wouldPull!.id === info.imageId && sameValues(values, info.set);
+    const same = wouldPull!.id === info.imageId && sameValues(values, info.set) && samePolicy;
     return same ? { ...base, status: 'unchanged', image: info.image, imageId: info.imageId } : { ...base, status: 'updated', ...pending, ...previous };
   }
-  if (info.imageId === rec.id && sameValues(values, info.set)) return { ...base, status: 'unchanged', image: info.image, imageId: info.imageId };
+  if (info.imageId === rec.id && sameValues(values, info.set) && samePolicy) return { ...base, status: 'unchanged', image: info.image, imageId: info.imageId };
+  // the policy alone: update rewrites it in the live info, nothing is redeployed
   const r = await update(ctx, {
     name: d.name, rebase: rec.name, set: toSetArgs(values), replaceSet: true, settleMs, noSnapshot: d.volumes?.noSnapshot,
-    managedBy: 'apply', autoUpdate: d.autoUpdate,
+    managedBy: 'apply', autoUpdate,
   });
   if (r.status === 'reverted') {
     return { ...base, status: 'failed', image: r.image, imageId: r.imageId, ...previous, error: `the new deployment ${r.to} did not start (${r.reason}); rolled back to ${r.from}` };
   }
-  return { ...base, status: r.status === 'updated' ? 'updated' : 'unchanged', image: r.image, imageId: r.imageId, ...(r.status === 'updated' ? previous : {}) };
+  const changed = r.status === 'updated' || Boolean(r.policyChanged);
+  return { ...base, status: changed ? 'updated' : 'unchanged', image: r.image, imageId: r.imageId, ...(r.status === 'updated' ? previous : {}), ...(r.policyChanged ? { autoUpdate } : {}) };
 }
 
 /** `enabled` in a declaration: the unit's enablement made so (default: enabled, as install leaves it). */

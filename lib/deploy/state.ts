@@ -31,8 +31,8 @@ export interface DeploymentInfo {
   noContainerService?: boolean;
   /** 'apply': installed by sysctr apply, which may uninstall it again (--prune); absent: by hand */
   managedBy?: 'apply';
-  /** the declared auto-update policy (registry | local | disabled) */
-  autoUpdate?: string;
+  /** install --auto-update: what sysctr auto-update follows (absent: disabled; docs/auto-update.md) */
+  autoUpdate?: 'registry' | 'local' | 'disabled';
 }
 
 export interface Journal {

@@ -1,7 +1,8 @@
 /**
  * sysctr apply in a systemd booted with systemd-nspawn, with real runc (docs/apply.md): a directory
  * of two declarations (JSON and YAML) installs and starts both (one not enabled at boot: enabled false); again: changed false, exit 0; a
- * changed value, then a changed image, update that one container only; a removed file with --prune
+ * changed value, then a changed image, update that one container only; the auto-update policy alone
+ * is rewritten without a redeploy; a removed file with --prune
  * uninstalls it, while a container installed by hand is left running.
  */
 import t, { type Test } from 'tap';
@@ -100,6 +101,15 @@ if (requireRealSystemd(t)) {
     fs.writeFileSync(path.join(decls, 'apply-a.json'), JSON.stringify({ name: 'apply-a', image: `oci:${layout}:v2`, values: { PORT: String(ports['apply-a']) } }));
     t.same(statuses(await apply(t)), { 'apply-a': 'updated', 'apply-b': 'unchanged' });
     t.match(await state('apply-a', /message=default/), /^version=v2 message=default message of v2 /);
+
+    // the auto-update policy alone: recorded in the live deployment, nothing redeployed
+    const before = await link('apply-a');
+    fs.writeFileSync(path.join(decls, 'apply-a.json'), JSON.stringify({ name: 'apply-a', image: `oci:${layout}:v2`, values: { PORT: String(ports['apply-a']) }, autoUpdate: 'local' }));
+    const policy = await apply(t);
+    t.match(policy.containers, [{ name: 'apply-a', status: 'updated', autoUpdate: 'local' }, { name: 'apply-b', status: 'unchanged' }]);
+    t.equal(await link('apply-a'), before, 'not redeployed');
+    t.equal((JSON.parse((await m.exec(['cat', `${root}/apply-a/info`])).stdout) as { autoUpdate?: string }).autoUpdate, 'local');
+    t.match(await apply(t), { changed: false });
   });
 
   t.test('a removed file with --prune: uninstalled; the hand-installed container stays', async (t) => {
