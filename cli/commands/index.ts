@@ -34,6 +34,7 @@ export const commands: Command[] = [
   lazy('checkout <image> <dir>', "write an image's root filesystem into DIR (files hardlinked from the store)", async () => (await import('./checkout.js')).default),
   lazy('fsck', 'verify every object, layer and image in the store', async () => (await import('./fsck.js')).default),
   lazy('install <image>', 'install an image as a system container (pulls it when missing)', async () => (await import('./install.js')).default),
+  lazy('apply [source]', 'make the installed containers what a directory of declarations says (/etc/sysctr/containers.d)', async () => (await import('./apply.js')).default),
   lazy('uninstall <name>', 'stop and remove an installed container (also finishes a half-done install or uninstall)', async () => (await import('./uninstall.js')).default),
   lazy('start <name>', 'start an installed container (systemctl start)', async () => (await import('./startstop.js')).start),
   lazy('stop <name>', 'stop an installed container (systemctl stop)', async () => (await import('./startstop.js')).stop),

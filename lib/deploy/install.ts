@@ -50,6 +50,8 @@ export interface InstallOptions {
   settleMs?: number;
   /** take over host files that exist and are not sysctr's */
   force?: boolean;
+  /** recorded in the deployment info: who installed it (sysctr apply) */
+  managedBy?: 'apply';
   /** --auto-update: what sysctr auto-update follows (docs/auto-update.md) */
   autoUpdate?: AutoUpdatePolicy;
 }
@@ -301,7 +303,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         name, image: rec.name, imageId: rec.id, values: rendered.values, set, runtime: rendered.values.RUNTIME,
         created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
-        ...(noService ? { noContainerService: true } : {}), ...policyField(o.autoUpdate), manifestDigest: rec.manifestDigest, ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
+        ...(noService ? { noContainerService: true } : {}), ...(o.managedBy ? { managedBy: o.managedBy } : {}), ...policyField(o.autoUpdate), manifestDigest: rec.manifestDigest, ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
       }, rendered.volumes);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),

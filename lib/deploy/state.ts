@@ -30,6 +30,8 @@ export interface DeploymentInfo {
   tmpfilesPath?: string;
   /** manifest.json noContainerService: host files and tmpfiles only, no unit */
   noContainerService?: boolean;
+  /** 'apply': installed by sysctr apply, which may uninstall it again (--prune); absent: by hand */
+  managedBy?: 'apply';
   /** install --auto-update: what sysctr auto-update follows (absent: disabled; docs/auto-update.md) */
   autoUpdate?: 'registry' | 'local' | 'disabled';
   /** the image manifest's digest (what auto-update compares a tag with; absent in older infos) */

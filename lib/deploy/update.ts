@@ -51,6 +51,10 @@ export interface UpdateOptions {
   settleMs?: number;
   /** --no-snapshot VOLUME: data volumes not to snapshot before switching */
   noSnapshot?: string[];
+  /** the values are all of them (sysctr apply): earlier --set values not given are dropped */
+  replaceSet?: boolean;
+  /** recorded in the new deployment's info (else the live one's is kept) */
+  managedBy?: 'apply';
   /** --auto-update: a new policy (docs/auto-update.md); default the live deployment's */
   autoUpdate?: AutoUpdatePolicy;
 }
@@ -163,7 +167,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const { assertStoredImageTrusted } = await import('../image/trust.js');
   await assertStoredImageTrusted(rec, paths.trust);
   timing('image found');
-  const mergedSet = { ...info.set, ...set };
+  const mergedSet = o.replaceSet ? set : { ...info.set, ...set };
   const from = slotOf(live);
   const policy = o.autoUpdate ?? policyOf(info);
   const policyChanged = policy !== policyOf(info);
@@ -233,6 +237,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
     tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}), ...policyField(policy), manifestDigest: rec.manifestDigest,
     ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
+    ...(o.managedBy ?? info.managedBy ? { managedBy: o.managedBy ?? info.managedBy } : {}),
   }, rendered.volumes);
 
   // the directories sysctr made on the host stay on record while any deployment may have used them

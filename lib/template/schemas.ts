@@ -4,9 +4,9 @@
  */
 import type { ErrorObject } from 'ajv';
 // written by scripts/gen-validators.mjs during `npm run build` (git-ignored): ajv's compiler never runs here
-import { manifest, runtimeConfig } from './schema-validators.generated.js';
+import { containersD, manifest, runtimeConfig } from './schema-validators.generated.js';
 
-export type SchemaName = 'runtime-config' | 'manifest';
+export type SchemaName = 'runtime-config' | 'manifest' | 'containers-d';
 
 export interface SchemaViolation {
   /** JSON pointer of the offending value ('' is the root) */
@@ -19,7 +19,7 @@ export interface SchemaViolation {
 /** what ajv's standalone code exports for each schema */
 type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-const VALIDATORS: Record<SchemaName, Validator> = { 'runtime-config': runtimeConfig as Validator, manifest: manifest as Validator };
+const VALIDATORS: Record<SchemaName, Validator> = { 'runtime-config': runtimeConfig as Validator, manifest: manifest as Validator, 'containers-d': containersD as Validator };
 
 function describe(e: ErrorObject): SchemaViolation {
   const p = e.params as Record<string, unknown>;
@@ -38,6 +38,11 @@ function describe(e: ErrorObject): SchemaViolation {
       if (e.schemaPath.includes('/duration/')) return { pointer: e.instancePath, message: 'is not a duration: write seconds (30) or a number with a unit (500ms, 5s, 1m30s, 1h)' };
       if (e.instancePath.endsWith('/healthcheck/cmd')) return { pointer: e.instancePath, message: 'is empty: give the command to run in the container' };
       return { pointer: e.instancePath, message: `must match ${String(p.pattern)}` };
+    case 'additionalProperties': {
+      // pointed at the member itself, so that a caller can show the line it is on
+      const member = String(p.additionalProperty);
+      return { pointer: `${e.instancePath}/${member.replace(/~/g, '~0').replace(/\//g, '~1')}`, member, message: `is not a known member` };
+    }
     case 'propertyNames':
       return { pointer: e.instancePath, message: `has a member name that is not a variable name ([_A-Za-z][_A-Za-z0-9]*)` };
     default:
