@@ -21,6 +21,7 @@ import type { ReadView, Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { warn, type DeployContext } from './context.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
+import { requireManagerFor, rootlessRuntime } from './rootless.js';
 import { nameFromImage, validateName } from './names.js';
 import { applyHostFiles, checkForeign, writeRecordInto } from './hostfs-apply.js';
 import { planHostFiles, recordOf, type HostfsSourceEntry, type PlannedHostEntry } from '../hostfs/plan.js';
@@ -143,8 +144,9 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
     set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }), rootfs,
+    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }), rootfs, rootless: rootlessRuntime(paths),
   });
+  requireManagerFor(paths);
   assertReadOnly(rendered);
   checkAssets(rendered.volumes, (p) => (rootfs ? fs.existsSync(path.join(rootfs, p)) : Boolean(tree!.lookup(p)?.children)));
   for (const w of rendered.warnings) warn(ctx, w);
@@ -154,7 +156,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
+    pidfile: rendered.values.PIDFILE, runcRoot: rendered.runcRoot, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
   });
   const hostFiles = planHostFiles({
     entries: hostEntries,

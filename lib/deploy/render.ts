@@ -33,6 +33,8 @@ import { containerPaths } from './state.js';
 import { resolveValues } from '../template/values.js';
 import { parseTemplates, readManifest, readSourceDir, readTreeExports, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
 import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
+import { rootlessConfigText } from '../runtime/rootless.js';
+import { rootlessRuntime, type RootlessRuntime } from './rootless.js';
 import { declaredVolumes, volumeValues, withVolumeMounts, type Volume } from './volumes.js';
 
 
@@ -56,6 +58,8 @@ export interface RenderInput {
   capabilities?: Grantable;
   /** install --rootfs DIR: the root filesystem (its /exports/assets) is there, not in DESTDIR */
   rootfs?: string;
+  /** a plain user's container (lib/deploy/rootless.ts): config.json for rootless runc */
+  rootless?: RootlessRuntime;
 }
 
 export interface Rendered {
@@ -74,6 +78,8 @@ export interface Rendered {
   warnings: string[];
   /** declared volumes (volumes.ts): mounted in configJson, their host paths in values */
   volumes: Volume[];
+  /** runc's --root for a user's container (the unit's commands and drop-in use it) */
+  runcRoot?: string;
 }
 
 
@@ -111,7 +117,7 @@ export function renderDeployment(input: RenderInput): Rendered {
   Object.assign(values, volumeValues(volumes, input.set));
   Object.assign(
     values,
-    execCommands({ name: input.name, runtime: values.RUNTIME, destdir: input.destdir, detached, pidfile: values.PIDFILE }),
+    execCommands({ name: input.name, runtime: values.RUNTIME, destdir: input.destdir, detached, pidfile: values.PIDFILE, runcRoot: input.rootless?.runcRoot }),
   );
 
   const missing: UndefinedUse[] = [];
@@ -119,13 +125,18 @@ export function renderDeployment(input: RenderInput): Rendered {
   if (missing.length) throw undefinedError(missing);
 
   const { text: renderedConfig, dropped } = renderConfig(input, templates, values, grant);
-  const configJson = withVolumeMounts(renderedConfig, volumes);
+  let configJson = withVolumeMounts(renderedConfig, volumes);
   const warnings = capabilityWarnings(dropped, grant, cutFromAll(templates, input.set, manifest.defaultValues, grant));
+  if (input.rootless) {
+    const r = rootlessConfigText(configJson, { name: input.name, uid: input.rootless.uid, mappings: input.rootless.mappings, values });
+    configJson = r.text;
+    warnings.push(...r.warnings);
+  }
   const unit = service ? renderTokens('service.template', service.parsed, values, { context: 'systemd' }).text : defaultUnit(values, { user: input.user });
   const tmpl = templates.get('tmpfiles.template');
   const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values, { context: 'systemd' }).text : '';
   const tmpfiles = tmpfilesText.trim() === '' ? '' : tmpfilesText;
-  return { configJson, unit, tmpfiles, values, detached, manifest, warnings, volumes };
+  return { configJson, unit, tmpfiles, values, detached, manifest, warnings, volumes, runcRoot: input.rootless?.runcRoot };
 }
 
 /**
@@ -215,7 +226,7 @@ export function installedFiles(name: string, rendered: Rendered): Array<[string,
       `${name}.service.d/${DROPIN_NAME}`,
       renderDropIn({
         name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-        pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
+        pidfile: rendered.values.PIDFILE, runcRoot: rendered.runcRoot, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
       }),
     ],
   ];
@@ -288,6 +299,7 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
     hostGid: process.getgid?.() ?? 0,
     env: o.env,
     capabilities: managerCapabilities({ user: o.paths.user, uid: process.getuid?.() ?? 0 }),
+    rootless: rootlessRuntime(o.paths),
   });
   const hostFiles = planHostFiles({
     entries: hostEntries(), manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },

@@ -13,6 +13,7 @@ import { writeTree } from '../rootfs/checkout.js';
 import type { MergedTree } from '../rootfs/tree.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
+import { requireManagerFor, rootlessRuntime } from './rootless.js';
 import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { assertUnitIsOurs, unitFilesFor, withHeader, writeAtomic } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
@@ -180,8 +181,9 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     image: { name: rec.name, id: rec.id, config },
     set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
     hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
+    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }), rootless: rootlessRuntime(paths),
   });
+  requireManagerFor(paths);
   checkAssets(rendered.volumes, (p) => Boolean(tree.lookup(p)?.children));
   const noService = rendered.manifest.noContainerService === true;
   if (noService !== Boolean(info.noContainerService)) {
@@ -199,7 +201,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
+    pidfile: rendered.values.PIDFILE, runcRoot: rendered.runcRoot, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
   });
   const systemd = new Systemd(ctx.runner, paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));

@@ -2,7 +2,8 @@
  * systemctl, systemd-tmpfiles and systemd-analyze, system or user mode, through a Runner (so
  * `--dry-run` prints them and sequencing tests can record them).
  */
-import type { Runner } from '../proc.js';
+import type { Runner, RunOptions } from '../proc.js';
+import { requireUserManager, userManagerEnv } from './user-manager.js';
 
 export interface UnitState {
   id: string;
@@ -64,8 +65,24 @@ export class Systemd {
     readonly user: boolean,
   ) {}
 
+  private userEnv?: Record<string, string>;
+
+  /**
+   * A plain user's manager (lib/systemd/user-manager.ts): its environment, and a clear error when
+   * it does not run. Root's user manager is reached with the caller's environment, as before.
+   */
+  private opts(allowFailure: boolean): RunOptions {
+    const uid = process.getuid?.() ?? 0;
+    if (!this.user || uid === 0) return { allowFailure };
+    if (!this.userEnv) {
+      requireUserManager(uid);
+      this.userEnv = userManagerEnv(uid);
+    }
+    return { allowFailure, env: this.userEnv };
+  }
+
   private ctl(args: string[], allowFailure = false) {
-    return this.runner.run('systemctl', this.user ? ['--user', ...args] : args, { allowFailure });
+    return this.runner.run('systemctl', this.user ? ['--user', ...args] : args, this.opts(allowFailure));
   }
 
   daemonReload() {
@@ -136,10 +153,10 @@ export class Systemd {
   }
 
   tmpfilesCreate(conf: string) {
-    return this.runner.run('systemd-tmpfiles', [...(this.user ? ['--user'] : []), '--create', conf]);
+    return this.runner.run('systemd-tmpfiles', [...(this.user ? ['--user'] : []), '--create', conf], this.opts(false));
   }
   tmpfilesRemove(conf: string) {
-    return this.runner.run('systemd-tmpfiles', [...(this.user ? ['--user'] : []), '--remove', conf], { allowFailure: true });
+    return this.runner.run('systemd-tmpfiles', [...(this.user ? ['--user'] : []), '--remove', conf], this.opts(true));
   }
 
   /** `systemd-analyze verify`: returns its diagnostics (empty when clean) and whether it passed. */
