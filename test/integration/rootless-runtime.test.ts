@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { spawnSync } from 'node:child_process';
 import { requirePrereqs } from '../helpers/prereq.js';
 import { projectDir, sysctrBin } from '../helpers/cli.js';
 import { stopScriptForShell } from '../../lib/runtime/commands.js';
@@ -46,10 +47,12 @@ if (requirePrereqs(t, ['runc', 'useradd', 'userdel', 'setpriv', 'newuidmap', 'bu
   }
   const env = { HOME: home, XDG_RUNTIME_DIR: xdg, PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
   // detach: `runc run -d` hands its stdio to the container, so no pipe of ours may be among them
-  const asUser = (file: string, args: string[], opts: { detach?: string } = {}) =>
-    execa('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--init-groups', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), file, ...args], {
-      reject: false, cwd: dir, ...(opts.detach ? { stdin: 'ignore', stdout: 'ignore', stderr: fs.openSync(opts.detach, 'w') } : {}),
-    });
+  const asUser = (file: string, args: string[], opts: { detach?: string } = {}) => {
+    const argv = [`--reuid=${uid}`, `--regid=${gid}`, '--init-groups', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), file, ...args];
+    if (!opts.detach) return execa('setpriv', argv, { reject: false, cwd: dir });
+    const r = spawnSync('setpriv', argv, { cwd: dir, stdio: ['ignore', 'ignore', fs.openSync(opts.detach, 'w')] });
+    return Promise.resolve({ exitCode: r.status ?? 1, stdout: '', stderr: '' });
+  };
   const sysctr = (args: string[]) => asUser(process.execPath, [sysctrBin, ...args]);
   const runcRoot = path.join(xdg, 'sysctr-runc');
   const runc = (args: string[], opts: { detach?: string } = {}) => asUser('/usr/sbin/runc', ['--root', runcRoot, ...args], opts);

@@ -105,7 +105,9 @@ t.test('unit commands: runc --root in EXEC_*, the stop script and the drop-in; D
 });
 
 t.test('subordinate ranges: by name or uid, the first one', async (t) => {
-  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-rr-')), 'subuid');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-rr-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const f = path.join(tmp, 'subuid');
   fs.writeFileSync(f, 'other:100000:65536\n1500:300000:1000\nsysctr-rr1:200000:65536\n');
   t.same(subordinateRange(f, 'sysctr-rr1', 1500), { start: 300000, count: 1000 });
   t.same(subordinateRange(f, 'sysctr-rr1', 1600), { start: 200000, count: 65536 });
