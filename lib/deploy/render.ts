@@ -34,6 +34,7 @@ import { resolveValues } from '../template/values.js';
 import { parseTemplates, readManifest, readSourceDir, readTreeExports, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
 import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
 import { declaredVolumes, volumeValues, withVolumeMounts, type Volume } from './volumes.js';
+import { hostIds } from '../userns.js';
 
 
 
@@ -284,10 +285,10 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
     set: o.set,
     runtime,
     user: o.paths.user,
-    hostUid: process.getuid?.() ?? 0,
-    hostGid: process.getgid?.() ?? 0,
+    hostUid: hostIds().uid,
+    hostGid: hostIds().gid,
     env: o.env,
-    capabilities: managerCapabilities({ user: o.paths.user, uid: process.getuid?.() ?? 0 }),
+    capabilities: managerCapabilities({ user: o.paths.user, uid: hostIds().uid }),
   });
   const hostFiles = planHostFiles({
     entries: hostEntries(), manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },

@@ -36,6 +36,7 @@ import { planHostFiles, recordOf } from '../hostfs/plan.js';
 import { hostfsFromTree } from '../hostfs/source.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
+import { hostIds } from '../userns.js';
 
 export interface UpdateOptions {
   name: string;
@@ -179,8 +180,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     name, destdir, exports: exportsFiles,
     image: { name: rec.name, id: rec.id, config },
     set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
-    hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
+    hostUid: hostIds().uid, hostGid: hostIds().gid, env: ctx.env,
+    capabilities: managerCapabilities({ user: paths.user, uid: hostIds().uid }),
   });
   checkAssets(rendered.volumes, (p) => Boolean(tree.lookup(p)?.children));
   const noService = rendered.manifest.noContainerService === true;
