@@ -6,7 +6,7 @@
  */
 import v8 from 'node:v8';
 import { plainCheckoutArgs, plainListArgs } from './plain-argv.js';
-import { runsInUserNamespace } from './userns-argv.js';
+import { userNamespaceNeed } from './userns-argv.js';
 
 // Modes are sysctr's choice, not the caller's: with umask 000 its directories would be writable
 // by anyone. Files that must be private are created 0600 and directories 0700 explicitly.
@@ -48,16 +48,18 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-if (process.getuid?.() !== 0 && runsInUserNamespace(argv)) {
-  // a plain user's store keeps other owners' files: the whole command runs in their user namespace
+const userns = process.getuid?.() !== 0 ? userNamespaceNeed(argv) : undefined;
+let status: number | undefined;
+if (userns) {
+  // a plain user's own store keeps other owners' files: the whole command runs in their user namespace
   try {
-    process.exitCode = await (await import('../lib/userns-exec.js')).runSelfInUserNamespace(argv);
+    status = await (await import('../lib/userns-exec.js')).runSelfInUserNamespace(argv, userns === 'required');
   } catch (err) {
-    process.exitCode = (await import('./context.js')).reportError(err, argv.includes('--debug'));
+    status = (await import('./context.js')).reportError(err, argv.includes('--debug'));
   }
-} else {
-  await runHere();
 }
+if (status !== undefined) process.exitCode = status;
+else await runHere();
 
 async function runHere(): Promise<void> {
   const listArgs = plainListArgs(argv);

@@ -66,11 +66,18 @@ export function runInUserNamespace(file: string, args: string[], mappings: UserM
 /**
  * Runs this sysctr command again, with the same node and arguments, as id 0 of the caller's user
  * namespace (lib/userns.ts userMappings). HOME is passed on: in the namespace the password
- * database would answer for id 0, root.
+ * database would answer for id 0, root. Without `required`, a user with no subordinate ids gets
+ * undefined (run the command here) instead of the error.
  */
-export function runSelfInUserNamespace(argv: string[]): Promise<number> {
+export async function runSelfInUserNamespace(argv: string[], required = true): Promise<number | undefined> {
   const user = currentUser();
-  const mappings = userMappings(user);
+  let mappings: UserMappings;
+  try {
+    mappings = userMappings(user);
+  } catch (err) {
+    if (!required && err instanceof SysctrError) return undefined;
+    throw err;
+  }
   const env = { ...process.env, HOME: process.env.HOME ?? os.homedir(), USER: process.env.USER ?? user.name };
   return runInUserNamespace(process.execPath, [...process.execArgv, process.argv[1], ...argv], mappings, env);
 }

@@ -186,6 +186,17 @@ t.test('pull and checkout as the user keep the image owners, mapped into the sub
   fs.rmSync(p, { recursive: true, force: true });
 });
 
+t.test('a store named with --root is the user\'s own too: the same namespace', async (t) => {
+  const root = path.join(alice.home, 'other-root');
+  const pull = await asUser(alice, ['pull', '--root', root, `oci:${layout}:rl-own`]);
+  t.equal(pull.exitCode, 0, `pull --root: ${pull.stderr}`);
+  const dest = path.join(alice.home, 'rootfs-root');
+  const co = await asUser(alice, ['checkout', '--root', root, image, dest]);
+  t.equal(co.exitCode, 0, `checkout --root: ${co.stderr}`);
+  t.equal(await owners(path.join(dest, 'srv/home1000/private/secret')), `${alice.subuid! + 999}:${alice.subgid! + 999} 600`, 'a file of 1000 is subordinate base + 999');
+  t.equal(await owners(root), `${alice.uid}:${alice.gid} 700`);
+});
+
 t.test('a loopback registry, then images list/info/delete/prune and fsck as the user', async (t) => {
   let reg: Registry | undefined;
   try {

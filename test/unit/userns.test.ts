@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SysctrError } from '../../lib/errors.js';
 import { describeMapping, hostIds, idChecker, mappingsFrom, namespaceMappings, parseSubIds, UnmappedIdError, userMappings } from '../../lib/userns.js';
-import { runsInUserNamespace } from '../../cli/userns-argv.js';
+import { userNamespaceNeed } from '../../cli/userns-argv.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-userns-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -101,6 +101,11 @@ t.test('which command lines of a plain user run in the namespace', async (t) => 
     ['pull', 'x'], ['pull', '--user', '--help'], ['containers', 'list', '--user'], ['containers', 'info', '--user', 'x'], ['start', '--user', 'x'], ['stop', '--user', 'x'],
     ['run', '--user', 'x', 'pull'], ['render', '--user', 'x'], ['lint', 'x'], ['trust', 'show', '--user'], ['--root', 'pull', 'start', '--user', 'x'], ['--version', 'pull', '--user'],
   ];
-  for (const a of yes) t.ok(runsInUserNamespace(a), a.join(' '));
-  for (const a of no) t.notOk(runsInUserNamespace(a), a.join(' '));
+  for (const a of yes) t.equal(userNamespaceNeed(a, {}), 'required', a.join(' '));
+  for (const a of no) t.equal(userNamespaceNeed(a, {}), undefined, a.join(' '));
+  t.equal(userNamespaceNeed(['pull', '--root', '/home/a/store', 'x'], {}), 'if-mapped', 'a store of their own named with --root');
+  t.equal(userNamespaceNeed(['fsck', '--root=/home/a/store'], {}), 'if-mapped');
+  t.equal(userNamespaceNeed(['images', 'list'], { SYSCTR_ROOT: '/home/a/store' }), 'if-mapped', 'or SYSCTR_ROOT');
+  t.equal(userNamespaceNeed(['images', 'list', '--user'], { SYSCTR_ROOT: '/home/a/store' }), 'required', '--user wins');
+  t.equal(userNamespaceNeed(['images', 'list'], { SYSCTR_ROOT: '' }), undefined);
 });
