@@ -11,6 +11,7 @@
 import t from 'tap';
 import { execa } from 'execa';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sysctrBin } from '../helpers/cli.js';
@@ -230,6 +231,26 @@ t.test('a loopback registry, then images list/info/delete/prune and fsck as the 
   t.match(after.stdout, /rl-reg/, 'the other image is kept');
   const fsck2 = await asUser(alice, ['fsck', '--user']);
   t.equal(fsck2.exitCode, 0, `fsck after prune: ${fsck2.stdout}${fsck2.stderr}`);
+});
+
+t.test('a signal to sysctr ends the command it runs in the namespace, with its status', async (t) => {
+  // a registry that accepts connections and never answers: the pull waits inside the namespace
+  const silent = net.createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as net.AddressInfo).port;
+  try {
+    const p = asUser(alice, ['pull', '--user', '--tls-verify=false', `docker://127.0.0.1:${port}/rl-silent:1`]);
+    const inner = async () => (await execa('pgrep', ['-u', String(alice.uid), '-f', 'rl-silent'], { reject: false })).stdout.split('\n').filter(Boolean);
+    for (let i = 0; i < 50 && (await inner()).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    t.equal((await inner()).length, 2, 'sysctr and the sysctr it started in the namespace');
+    p.kill('SIGTERM');
+    const r = await p;
+    t.equal(r.exitCode, 143, 'the status of a command ended by SIGTERM (128 + 15), passed on');
+    await new Promise((r) => setTimeout(r, 300));
+    t.same(await inner(), [], 'nothing left running');
+  } finally {
+    silent.close();
+  }
 });
 
 t.test('an owner outside the mapped range is refused, naming the id, the file and the range; nothing stored', async (t) => {
