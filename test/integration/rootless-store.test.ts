@@ -15,11 +15,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sysctrBin } from '../helpers/cli.js';
+import { containersTool } from '../helpers/builders.js';
 import { buildImage, writeOciLayout } from '../helpers/images.js';
 import { requirePrereqs } from '../helpers/prereq.js';
 import { pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
 
-if (!requirePrereqs(t, ['useradd', 'userdel', 'setpriv', 'unshare', 'newuidmap', 'newgidmap', 'umoci', 'skopeo', 'docker-registry'])) process.exit(0);
+if (!requirePrereqs(t, ['useradd', 'userdel', 'setpriv', 'unshare', 'newuidmap', 'newgidmap', 'umoci', 'buildah', 'skopeo', 'docker-registry'])) process.exit(0);
 
 // lower case: podman names an image pulled from oci:DIR after DIR, and refuses upper case
 const work = path.join(os.tmpdir(), `sysctr-rl-${process.pid}-${Date.now().toString(36)}`);
@@ -106,6 +107,7 @@ let nosub: TestUser;
 let stateRoot: string;
 const layout = path.join(work, 'layout');
 const wide = path.join(work, 'wide');
+const built = path.join(work, 'built');
 const marker = path.join(work, 'marker');
 /** what a pull of oci:DIR:TAG names the image: localhost/DIR's base name:TAG */
 const image = 'localhost/layout:rl-own';
@@ -134,6 +136,19 @@ t.before(async () => {
     await execa('umoci', ['repack', '--image', `${layout}:rl-own`, bundle]);
     fs.chmodSync(layout, 0o755);
     await execa('chmod', ['-R', 'a+rX', layout]);
+  }
+
+  // The same owners from buildah: COPY --chown, pushed as an OCI layout.
+  {
+    const ctx = path.join(work, 'bctx');
+    fs.mkdirSync(ctx);
+    fs.writeFileSync(path.join(ctx, 'data'), 'of 1000, group 42\n', { mode: 0o640 });
+    fs.writeFileSync(path.join(ctx, 'plain'), 'of root\n');
+    fs.writeFileSync(path.join(ctx, 'Containerfile'), 'FROM scratch\nCOPY --chown=1000:42 data /srv/data\nCOPY plain /srv/plain\n');
+    const buildah = containersTool('buildah', 'vfs', path.join(work, 'buildah'));
+    await buildah(['bud', '--quiet', '-f', path.join(ctx, 'Containerfile'), '-t', 'rl-bld:1', ctx]);
+    await buildah(['push', '--quiet', 'rl-bld:1', `oci:${built}:rl-bld`]);
+    await execa('chmod', ['-R', 'a+rX', built]);
   }
 
   // An image with a file of uid 200000: beyond the 65536 ids useradd gives.
@@ -185,6 +200,16 @@ t.test('pull and checkout as the user keep the image owners, mapped into the sub
     }
   }
   fs.rmSync(p, { recursive: true, force: true });
+});
+
+t.test('an image built by buildah: COPY --chown=1000:42 lands on subordinate base + 999 and gid base + 41', async (t) => {
+  const pull = await asUser(alice, ['pull', '--user', `oci:${built}:rl-bld`]);
+  t.equal(pull.exitCode, 0, `pull: ${pull.stderr}`);
+  const dest = path.join(alice.home, 'rootfs-bld');
+  const co = await asUser(alice, ['checkout', '--user', 'localhost/built:rl-bld', dest]);
+  t.equal(co.exitCode, 0, `checkout: ${co.stderr}`);
+  t.equal((await owners(path.join(dest, 'srv/data'))).split(' ')[0], `${alice.subuid! + 999}:${alice.subgid! + 41}`);
+  t.equal((await owners(path.join(dest, 'srv/plain'))).split(' ')[0], `${alice.uid}:${alice.gid}`);
 });
 
 t.test('a store named with --root is the user\'s own too: the same namespace', async (t) => {
