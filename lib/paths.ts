@@ -1,6 +1,7 @@
 import path from 'node:path';
 import os from 'node:os';
 import fs from 'node:fs';
+import { hostIds } from './userns.js';
 
 /**
  * Every location sysctr reads or writes, built once from flags and environment and passed down.
@@ -49,13 +50,14 @@ export interface PathOptions {
   signaturePolicy?: string;
   registriesDir?: string;
   registriesConf?: string;
-  /** the uid sysctr runs as (default process.getuid()): user mode as another uid than 0 is rootless */
+  /** the uid sysctr runs as on the host (default hostIds().uid): user mode as another uid than 0 is rootless */
   uid?: number;
 }
 
 export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = process.env): Paths {
   const user = opts.user ?? false;
-  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  // the host uid: inside the user's namespace (lib/userns-exec.ts) process.getuid() is 0
+  const uid = opts.uid ?? hostIds().uid;
   const home = env.HOME ?? os.homedir();
   const defaultRoot = user
     ? path.join(env.XDG_DATA_HOME ?? path.join(home, '.local/share'), 'containers/sysctr')

@@ -35,6 +35,7 @@ import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from '../template/values.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { infoWithVolumes } from './snapshot.js';
+import { hostIds } from '../userns.js';
 
 export interface InstallOptions {
   /** image reference in the store, or a pull source (oci:DIR:TAG, docker://..., ...) */
@@ -143,8 +144,8 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const destdir = c.deployment(0);
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
-    set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }), rootfs, rootless: rootlessRuntime(paths),
+    set, runtime, user: paths.user, hostUid: hostIds().uid, hostGid: hostIds().gid, env: ctx.env,
+    capabilities: managerCapabilities({ user: paths.user, uid: hostIds().uid }), rootfs, rootless: rootlessRuntime(paths),
   });
   requireManagerFor(paths);
   assertReadOnly(rendered);

@@ -36,6 +36,7 @@ import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
 import { rootlessConfigText } from '../runtime/rootless.js';
 import { rootlessRuntime, type RootlessRuntime } from './rootless.js';
 import { declaredVolumes, volumeValues, withVolumeMounts, type Volume } from './volumes.js';
+import { hostIds } from '../userns.js';
 
 
 
@@ -295,10 +296,10 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
     set: o.set,
     runtime,
     user: o.paths.user,
-    hostUid: process.getuid?.() ?? 0,
-    hostGid: process.getgid?.() ?? 0,
+    hostUid: hostIds().uid,
+    hostGid: hostIds().gid,
     env: o.env,
-    capabilities: managerCapabilities({ user: o.paths.user, uid: process.getuid?.() ?? 0 }),
+    capabilities: managerCapabilities({ user: o.paths.user, uid: hostIds().uid }),
     rootless: rootlessRuntime(o.paths),
   });
   const hostFiles = planHostFiles({

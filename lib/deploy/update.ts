@@ -37,6 +37,7 @@ import { planHostFiles, recordOf } from '../hostfs/plan.js';
 import { hostfsFromTree } from '../hostfs/source.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
+import { hostIds } from '../userns.js';
 
 export interface UpdateOptions {
   name: string;
@@ -180,8 +181,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     name, destdir, exports: exportsFiles,
     image: { name: rec.name, id: rec.id, config },
     set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
-    hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }), rootless: rootlessRuntime(paths),
+    hostUid: hostIds().uid, hostGid: hostIds().gid, env: ctx.env,
+    capabilities: managerCapabilities({ user: paths.user, uid: hostIds().uid }), rootless: rootlessRuntime(paths),
   });
   requireManagerFor(paths);
   checkAssets(rendered.volumes, (p) => Boolean(tree.lookup(p)?.children));

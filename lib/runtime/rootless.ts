@@ -11,18 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
+import type { IdMapping, UserMappings } from '../userns.js';
 
-/** One line of linux.uidMappings / gidMappings. */
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
-
-export interface IdMappings {
-  uidMappings: IdMapping[];
-  gidMappings: IdMapping[];
-}
+/** linux.uidMappings / gidMappings: the user's namespace (lib/userns.ts userMappings). */
+export type IdMappings = UserMappings;
 
 export interface RootlessInput {
   name: string;

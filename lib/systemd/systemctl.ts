@@ -4,6 +4,7 @@
  */
 import type { Runner, RunOptions } from '../proc.js';
 import { requireUserManager, userManagerEnv } from './user-manager.js';
+import { hostIds } from '../userns.js';
 
 export interface UnitState {
   id: string;
@@ -72,7 +73,8 @@ export class Systemd {
    * it does not run. Root's user manager is reached with the caller's environment, as before.
    */
   private opts(allowFailure: boolean): RunOptions {
-    const uid = process.getuid?.() ?? 0;
+    // the host uid: install, update, rollback and uninstall run inside the user's namespace as 0
+    const uid = hostIds().uid;
     if (!this.user || uid === 0) return { allowFailure };
     if (!this.userEnv) {
       requireUserManager(uid);

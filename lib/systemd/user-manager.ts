@@ -5,9 +5,9 @@
  * is no manager at all: the error names `loginctl enable-linger`.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
+import { currentUser } from '../userns.js';
 
 /** The environment `systemctl --user` and `systemd-tmpfiles --user` need to find the manager of UID. */
 export function userManagerEnv(uid: number, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -27,9 +27,6 @@ export function requireUserManager(uid: number, env: NodeJS.ProcessEnv = process
 }
 
 function userName(uid: number): string {
-  try {
-    return os.userInfo().uid === uid ? os.userInfo().username : String(uid);
-  } catch {
-    return String(uid);
-  }
+  const me = currentUser();
+  return me.uid === uid ? me.name : String(uid);
 }

@@ -7,10 +7,7 @@ import t from 'tap';
 import { rootlessConfig, rootlessConfigText, type RootlessInput } from '../../lib/runtime/rootless.js';
 import { execCommands, stopCommand } from '../../lib/runtime/commands.js';
 import { renderDropIn } from '../../lib/systemd/dropin.js';
-import { mappingsFor, subordinateRange } from '../../lib/deploy/rootless.js';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { mappingsFrom } from '../../lib/userns.js';
 
 const mappings = {
   uidMappings: [{ containerID: 0, hostID: 1500, size: 1 }, { containerID: 1, hostID: 200000, size: 65536 }],
@@ -53,7 +50,7 @@ t.test('a user namespace with the mappings, rbind /sys, nosuid+nodev binds, no c
 });
 
 t.test('with only the user\'s own id mapped: a devpts gid outside it is dropped, uid 1000 is refused', async (t) => {
-  const own = { uidMappings: mappingsFor(1500, undefined), gidMappings: mappingsFor(1500, undefined) };
+  const own = { uidMappings: mappingsFrom(1500, []), gidMappings: mappingsFrom(1500, []) };
   const { config: c } = rootlessConfig(config(), { ...base, mappings: own });
   t.same((c.mounts as Array<{ destination: string; options?: string[] }>).find((m) => m.destination === '/dev/pts')!.options, ['nosuid', 'newinstance']);
   const as1000 = config({ process: { ...config().process, user: { uid: 1000, gid: 1000 } } });
@@ -102,15 +99,4 @@ t.test('unit commands: runc --root in EXEC_*, the stop script and the drop-in; D
   t.match(d, /^Delegate=yes$/m);
   t.match(d, /^ExecStopPost=-\/usr\/sbin\/runc --root \/run\/user\/1500\/sysctr-runc delete -f rr-web$/m);
   t.notMatch(renderDropIn({ name: 'w', runtime: '/usr/sbin/runc', unit: '', detached: true, pidfile: '/p' }), /Delegate/, 'not in system mode');
-});
-
-t.test('subordinate ranges: by name or uid, the first one', async (t) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-rr-'));
-  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const f = path.join(tmp, 'subuid');
-  fs.writeFileSync(f, 'other:100000:65536\n1500:300000:1000\nsysctr-rr1:200000:65536\n');
-  t.same(subordinateRange(f, 'sysctr-rr1', 1500), { start: 300000, count: 1000 });
-  t.same(subordinateRange(f, 'sysctr-rr1', 1600), { start: 200000, count: 65536 });
-  t.equal(subordinateRange(f, 'nobody', 1700), undefined);
-  t.same(mappingsFor(1500, { start: 200000, count: 10 }), [{ containerID: 0, hostID: 1500, size: 1 }, { containerID: 1, hostID: 200000, size: 10 }]);
 });
