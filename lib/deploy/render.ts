@@ -33,7 +33,7 @@ import { containerPaths } from './state.js';
 import { resolveValues } from '../template/values.js';
 import { parseTemplates, readManifest, readSourceDir, readTreeExports, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
 import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
-import { rootlessConfigText } from '../runtime/rootless.js';
+import { rootlessConfigText, rootlessTmpfiles } from '../runtime/rootless.js';
 import { rootlessRuntime, type RootlessRuntime } from './rootless.js';
 import { declaredVolumes, volumeValues, withVolumeMounts, type Volume } from './volumes.js';
 import { hostIds } from '../userns.js';
@@ -136,7 +136,7 @@ export function renderDeployment(input: RenderInput): Rendered {
   const unit = service ? renderTokens('service.template', service.parsed, values, { context: 'systemd' }).text : defaultUnit(values, { user: input.user });
   const tmpl = templates.get('tmpfiles.template');
   const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values, { context: 'systemd' }).text : '';
-  const tmpfiles = tmpfilesText.trim() === '' ? '' : tmpfilesText;
+  const tmpfiles = tmpfilesText.trim() === '' ? '' : input.rootless ? rootlessTmpfiles(tmpfilesText) : tmpfilesText;
   return { configJson, unit, tmpfiles, values, detached, manifest, warnings, volumes, runcRoot: input.rootless?.runcRoot };
 }
 

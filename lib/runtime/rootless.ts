@@ -188,3 +188,21 @@ export function rootlessConfigText(text: string, o: RootlessInput): { text: stri
   const { config, warnings } = rootlessConfig(JSON.parse(text), o);
   return { text: JSON.stringify(config, null, 2) + '\n', warnings };
 }
+
+/**
+ * A tmpfiles conf for a user's container: owner and group `root` (or 0) become `-`, the user
+ * running systemd-tmpfiles, who is the container's root. Other owners are left for
+ * systemd-tmpfiles to refuse: a user cannot give files away.
+ */
+export function rootlessTmpfiles(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      if (/^\s*(#|$)/.test(line)) return line;
+      return line.replace(/^(\s*\S+\s+\S+\s+\S+\s+)(\S+)(\s+)(\S+)/, (_all, head: string, user: string, sep: string, group: string) => {
+        const own = (v: string) => (v === 'root' || v === '0' ? '-' : v);
+        return `${head}${own(user)}${sep}${own(group)}`;
+      });
+    })
+    .join('\n');
+}

@@ -87,6 +87,11 @@ export class Systemd {
     return this.runner.run('systemctl', this.user ? ['--user', ...args] : args, this.opts(allowFailure));
   }
 
+  /** Any systemctl verb, with --user and the user manager's environment as every call here. */
+  systemctl(args: string[], allowFailure = false) {
+    return this.ctl(args, allowFailure);
+  }
+
   daemonReload() {
     return this.ctl(['daemon-reload']);
   }
@@ -155,10 +160,22 @@ export class Systemd {
   }
 
   tmpfilesCreate(conf: string) {
-    return this.runner.run('systemd-tmpfiles', [...(this.user ? ['--user'] : []), '--create', conf], this.opts(false));
+    return this.tmpfiles('--create', conf, false);
   }
   tmpfilesRemove(conf: string) {
-    return this.runner.run('systemd-tmpfiles', [...(this.user ? ['--user'] : []), '--remove', conf], this.opts(true));
+    return this.tmpfiles('--remove', conf, true);
+  }
+
+  /**
+   * A plain user's tmpfiles run through their manager (systemd-run --user --wait): install and
+   * uninstall run in the user's namespace (lib/userns-exec.ts), where systemd-tmpfiles refuses
+   * /run/user/UID ("unsafe path transition": its parent's owner is unmapped there).
+   */
+  private tmpfiles(verb: '--create' | '--remove', conf: string, allowFailure: boolean) {
+    const args = [...(this.user ? ['--user'] : []), verb, conf];
+    const opts = this.opts(allowFailure);
+    if (!opts.env) return this.runner.run('systemd-tmpfiles', args, opts);
+    return this.runner.run('systemd-run', ['--user', '--wait', '--pipe', '--quiet', '--collect', '--', 'systemd-tmpfiles', ...args], opts);
   }
 
   /** `systemd-analyze verify`: returns its diagnostics (empty when clean) and whether it passed. */
