@@ -142,12 +142,13 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
 
   // render everything before touching the host
   const destdir = c.deployment(0);
+  // a plain user's manager takes the unit: said before anything else (a missing /run/user/UID too)
+  requireManagerFor(paths);
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
     set, runtime, user: paths.user, hostUid: hostIds().uid, hostGid: hostIds().gid, env: ctx.env,
     capabilities: managerCapabilities({ user: paths.user, uid: hostIds().uid }), rootfs, rootless: rootlessRuntime(paths),
   });
-  requireManagerFor(paths);
   assertReadOnly(rendered);
   checkAssets(rendered.volumes, (p) => (rootfs ? fs.existsSync(path.join(rootfs, p)) : Boolean(tree!.lookup(p)?.children)));
   for (const w of rendered.warnings) warn(ctx, w);

@@ -177,6 +177,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
       olderTree: olderImage ? mergedTree(view, olderImage) : undefined,
     };
   });
+  // a plain user's manager takes the unit: said before anything else (a missing /run/user/UID too)
+  requireManagerFor(paths);
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles,
     image: { name: rec.name, id: rec.id, config },
@@ -184,7 +186,6 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     hostUid: hostIds().uid, hostGid: hostIds().gid, env: ctx.env,
     capabilities: managerCapabilities({ user: paths.user, uid: hostIds().uid }), rootless: rootlessRuntime(paths),
   });
-  requireManagerFor(paths);
   checkAssets(rendered.volumes, (p) => Boolean(tree.lookup(p)?.children));
   const noService = rendered.manifest.noContainerService === true;
   if (noService !== Boolean(info.noContainerService)) {
