@@ -70,6 +70,7 @@ if (requireRealSystemd(t)) {
     const r = await sysctr(['install', '--user', '--name', 'rr-web', '--set', `PORT=${PORT}`, '--set', 'MESSAGE=hello-rootless', '--set', 'SYSCTR_STOP_TIMEOUT=1', '--now', 'layout:v1']);
     t.equal(r.exitCode, 0, r.stderr);
     t.match(r.stdout, new RegExp(`installed rr-web .* in ${home}/.local/share/containers/sysctr/rr-web\\.0`));
+    t.notMatch(r.stderr, /no user@\d+\.service or systemd --user process/, "the user's manager is found from inside their namespace");
     t.equal((await userctl(['is-active', 'rr-web.service'])).stdout.trim(), 'active');
     t.equal(await page(m, PORT, 'hello-rootless'), 'hello-rootless', 'the service answers');
     t.equal((await m.exec(['busybox', 'wget', '-qO-', `http://127.0.0.1:${PORT}/version.txt`])).stdout.trim(), 'example image 1.0');
