@@ -186,6 +186,15 @@ export function hostIds(procDir = '/proc'): { uid: number; gid: number } {
   return { uid: u ? u.hostID + uid - u.containerID : uid, gid: g ? g.hostID + gid - g.containerID : gid };
 }
 
+/**
+ * Whether sysctr runs for a plain user (host uid not 0), also as id 0 of that user's namespace,
+ * where process.getuid() says 0: the test for anything rootless (runc's state directory, the
+ * runtime config's user namespace, the user's manager).
+ */
+export function isPlainUser(procDir = '/proc'): boolean {
+  return hostIds(procDir).uid !== 0;
+}
+
 /** An image's file owned by an id the namespace does not map: nothing of it can be stored. */
 export class UnmappedIdError extends SysctrError {}
 
@@ -205,7 +214,7 @@ export function idChecker(procDir = '/proc'): ((uid: number, gid: number, file: 
     if (!bad) return;
     throw new UnmappedIdError(
       `"${file}" is owned by ${bad.kind} ${bad.id}, outside the ${bad.kind}s of this user's namespace, ${describeMapping(bad.m)}: potentially insufficient UIDs or GIDs available in user namespace (requested ${uid}:${gid} for /${file}); nothing was stored`,
-      { hint: `a range of more ids in ${bad.f} covers it (usermod --add-sub${bad.kind}s START-END USER, as root), or rebuild the image with owners below ${Math.max(...containerRanges(bad.m).map((r) => r[1])) + 1}` },
+      { hint: `a range of more ids in ${bad.f} covers it (as root: usermod --add-sub${bad.kind}s START-END ${currentUser().name}), or rebuild the image with owners below ${Math.max(...containerRanges(bad.m).map((r) => r[1])) + 1}` },
     );
   };
 }

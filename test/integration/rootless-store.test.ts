@@ -288,6 +288,7 @@ t.test('an owner outside the mapped range is refused, naming the id, the file an
   t.match(r.stderr, /srv\/far/, 'names the file');
   t.match(r.stderr, /0-65536/, 'names the range');
   t.match(r.stderr, /insufficient UIDs or GIDs/, 'in the words podman uses');
+  t.match(r.stderr, `hint: a range of more ids in /etc/subuid covers it (as root: usermod --add-subuids START-END ${alice.name})`, 'the fix, for this user');
   t.equal(count(), n0, 'no object was left behind (srv/ok came before srv/far)');
   const list = await asUser(alice, ['images', 'list', '--user', '--json']);
   t.notMatch(list.stdout, /rl-wide/, 'no image recorded');

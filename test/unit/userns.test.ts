@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SysctrError } from '../../lib/errors.js';
-import { describeMapping, hostIds, idChecker, mappingsFrom, namespaceMappings, parseSubIds, UnmappedIdError, userMappings } from '../../lib/userns.js';
+import { describeMapping, hostIds, idChecker, isPlainUser, mappingsFrom, namespaceMappings, parseSubIds, UnmappedIdError, userMappings } from '../../lib/userns.js';
 import { userNamespaceNeed } from '../../cli/userns-argv.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-userns-'));
@@ -66,6 +66,7 @@ t.test('the initial namespace: no mapping, no check, the process ids are the hos
   t.equal(namespaceMappings(proc), undefined);
   t.equal(idChecker(proc), undefined, 'root may give any owner');
   t.same(hostIds(proc), { uid: process.getuid!(), gid: process.getgid!() });
+  t.equal(isPlainUser(proc), process.getuid!() !== 0);
 });
 
 t.test('in a user namespace: owners outside the map are refused with the id, the file and the range', async (t) => {
@@ -83,7 +84,10 @@ t.test('in a user namespace: owners outside the map are refused with the id, the
   t.match(g.message, 'gid 70000');
   t.match(g.message, '1-65536 as 200000-265535');
   t.match(g.hint, '/etc/subgid');
-  if (process.getuid!() === 0) t.same(hostIds(proc), { uid: 1001, gid: 1001 }, 'id 0 inside is the user outside');
+  if (process.getuid!() === 0) {
+    t.same(hostIds(proc), { uid: 1001, gid: 1001 }, 'id 0 inside is the user outside');
+    t.ok(isPlainUser(proc), 'a plain user, though process.getuid() says 0');
+  }
 });
 
 t.test('describeMapping joins adjacent ranges and keeps gaps', async (t) => {
