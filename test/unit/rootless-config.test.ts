@@ -4,7 +4,12 @@
  * test/integration/rootless-runtime.test.ts runs the result with real runc as a plain user.
  */
 import t from 'tap';
-import { rootlessConfig, rootlessConfigText, type RootlessInput } from '../../lib/runtime/rootless.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { rootlessConfig, rootlessConfigText, rootlessTmpfiles, type RootlessInput } from '../../lib/runtime/rootless.js';
+import { requireUserManager, userManagerEnv } from '../../lib/systemd/user-manager.js';
+import { permissionError, SysctrError } from '../../lib/errors.js';
 import { execCommands, stopCommand } from '../../lib/runtime/commands.js';
 import { renderDropIn } from '../../lib/systemd/dropin.js';
 import { mappingsFrom } from '../../lib/userns.js';
@@ -99,4 +104,40 @@ t.test('unit commands: runc --root in EXEC_*, the stop script and the drop-in; D
   t.match(d, /^Delegate=yes$/m);
   t.match(d, /^ExecStopPost=-\/usr\/sbin\/runc --root \/run\/user\/1500\/sysctr-runc delete -f rr-web$/m);
   t.notMatch(renderDropIn({ name: 'w', runtime: '/usr/sbin/runc', unit: '', detached: true, pidfile: '/p' }), /Delegate/, 'not in system mode');
+});
+
+t.test("tmpfiles for a user: root owners become the user (-), others and comments stay", async (t) => {
+  const conf = '# the page\nd /run/user/1500/web 0755 root root -\nf /run/user/1500/web/x 0644 0 0 - hello world\nd /run/user/1500/db 0700 etcd etcd -\n\n';
+  t.equal(rootlessTmpfiles(conf), '# the page\nd /run/user/1500/web 0755 - - -\nf /run/user/1500/web/x 0644 - - - hello world\nd /run/user/1500/db 0700 etcd etcd -\n\n');
+});
+
+t.test("the user's manager: found through XDG_RUNTIME_DIR, or the error names loginctl enable-linger", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-rr-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.throws(() => requireUserManager(1500, { XDG_RUNTIME_DIR: dir }, 'sysctr-rr1'), {
+    message: `your service manager (user@1500.service) is not running: ${dir} has no systemd/private or bus socket`,
+    hint: /loginctl enable-linger sysctr-rr1/,
+  });
+  t.same(userManagerEnv(1500, {}), { XDG_RUNTIME_DIR: '/run/user/1500' }, 'runuser and su set no XDG_RUNTIME_DIR: the one pam_systemd makes');
+  fs.mkdirSync(path.join(dir, 'systemd'));
+  fs.writeFileSync(path.join(dir, 'systemd/private'), '');
+  t.doesNotThrow(() => requireUserManager(1500, { XDG_RUNTIME_DIR: dir }, 'sysctr-rr1'));
+  fs.writeFileSync(path.join(dir, 'bus'), '');
+  t.same(userManagerEnv(1500, { XDG_RUNTIME_DIR: dir }), { XDG_RUNTIME_DIR: dir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dir}/bus` });
+});
+
+t.test('permission errors of the file system become clear errors; others do not', async (t) => {
+  let err: unknown;
+  try {
+    fs.readdirSync('/proc/1/fd/does-not-exist-either');
+  } catch (e) {
+    err = e;
+  }
+  t.equal(permissionError(err), undefined, 'ENOENT is not a permission error');
+  const eacces = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES', syscall: 'scandir', path: '/root/.local/share/containers/sysctr' });
+  const p = permissionError(eacces)!;
+  t.ok(p instanceof SysctrError);
+  t.equal(p.message, 'permission denied: cannot scandir /root/.local/share/containers/sysctr');
+  t.equal(p.code, 1);
+  t.equal(permissionError(new SysctrError('x')), undefined);
 });
