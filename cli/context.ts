@@ -1,5 +1,5 @@
 /** What every command needs: paths from global flags, and error reporting. */
-import { SysctrError } from '../lib/errors.js';
+import { permissionError, SysctrError } from '../lib/errors.js';
 import { resolvePaths, type Paths } from '../lib/paths.js';
 
 export interface GlobalArgs {
@@ -21,6 +21,7 @@ export function pathsFrom(args: GlobalArgs): Paths {
 
 /** Prints an error for a user; returns the exit status. Bugs get a stack trace. */
 export function reportError(err: unknown, debug: boolean): number {
+  err = permissionError(err) ?? err;
   if (err instanceof SysctrError) {
     process.stderr.write(`sysctr: ${err.message}\n`);
     if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
@@ -36,6 +37,7 @@ export function reportError(err: unknown, debug: boolean): number {
  * it is about, and its hint, as reportError prints a single one. An unexpected error keeps its stack.
  */
 export function reportItemError(name: string, err: unknown): void {
+  err = permissionError(err) ?? err;
   if (err instanceof SysctrError) {
     process.stderr.write(`sysctr: ${name}: ${err.message}\n`);
     if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);

@@ -6,6 +6,7 @@
  */
 import v8 from 'node:v8';
 import { plainCheckoutArgs, plainListArgs } from './plain-argv.js';
+import { userNamespaceNeed } from './userns-argv.js';
 
 // Modes are sysctr's choice, not the caller's: with umask 000 its directories would be writable
 // by anyone. Files that must be private are created 0600 and directories 0700 explicitly.
@@ -47,16 +48,31 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const listArgs = plainListArgs(argv);
-const checkoutArgs = listArgs ? undefined : plainCheckoutArgs(argv);
-if (listArgs || checkoutArgs) {
+const userns = process.getuid?.() !== 0 ? userNamespaceNeed(argv) : undefined;
+let status: number | undefined;
+if (userns) {
+  // a plain user's own store keeps other owners' files: the whole command runs in their user namespace
   try {
-    if (listArgs) await (await import('./commands/containers-list.js')).runList(listArgs);
-    else await (await import('./commands/checkout.js')).runCheckout(checkoutArgs!);
+    status = await (await import('../lib/userns-exec.js')).runSelfInUserNamespace(argv, userns === 'required');
   } catch (err) {
-    // as the yargs path reports a handler's error
-    process.exitCode = (await import('./context.js')).reportError(err, argv.includes('--debug'));
+    status = (await import('./context.js')).reportError(err, argv.includes('--debug'));
   }
-} else {
-  await (await import('./yargs-cli.js')).runYargs(argv);
+}
+if (status !== undefined) process.exitCode = status;
+else await runHere();
+
+async function runHere(): Promise<void> {
+  const listArgs = plainListArgs(argv);
+  const checkoutArgs = listArgs ? undefined : plainCheckoutArgs(argv);
+  if (listArgs || checkoutArgs) {
+    try {
+      if (listArgs) await (await import('./commands/containers-list.js')).runList(listArgs);
+      else await (await import('./commands/checkout.js')).runCheckout(checkoutArgs!);
+    } catch (err) {
+      // as the yargs path reports a handler's error
+      process.exitCode = (await import('./context.js')).reportError(err, argv.includes('--debug'));
+    }
+  } else {
+    await (await import('./yargs-cli.js')).runYargs(argv);
+  }
 }

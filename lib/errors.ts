@@ -38,3 +38,19 @@ export function errorCodeOf(err: unknown): string | undefined {
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }
+
+/**
+ * A permission error of the file system (EACCES, EPERM) as a user's error: a plain user naming
+ * root's or another user's state root, units or containers. Undefined for anything else.
+ */
+export function permissionError(err: unknown): SysctrError | undefined {
+  const e = err as (NodeJS.ErrnoException & { dest?: string }) | undefined;
+  if (!e || typeof e !== 'object' || (e.code !== 'EACCES' && e.code !== 'EPERM') || typeof e.path !== 'string') return undefined;
+  const plain = (process.getuid?.() ?? 0) !== 0;
+  return new SysctrError(`permission denied: cannot ${e.syscall ?? 'use'} ${e.path}${e.dest ? ` -> ${e.dest}` : ''}`, {
+    cause: err,
+    hint: plain
+      ? "that is another user's or root's: your own containers are under ~/.local/share/containers/sysctr (sysctr --user ...); root's are root's to change"
+      : 'check the owner and mode of that path',
+  });
+}

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import os from 'node:os';
 import fs from 'node:fs';
+import { hostIds } from './userns.js';
 
 /**
  * Every location sysctr reads or writes, built once from flags and environment and passed down.
@@ -17,6 +18,11 @@ export interface Paths {
   tmpfilesDir: string;
   /** user mode (systemctl --user) instead of system mode */
   user: boolean;
+  /**
+   * user mode as a uid other than 0 (docs/rootless.md): runc runs unprivileged with its state
+   * here ($XDG_RUNTIME_DIR/sysctr-runc), the container in a user namespace. Undefined otherwise.
+   */
+  runcRoot?: string;
   /** where an image's /exports/hostfs files go: `/` (tests point it at a temp dir) */
   hostRoot: string;
   /** containers-policy.json(5) and containers-registries.d(5), read by lib/trust */
@@ -44,10 +50,14 @@ export interface PathOptions {
   signaturePolicy?: string;
   registriesDir?: string;
   registriesConf?: string;
+  /** the uid sysctr runs as on the host (default hostIds().uid): user mode as another uid than 0 is rootless */
+  uid?: number;
 }
 
 export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = process.env): Paths {
   const user = opts.user ?? false;
+  // the host uid: inside the user's namespace (lib/userns-exec.ts) process.getuid() is 0
+  const uid = opts.uid ?? hostIds().uid;
   const home = env.HOME ?? os.homedir();
   const defaultRoot = user
     ? path.join(env.XDG_DATA_HOME ?? path.join(home, '.local/share'), 'containers/sysctr')
@@ -65,10 +75,16 @@ export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = pr
     unitDir: path.resolve(opts.unitDir ?? env.SYSCTR_UNIT_DIR ?? defaultUnitDir),
     tmpfilesDir: path.resolve(opts.tmpfilesDir ?? env.SYSCTR_TMPFILES_DIR ?? defaultTmpfilesDir),
     user,
+    runcRoot: user && uid !== 0 ? path.join(userRuntimeDir(uid, env), 'sysctr-runc') : undefined,
     hostRoot: path.resolve(opts.hostRoot ?? env.SYSCTR_HOST_ROOT ?? '/'),
     trust: trustPaths(opts, user, home, env),
     registriesConf: registriesConfPath(opts, user, home, env),
   };
+}
+
+/** $XDG_RUNTIME_DIR, or where pam_systemd makes it (/run/user/UID) when a login did not set it (su, runuser, cron). */
+export function userRuntimeDir(uid: number, env: NodeJS.ProcessEnv = process.env): string {
+  return env.XDG_RUNTIME_DIR || `/run/user/${uid}`;
 }
 
 /**

@@ -21,6 +21,7 @@ import type { ReadView, Store } from '../store/store.js';
 import type { ImageRecord } from '../store/types.js';
 import { warn, type DeployContext } from './context.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
+import { requireManagerFor, rootlessRuntime } from './rootless.js';
 import { nameFromImage, validateName } from './names.js';
 import { applyHostFiles, checkForeign, writeRecordInto } from './hostfs-apply.js';
 import { planHostFiles, recordOf, type HostfsSourceEntry, type PlannedHostEntry } from '../hostfs/plan.js';
@@ -35,6 +36,7 @@ import { parseSetArgs } from '../template/values.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { infoWithVolumes } from './snapshot.js';
 import { assertSamePolicy, policyField, policyOf, type AutoUpdatePolicy } from './auto-update/policy.js';
+import { hostIds } from '../userns.js';
 
 export interface InstallOptions {
   /** image reference in the store, or a pull source (oci:DIR:TAG, docker://..., ...) */
@@ -148,10 +150,12 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
 
   // render everything before touching the host
   const destdir = c.deployment(0);
+  // a plain user's manager takes the unit: said before anything else (a missing /run/user/UID too)
+  requireManagerFor(paths);
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles, image: { name: rec.name, id: rec.id, config },
-    set, runtime, user: paths.user, hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }), rootfs,
+    set, runtime, user: paths.user, hostUid: hostIds().uid, hostGid: hostIds().gid, env: ctx.env,
+    capabilities: managerCapabilities({ user: paths.user, uid: hostIds().uid }), rootfs, rootless: rootlessRuntime(paths),
   });
   assertReadOnly(rendered);
   checkAssets(rendered.volumes, (p) => (rootfs ? fs.existsSync(path.join(rootfs, p)) : Boolean(tree!.lookup(p)?.children)));
@@ -162,7 +166,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
+    pidfile: rendered.values.PIDFILE, runcRoot: rendered.runcRoot, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
   });
   const hostFiles = planHostFiles({
     entries: hostEntries,

@@ -34,7 +34,10 @@ import { resolveValues } from '../template/values.js';
 import { parseTemplates, readManifest, readSourceDir, readTreeExports, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
 import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
 import { HealthcheckError, resolveHealthcheck, type HealthCheck } from '../runtime/healthcheck.js';
+import { rootlessConfigText, rootlessTmpfiles } from '../runtime/rootless.js';
+import { rootlessRuntime, type RootlessRuntime } from './rootless.js';
 import { declaredVolumes, volumeValues, withVolumeMounts, type Volume } from './volumes.js';
+import { hostIds } from '../userns.js';
 
 
 
@@ -57,6 +60,8 @@ export interface RenderInput {
   capabilities?: Grantable;
   /** install --rootfs DIR: the root filesystem (its /exports/assets) is there, not in DESTDIR */
   rootfs?: string;
+  /** a plain user's container (lib/deploy/rootless.ts): config.json for rootless runc */
+  rootless?: RootlessRuntime;
 }
 
 export interface Rendered {
@@ -77,6 +82,8 @@ export interface Rendered {
   volumes: Volume[];
   /** manifest.json healthcheck, else the image config's (docs/health.md) */
   healthcheck?: HealthCheck;
+  /** runc's --root for a user's container (the unit's commands and drop-in use it) */
+  runcRoot?: string;
 }
 
 
@@ -124,7 +131,7 @@ export function renderDeployment(input: RenderInput): Rendered {
   Object.assign(values, volumeValues(volumes, input.set));
   Object.assign(
     values,
-    execCommands({ name: input.name, runtime: values.RUNTIME, destdir: input.destdir, detached, pidfile: values.PIDFILE }),
+    execCommands({ name: input.name, runtime: values.RUNTIME, destdir: input.destdir, detached, pidfile: values.PIDFILE, runcRoot: input.rootless?.runcRoot }),
   );
 
   const missing: UndefinedUse[] = [];
@@ -132,14 +139,19 @@ export function renderDeployment(input: RenderInput): Rendered {
   if (missing.length) throw undefinedError(missing);
 
   const { text: renderedConfig, dropped } = renderConfig(input, templates, values, grant);
-  const configJson = withVolumeMounts(renderedConfig, volumes);
+  let configJson = withVolumeMounts(renderedConfig, volumes);
   const warnings = capabilityWarnings(dropped, grant, cutFromAll(templates, input.set, manifest.defaultValues, grant));
+  if (input.rootless) {
+    const r = rootlessConfigText(configJson, { name: input.name, uid: input.rootless.uid, mappings: input.rootless.mappings, values });
+    configJson = r.text;
+    warnings.push(...r.warnings);
+  }
   const unit = service ? renderTokens('service.template', service.parsed, values, { context: 'systemd' }).text : defaultUnit(values, { user: input.user });
   const tmpl = templates.get('tmpfiles.template');
   const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values, { context: 'systemd' }).text : '';
-  const tmpfiles = tmpfilesText.trim() === '' ? '' : tmpfilesText;
+  const tmpfiles = tmpfilesText.trim() === '' ? '' : input.rootless ? rootlessTmpfiles(tmpfilesText) : tmpfilesText;
   const healthcheck = healthcheckOf(manifest, input.image?.config);
-  return { configJson, unit, tmpfiles, values, detached, manifest, warnings, volumes, ...(healthcheck ? { healthcheck } : {}) };
+  return { configJson, unit, tmpfiles, values, detached, manifest, warnings, volumes, runcRoot: input.rootless?.runcRoot, ...(healthcheck ? { healthcheck } : {}) };
 }
 
 /**
@@ -229,7 +241,7 @@ export function installedFiles(name: string, rendered: Rendered): Array<[string,
       `${name}.service.d/${DROPIN_NAME}`,
       renderDropIn({
         name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-        pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
+        pidfile: rendered.values.PIDFILE, runcRoot: rendered.runcRoot, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
       }),
     ],
   ];
@@ -298,10 +310,11 @@ export async function renderSource(source: string, o: RenderSourceOptions): Prom
     set: o.set,
     runtime,
     user: o.paths.user,
-    hostUid: process.getuid?.() ?? 0,
-    hostGid: process.getgid?.() ?? 0,
+    hostUid: hostIds().uid,
+    hostGid: hostIds().gid,
     env: o.env,
-    capabilities: managerCapabilities({ user: o.paths.user, uid: process.getuid?.() ?? 0 }),
+    capabilities: managerCapabilities({ user: o.paths.user, uid: hostIds().uid }),
+    rootless: rootlessRuntime(o.paths),
   });
   const hostFiles = planHostFiles({
     entries: hostEntries(), manifest: rendered.manifest as { renameFiles?: Record<string, string>; installedFilesTemplate?: string[] },

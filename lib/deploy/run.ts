@@ -18,7 +18,7 @@ export async function runInContainer(ctx: DeployContext, rawName: string, cmd: s
   const live = liveDeployment(containerPaths(ctx.paths, name));
   const info = live ? readInfo(live) : undefined;
   if (!live || !info) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
-  const runc = new Runc(ctx.runner, resolveRuntime(info.runtime));
+  const runc = new Runc(ctx.runner, resolveRuntime(info.runtime), { root: ctx.paths.runcRoot });
   const state = await runc.state(name);
   if (state?.status === 'running') {
     if (cmd.length === 0) throw usageError(`${name} is running: give the command to run in it`, `e.g. sysctr run ${name} sh`);

@@ -155,11 +155,7 @@ export interface UnitStatus {
 }
 
 export async function unitStatus(systemd: Systemd, unit: string): Promise<UnitStatus> {
-  const r = await systemd.runner.run(
-    'systemctl',
-    [...(systemd.user ? ['--user'] : []), 'show', '-p', 'ActiveState,SubState,Result,NRestarts,MainPID', '--', unit],
-    { allowFailure: true },
-  );
+  const r = await systemd.systemctl(['show', '-p', 'ActiveState,SubState,Result,NRestarts,MainPID', '--', unit], true);
   const kv: Record<string, string> = {};
   for (const line of r.stdout.split('\n')) {
     const eq = line.indexOf('=');

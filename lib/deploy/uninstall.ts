@@ -113,7 +113,7 @@ export async function uninstallUnlocked(ctx: DeployContext, name: string, opts: 
     } catch {
       runtime = undefined;
     }
-    if (runtime) await new Runc(ctx.runner, runtime).delete(name);
+    if (runtime) await new Runc(ctx.runner, runtime, { root: ctx.paths.runcRoot }).delete(name);
   });
   let reload = false;
   await steps.step('unit-files', () => {

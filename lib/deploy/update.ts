@@ -13,6 +13,7 @@ import { writeTree } from '../rootfs/checkout.js';
 import type { MergedTree } from '../rootfs/tree.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { managerCapabilities } from '../runtime/manager-caps.js';
+import { requireManagerFor, rootlessRuntime } from './rootless.js';
 import { renderDropIn, stopMinUptimeFrom, stopTimeoutFrom } from '../systemd/dropin.js';
 import { assertUnitIsOurs, unitFilesFor, withHeader, writeAtomic } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
@@ -38,6 +39,7 @@ import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
 import { policyField, policyOf, writePolicy, type AutoUpdatePolicy } from './auto-update/policy.js';
 import { HEALTH_FILE } from './health.js';
+import { hostIds } from '../userns.js';
 
 export interface UpdateOptions {
   name: string;
@@ -202,12 +204,14 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
       olderTree: olderImage ? mergedTree(view, olderImage) : undefined,
     };
   });
+  // a plain user's manager takes the unit: said before anything else (a missing /run/user/UID too)
+  requireManagerFor(paths);
   const rendered = renderDeployment({
     name, destdir, exports: exportsFiles,
     image: { name: rec.name, id: rec.id, config },
     set: mergedSet, keep: { UUID: info.values.UUID }, runtime, user: paths.user,
-    hostUid: process.getuid?.() ?? 0, hostGid: process.getgid?.() ?? 0, env: ctx.env,
-    capabilities: managerCapabilities({ user: paths.user, uid: process.getuid?.() ?? 0 }),
+    hostUid: hostIds().uid, hostGid: hostIds().gid, env: ctx.env,
+    capabilities: managerCapabilities({ user: paths.user, uid: hostIds().uid }), rootless: rootlessRuntime(paths),
   });
   checkAssets(rendered.volumes, (p) => Boolean(tree.lookup(p)?.children));
   const noService = rendered.manifest.noContainerService === true;
@@ -226,7 +230,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const unitText = withHeader(name, rendered.unit);
   const dropIn = renderDropIn({
     name, runtime: rendered.values.RUNTIME, unit: rendered.unit, detached: rendered.detached,
-    pidfile: rendered.values.PIDFILE, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
+    pidfile: rendered.values.PIDFILE, runcRoot: rendered.runcRoot, stopTimeout: stopTimeoutFrom(rendered.values), stopMinUptime: stopMinUptimeFrom(rendered.values),
   });
   const systemd = new Systemd(ctx.runner, paths.user);
   const wasActive = isUp(await unitStatus(systemd, `${name}.service`));

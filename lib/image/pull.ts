@@ -13,6 +13,7 @@ import { ObjectWriter } from '../store/object-writer.js';
 import { CorruptStreamError } from '../layer/decompress.js';
 import { isNoSpace, noSpaceError } from '../store/space.js';
 import { UnsafePathError } from '../layer/safepath.js';
+import { UnmappedIdError } from '../userns.js';
 import { LinkTracker } from '../rootfs/tree.js';
 import readline from 'node:readline';
 import type { ReadView, Store } from '../store/store.js';
@@ -231,6 +232,7 @@ function sameTrust(rec: ImageRecord, t: TrustRecord): boolean {
 function layerError(err: unknown, desc: Descriptor | undefined, where: string): unknown {
   const what = desc ? `${where}: layer ${desc.digest}` : where;
   if (err instanceof UnsafePathError) return new SysctrError(`${what}: refused: ${err.message}`, { hint: 'the image is unsafe; nothing was stored' });
+  if (err instanceof UnmappedIdError) return new SysctrError(`${what}: ${err.message}`, { hint: err.hint });
   if (isNoSpace(err)) return err; // said with the space needed, once the pull is cleaned up
   if (err instanceof CorruptStreamError || err instanceof LayerFormatError) return new SysctrError(`${what}: ${err.message}`);
   return err;

@@ -26,6 +26,8 @@ export interface ExecOptions {
   /** detached form: runc run -d --pid-file PIDFILE (unit template uses PIDFILE and EXEC_STOPPOST) */
   detached: boolean;
   pidfile: string;
+  /** runc's state directory for a user's containers (--root); undefined: runc's default */
+  runcRoot?: string;
 }
 
 /** Seconds a container gets between SIGTERM and SIGKILL unless SYSCTR_STOP_TIMEOUT says otherwise. */
@@ -40,7 +42,8 @@ export const CREATE_WAIT_SECONDS = 10;
 /**
  * The stop script, written for a systemd Exec line: `$$` is how a unit spells a literal `$`, so the
  * shell sees `$r`, `${SYSCTR_STOP_TIMEOUT:-10}` and so on; no backslash, `%` or single quote inside.
- * Runtime and name come in as $1 and $2. `runc kill NAME 0` succeeds only while the container's
+ * Runtime and name come in as $1 and $2; $1 may carry the runtime's options (`runc --root DIR`),
+ * split by the shell where `$r` stands unquoted. `runc kill NAME 0` succeeds only while the container's
  * init is alive: the liveness probe.
  *
  * A stop soon after a start (a rollback or update restarts the service and returns; a user types
@@ -72,8 +75,14 @@ const STOP_SCRIPT = [
 ].join('; ');
 
 /** The stop command line (unit syntax): TERM, grace period, KILL; 0 when the container is gone. */
-export function stopCommand(runtime: string, name: string): string {
-  return `/bin/sh -c '${STOP_SCRIPT}' sysctr-stop ${runtime} ${name}`;
+export function stopCommand(runtime: string, name: string, runcRoot?: string): string {
+  const r = runcRoot ? `"${runtimeCommand(runtime, runcRoot)}"` : runtime;
+  return `/bin/sh -c '${STOP_SCRIPT}' sysctr-stop ${r} ${name}`;
+}
+
+/** The runtime with its global options: `runc --root DIR` for a user's containers (lib/paths.ts runcRoot). */
+export function runtimeCommand(runtime: string, runcRoot?: string): string {
+  return runcRoot ? `${runtime} --root ${runcRoot}` : runtime;
 }
 
 /** The same script for running directly (no unit `$$` escaping), e.g. by `sysctr stop` fallbacks and tests. */
@@ -82,11 +91,12 @@ export function stopScriptForShell(): string {
 }
 
 export function execCommands(o: ExecOptions): ExecCommands {
+  const rt = runtimeCommand(o.runtime, o.runcRoot);
   return {
-    EXEC_START: o.detached ? `${o.runtime} run -d --pid-file ${o.pidfile} ${o.name}` : `${o.runtime} run ${o.name}`,
-    EXEC_STOP: stopCommand(o.runtime, o.name),
+    EXEC_START: o.detached ? `${rt} run -d --pid-file ${o.pidfile} ${o.name}` : `${rt} run ${o.name}`,
+    EXEC_STOP: stopCommand(o.runtime, o.name, o.runcRoot),
     // a container left from a crash or a reboot without /run cleanup would make `runc run` refuse
-    EXEC_STARTPRE: `${o.runtime} delete -f ${o.name}`,
-    EXEC_STOPPOST: `${o.runtime} delete -f ${o.name}`,
+    EXEC_STARTPRE: `${rt} delete -f ${o.name}`,
+    EXEC_STOPPOST: `${rt} delete -f ${o.name}`,
   };
 }

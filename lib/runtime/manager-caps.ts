@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { hostIds } from '../userns.js';
 import { grantable, readKernelCapabilities, statusCapMask, type Grantable } from './capabilities.js';
 
 export interface ManagerCapsOptions {
@@ -42,11 +43,13 @@ export function findUserManager(uid: number, procDir = '/proc'): number | undefi
     return undefined;
   }
   const scope = new RegExp(`/user@${uid}\\.service/init\\.scope$`, 'm');
+  // inside the user's namespace (lib/userns-exec.ts) /proc shows their host uid as the namespace's id
+  const seenAs = String(hostIds().uid === uid ? (process.getuid?.() ?? uid) : uid);
   let byCommand: number | undefined;
   for (const pid of pids) {
     const status = readOr(path.join(procDir, String(pid), 'status'));
     const realUid = status && /^Uid:\s*(\d+)/m.exec(status)?.[1];
-    if (realUid !== String(uid)) continue;
+    if (realUid !== String(uid) && realUid !== seenAs) continue;
     if (scope.test(readOr(path.join(procDir, String(pid), 'cgroup')) ?? '')) return pid;
     const argv = (readOr(path.join(procDir, String(pid), 'cmdline')) ?? '').split('\0');
     if (byCommand === undefined && path.basename(argv[0]) === 'systemd' && argv.includes('--user')) byCommand = pid;

@@ -13,6 +13,7 @@ import type { TreeEntry } from './types.js';
 import { uncompressedStream, type StreamDigests } from '../layer/decompress.js';
 import { basename, dirname, normalizeEntryPath, UnsafePathError } from '../layer/safepath.js';
 import { TarFormatError, TarReader, type EntrySink, type TarEntryHeader } from '../layer/tar-reader.js';
+import { idChecker } from '../userns.js';
 
 /** Files up to this size are hashed in memory before anything is written. */
 const SMALL_FILE = SLAB_BYTES;
@@ -48,6 +49,8 @@ export async function importLayerStream(
   };
 
   const reader = new TarReader(onEntry);
+  // in a user's namespace (lib/userns.ts) an owner it does not map can be neither stored nor checked out
+  const checkIds = idChecker();
 
   function onEntry(h: TarEntryHeader): EntrySink | undefined {
     const path = normalizeEntryPath(h.name);
@@ -62,6 +65,7 @@ export async function importLayerStream(
       }
       return undefined;
     }
+    checkIds?.(uid, gid, path);
     if (!path && h.type !== 'dir') throw new UnsafePathError(`entry "${h.name}" (a ${h.type}) replaces the root directory`);
     switch (h.type) {
       case 'file':

@@ -12,10 +12,12 @@
  * - Type=forking + PIDFile for the detached (`--pid-file`) form: Atomic's images set PIDFile only.
  * - TimeoutStopSec: longer than the stop script can take (a container still being created, its
  *   minimum uptime, the grace period), so systemd never has to time out itself.
+ * - Delegate=yes for a user's container: rootless runc makes the container's cgroup inside the
+ *   unit's (lib/runtime/rootless.ts), which the user manager then leaves alone.
  */
 import { renderShipped } from '../template/mustache.js';
 import { parseUnitFile } from './unit-file.js';
-import { CREATE_WAIT_SECONDS, DEFAULT_STOP_MIN_UPTIME, DEFAULT_STOP_TIMEOUT, stopCommand } from '../runtime/commands.js';
+import { CREATE_WAIT_SECONDS, DEFAULT_STOP_MIN_UPTIME, DEFAULT_STOP_TIMEOUT, runtimeCommand, stopCommand } from '../runtime/commands.js';
 
 export { DROPIN_NAME, MANAGED_HEADER } from './managed.js';
 
@@ -31,6 +33,8 @@ export interface DropInInput {
   stopTimeout?: number;
   /** seconds a container runs before it is sent SIGTERM (its program's handlers set up) */
   stopMinUptime?: number;
+  /** a user's container (lib/paths.ts runcRoot): runc's --root, and Delegate=yes for its cgroup */
+  runcRoot?: string;
 }
 
 /** Seconds from `--set SYSCTR_STOP_TIMEOUT=N`, or the default. */
@@ -53,10 +57,11 @@ export function stopMinUptimeFrom(values: Record<string, string>): number {
 export function renderDropIn(d: DropInInput): string {
   const stopTimeout = d.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
   const stopMinUptime = d.stopMinUptime ?? DEFAULT_STOP_MIN_UPTIME;
-  const stop = stopCommand(d.runtime, d.name);
+  const stop = stopCommand(d.runtime, d.name, d.runcRoot);
   return renderShipped('sysctr-dropin.conf.mustache', {
     name: d.name,
-    runtime: d.runtime,
+    runtime: runtimeCommand(d.runtime, d.runcRoot),
+    delegate: d.runcRoot !== undefined,
     detached: d.detached,
     pidfile: d.pidfile,
     stopTimeout,

@@ -2,7 +2,9 @@
  * systemctl, systemd-tmpfiles and systemd-analyze, system or user mode, through a Runner (so
  * `--dry-run` prints them and sequencing tests can record them).
  */
-import type { Runner } from '../proc.js';
+import type { Runner, RunOptions } from '../proc.js';
+import { requireUserManager, userManagerEnv } from './user-manager.js';
+import { hostIds } from '../userns.js';
 
 export interface UnitState {
   id: string;
@@ -64,8 +66,30 @@ export class Systemd {
     readonly user: boolean,
   ) {}
 
+  private userEnv?: Record<string, string>;
+
+  /**
+   * A plain user's manager (lib/systemd/user-manager.ts): its environment, and a clear error when
+   * it does not run. Root's user manager is reached with the caller's environment, as before.
+   */
+  private opts(allowFailure: boolean): RunOptions {
+    // the host uid: install, update, rollback and uninstall run inside the user's namespace as 0
+    const uid = hostIds().uid;
+    if (!this.user || uid === 0) return { allowFailure };
+    if (!this.userEnv) {
+      requireUserManager(uid);
+      this.userEnv = userManagerEnv(uid);
+    }
+    return { allowFailure, env: this.userEnv };
+  }
+
   private ctl(args: string[], allowFailure = false) {
-    return this.runner.run('systemctl', this.user ? ['--user', ...args] : args, { allowFailure });
+    return this.runner.run('systemctl', this.user ? ['--user', ...args] : args, this.opts(allowFailure));
+  }
+
+  /** Any systemctl verb, with --user and the user manager's environment as every call here. */
+  systemctl(args: string[], allowFailure = false) {
+    return this.ctl(args, allowFailure);
   }
 
   daemonReload() {
@@ -140,10 +164,22 @@ export class Systemd {
   }
 
   tmpfilesCreate(conf: string) {
-    return this.runner.run('systemd-tmpfiles', [...(this.user ? ['--user'] : []), '--create', conf]);
+    return this.tmpfiles('--create', conf, false);
   }
   tmpfilesRemove(conf: string) {
-    return this.runner.run('systemd-tmpfiles', [...(this.user ? ['--user'] : []), '--remove', conf], { allowFailure: true });
+    return this.tmpfiles('--remove', conf, true);
+  }
+
+  /**
+   * A plain user's tmpfiles run through their manager (systemd-run --user --wait): install and
+   * uninstall run in the user's namespace (lib/userns-exec.ts), where systemd-tmpfiles refuses
+   * /run/user/UID ("unsafe path transition": its parent's owner is unmapped there).
+   */
+  private tmpfiles(verb: '--create' | '--remove', conf: string, allowFailure: boolean) {
+    const args = [...(this.user ? ['--user'] : []), verb, conf];
+    const opts = this.opts(allowFailure);
+    if (!opts.env) return this.runner.run('systemd-tmpfiles', args, opts);
+    return this.runner.run('systemd-run', ['--user', '--wait', '--pipe', '--quiet', '--collect', '--', 'systemd-tmpfiles', ...args], opts);
   }
 
   /** `systemd-analyze verify`: returns its diagnostics (empty when clean) and whether it passed. */
