@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(runc systemd-container busybox-static docker-registry skopeo umoci zstd ostree hyperfine
       apache2-utils util-linux iproute2 curl time attr libcap2-bin xfsprogs
       buildah podman fuse-overlayfs libarchive-tools python3 strace e2fsprogs
-      mmdebstrap snmp gpg gpgv)
+      mmdebstrap snmp gpg gpgv ansible)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
