@@ -13,7 +13,7 @@ const project = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const out = path.join(project, 'lib/template/schema-validators.generated.ts');
 // exported by the generated module too, so a test can compile the schemas the same way
 const AJV_OPTIONS = { allErrors: true, strict: false };
-const SCHEMAS = { runtimeConfig: 'runtime-config', manifest: 'manifest' };
+const SCHEMAS = { runtimeConfig: 'runtime-config', manifest: 'manifest', containersD: 'containers-d' };
 
 function moduleSource() {
   const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true } });

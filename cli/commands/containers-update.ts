@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, printWarning, reportItemError, type GlobalArgs } from '../context.js';
 import { jsonChangeOption, lineWriter, printChange } from '../output.js';
-import { hostOptions, runnerFor, settleMsFrom } from './host-options.js';
+import { autoUpdateOption, hostOptions, runnerFor, settleMsFrom } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
 
@@ -24,6 +24,7 @@ interface UpdateArgs extends GlobalArgs {
   settle?: number;
   'no-snapshot'?: string[];
   json?: boolean;
+  'auto-update'?: string;
 }
 
 export const update: CommandModule<object, UpdateArgs> = {
@@ -41,6 +42,8 @@ export const update: CommandModule<object, UpdateArgs> = {
       .option('no-snapshot', { type: 'string', describe: 'a data volume not to snapshot before switching (repeatable)' })
       .option('dry-run', dryRunOption)
       .option('json', jsonChangeOption)
+      .option('auto-update', autoUpdateOption)
+      .example('$0 containers update --auto-update=disabled web', 'stop following its tag (the daily timer goes with the last container that did)')
       .example('$0 containers update --rebase web:2 web', 'move web to the image web:2')
       .example('$0 containers update --set PORT=8081 web', 'same image, a new value')
       .example('$0 containers update --pull --all', 'pull every container\'s image again and update what changed')
@@ -52,15 +55,17 @@ export const update: CommandModule<object, UpdateArgs> = {
     const ctx = await deployContext(args);
     const set = args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String);
     const noSnapshot = args['no-snapshot'] === undefined ? [] : ([] as unknown[]).concat(args['no-snapshot']).map(String);
-    const o = { set, pull: args.pull, settleMs, noSnapshot };
+    const { parsePolicy } = await import('../../lib/deploy/auto-update/policy.js');
+    const o = { set, pull: args.pull, settleMs, noSnapshot, autoUpdate: parsePolicy(args['auto-update']) };
     type R = Awaited<ReturnType<typeof doUpdate>>;
     const report = (r: R): boolean => {
       if (args.json) {
         // reverted: a new deployment was made and given up, the host is not as it was; exit 1 says so
-        if (!args.all) printChange({ changed: r.status !== 'up-to-date', ...r, dryRun: ctx.dryRun, unit: `${r.name}.service` });
+        if (!args.all) printChange({ changed: r.status !== 'up-to-date' || Boolean(r.policyChanged), ...r, dryRun: ctx.dryRun, unit: `${r.name}.service` });
         if (r.status !== 'reverted') return true; // a revert is said on stderr too, below
       } else if (r.dryRun) return true; // the plan is what was printed
-      if (r.status === 'up-to-date') say(`${r.name} is already up to date (${r.image}, ${r.imageId.slice(7, 19)} in ${r.to})`);
+      if (r.status === 'up-to-date' && r.policyChanged) say(`${r.name}: auto-update policy set to ${r.autoUpdate} (image and values unchanged: ${r.image} in ${r.to})`);
+      else if (r.status === 'up-to-date') say(`${r.name} is already up to date (${r.image}, ${r.imageId.slice(7, 19)} in ${r.to})`);
       else if (r.status === 'updated') say(`updated ${r.name}: ${r.from} (${r.previousImage}) -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
       else {
         process.stderr.write(`sysctr: ${r.name}: the new deployment ${r.to} (${r.image}) did not start: ${r.reason}\n`);
@@ -77,7 +82,7 @@ export const update: CommandModule<object, UpdateArgs> = {
           containers.push({ name, changed: false, error: r.message });
         } else {
           report(r);
-          containers.push({ changed: r.status !== 'up-to-date', ...r, unit: `${r.name}.service` });
+          containers.push({ changed: r.status !== 'up-to-date' || Boolean(r.policyChanged), ...r, unit: `${r.name}.service` });
         }
       });
       if (args.json) printChange({ changed: containers.some((c) => c.changed), ...(ctx.dryRun ? { dryRun: true } : {}), containers });

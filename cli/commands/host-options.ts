@@ -9,6 +9,13 @@ export const hostOptions = {
   'host-root': { type: 'string', describe: "where an image's /exports/hostfs files go (default /); env SYSCTR_HOST_ROOT" },
 } as const;
 
+/** install / containers update --auto-update (docs/auto-update.md) */
+export const autoUpdateOption = {
+  type: 'string',
+  choices: ['registry', 'local', 'disabled'],
+  describe: 'what sysctr auto-update follows: registry (the tag on its registry), local (a newer image of the same name in the store), disabled',
+} as const;
+
 /** For the store's commands (pull, images, checkout, fsck): which store, as install --user uses it. */
 export const storeUserOption = {
   type: 'boolean',

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
 import { jsonChangeOption, lineWriter, printChange } from '../output.js';
-import { hostOptions, runnerFor, settleMsFrom } from './host-options.js';
+import { autoUpdateOption, hostOptions, runnerFor, settleMsFrom } from './host-options.js';
 
 interface Args extends GlobalArgs {
   image: string;
@@ -14,6 +14,7 @@ interface Args extends GlobalArgs {
   force?: boolean;
   'dry-run'?: boolean;
   json?: boolean;
+  'auto-update'?: string;
 }
 
 // its command line and description are in commands/index.ts (--help loads no command module)
@@ -31,20 +32,24 @@ const cmd: CommandModule<object, Args> = {
       .option('force', { type: 'boolean', describe: "take over host files (/exports/hostfs) that already exist and are not sysctr's" })
       .option('dry-run', { type: 'boolean', describe: 'print the files and commands, change nothing' })
       .option('json', jsonChangeOption)
+      .option('auto-update', autoUpdateOption)
+      .example('$0 install --auto-update=registry --now docker://registry.example.org/web:1', 'follow the tag: sysctr auto-update (daily timer) updates it when the tag moves')
       .example('$0 install --name web --set PORT=8080 --now web:1', '')
       .example('$0 install --force --name etcd etcd:3.5', 'replace an existing /etc/etcd/etcd.conf with the image\'s (it then belongs to etcd)') as never,
   handler: async (args) => {
     const settleMs = settleMsFrom(args.settle);
     const { install } = await import('../../lib/deploy/install.js');
+    const { parsePolicy } = await import('../../lib/deploy/auto-update/policy.js');
+    const autoUpdate = parsePolicy(args['auto-update']);
     const dryRun = Boolean(args['dry-run']);
     const out = lineWriter(args.json);
     const r = await install(
       { paths: pathsFrom(args), runner: await runnerFor(dryRun, { out }), dryRun, out, warn: printWarning },
-      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, settleMs, force: args.force },
+      { image: args.image, name: args.name, set: args.set === undefined ? [] : ([] as unknown[]).concat(args.set).map(String), rootfs: args.rootfs, runtime: args.runtime, now: args.now, settleMs, force: args.force, autoUpdate },
     );
     if (args.json) {
       const { status, ...rest } = r;
-      return printChange({ changed: status === 'installed', ...rest, dryRun, unit: `${r.name}.service`, started: Boolean(args.now) && status === 'installed' && !dryRun });
+      return printChange({ changed: status === 'installed', ...rest, dryRun, unit: `${r.name}.service`, autoUpdate: r.autoUpdate, started: Boolean(args.now) && status === 'installed' && !dryRun });
     }
     if (r.status === 'installed' && !dryRun) out(`installed ${r.name} from ${r.image} in ${r.deployment}${args.now ? ' and started it' : ` (start it: sysctr start ${r.name})`}`);
   },

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SysctrError } from '../errors.js';
+import { SysctrError, usageError } from '../errors.js';
 import type { ImageConfig } from '../image/types.js';
 import { writeTree } from '../rootfs/checkout.js';
 import type { MergedTree } from '../rootfs/tree.js';
@@ -34,6 +34,7 @@ import { uninstallUnlocked } from './uninstall.js';
 import { parseSetArgs } from '../template/values.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { infoWithVolumes } from './snapshot.js';
+import { policyField, policyOf, type AutoUpdatePolicy } from './auto-update/policy.js';
 
 export interface InstallOptions {
   /** image reference in the store, or a pull source (oci:DIR:TAG, docker://..., ...) */
@@ -49,6 +50,10 @@ export interface InstallOptions {
   settleMs?: number;
   /** take over host files that exist and are not sysctr's */
   force?: boolean;
+  /** recorded in the deployment info: who installed it (sysctr apply) */
+  managedBy?: 'apply';
+  /** --auto-update: what sysctr auto-update follows (docs/auto-update.md) */
+  autoUpdate?: AutoUpdatePolicy;
 }
 
 export interface InstallResult {
@@ -61,6 +66,8 @@ export interface InstallResult {
   values?: Record<string, string>;
   /** --dry-run: nothing was changed */
   dryRun?: boolean;
+  /** the container's auto-update policy */
+  autoUpdate?: AutoUpdatePolicy;
 }
 
 /** Checks --rootfs DIR: a directory with something in it. */
@@ -101,6 +108,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   if (o.name !== undefined) validateName(o.name);
   const runtime = resolveRuntime(o.runtime);
   const rootfs = o.rootfs !== undefined ? checkRootfsDir(o.rootfs) : undefined;
+  if (rootfs && o.autoUpdate && o.autoUpdate !== 'disabled') throw usageError('--auto-update follows an image: it cannot be used with --rootfs');
 
   const { Store } = await import('../store/store.js');
   const store = Store.open(paths.store);
@@ -112,7 +120,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
     const name = validateName(o.name ?? nameFromImage(rec.name));
     const c = containerPaths(paths, name);
     assertSystemdFilesOurs(paths, c, unitFilesFor(paths, name), name, Boolean(o.force));
-    return alreadyInstalled(c, rec, o.image, name, set, out) ?? load(view, rec, rootfs);
+    return alreadyInstalled(c, rec, o.image, name, set, out, o.autoUpdate) ?? load(view, rec, rootfs);
   };
   let got = await store.read((view) => {
     const found = findImage(view, o.image);
@@ -171,7 +179,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
   return withContainersLock(paths.root, out, async () => {
     // the same checks again, now that no other sysctr command can change things
     assertSystemdFilesOurs(paths, c, f, name, Boolean(o.force));
-    const raced = alreadyInstalled(c, rec, o.image, name, set, out);
+    const raced = alreadyInstalled(c, rec, o.image, name, set, out, o.autoUpdate);
     if (raced) return raced;
     let journal = readJournal(c);
     if (journal && !INSTALL_OPS.has(journal.op)) {
@@ -180,7 +188,7 @@ export async function install(ctx: DeployContext, o: InstallOptions): Promise<In
       await finishInterrupted(ctx, name, { installs: false });
       journal = readJournal(c);
       if (journal) throw new SysctrError(`${name}: an interrupted ${journal.op} could not be finished`, { hint: `see ${c.journal}` });
-      const done = alreadyInstalled(c, rec, o.image, name, set, out);
+      const done = alreadyInstalled(c, rec, o.image, name, set, out, o.autoUpdate);
       if (done) return done;
     }
     if (journal || liveDeployment(c) || fs.existsSync(destdir) || unitOwner(f) === 'sysctr') {
@@ -211,7 +219,7 @@ function assertSystemdFilesOurs(paths: DeployContext['paths'], c: ContainerPaths
 const INSTALL_OPS = new Set(['install', 'uninstall']);
 
 /** "already installed" (same image) or an error (another image); undefined when not installed. */
-function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name: string, set: Record<string, string>, out: (l: string) => void): InstallResult | undefined {
+function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name: string, set: Record<string, string>, out: (l: string) => void, policy?: AutoUpdatePolicy): InstallResult | undefined {
   const live = liveDeployment(c);
   const info = live ? readInfo(live) : undefined;
   // with a journal, the locked path decides (finish an update, or remove a half install)
@@ -224,8 +232,14 @@ function alreadyInstalled(c: ContainerPaths, rec: ImageRecord, ref: string, name
         hint: `to change them: sysctr containers update ${differs.map((k) => `--set ${k}=${set[k]}`).join(' ')} ${name}`,
       });
     }
+    // and the policy, when one is given: the same rule as the values
+    if (policy && policyOf(info) !== policy) {
+      throw new SysctrError(`${name} is already installed from ${info.image} with --auto-update=${policyOf(info)}`, {
+        hint: `to change it: sysctr containers update --auto-update=${policy} ${name}`,
+      });
+    }
     out(`${name} is already installed from ${info.image}`);
-    return { name, status: 'already-installed', deployment: live!, image: info.image, imageId: info.imageId, values: info.values };
+    return { name, status: 'already-installed', deployment: live!, image: info.image, imageId: info.imageId, values: info.values, autoUpdate: policyOf(info) };
   }
   throw new SysctrError(`${name} is already installed from another image (${info.image}, ${info.imageId.slice(7, 19)})`, {
     hint: `to move it to ${rec.name}: sysctr containers update --rebase ${ref} ${name}; or choose another --name`,
@@ -294,7 +308,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         name, image: rec.name, imageId: rec.id, values: rendered.values, set, runtime: rendered.values.RUNTIME,
         created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
-        ...(noService ? { noContainerService: true } : {}),
+        ...(noService ? { noContainerService: true } : {}), ...(o.managedBy ? { managedBy: o.managedBy } : {}), ...policyField(o.autoUpdate),
       }, rendered.volumes);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),
@@ -316,6 +330,11 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
     else if (o.now) await systemd.start(unit).catch((err) => (startError = err));
   });
   await steps.step('finish', () => write(() => fs.rmSync(c.journal, { force: true })));
+  // the first container with a policy brings the daily timer (its failure is a warning: installed is installed)
+  if (o.autoUpdate && o.autoUpdate !== 'disabled') {
+    const { syncTimer } = await import('./auto-update/timer.js');
+    await syncTimer(ctx, { name, policy: o.autoUpdate });
+  }
   if (startError) {
     throw new SysctrError(`installed ${name}, but it did not start: ${(startError as Error).message}`, {
       hint: `see: journalctl -u ${unit}; fix it and run sysctr start ${name}, or sysctr uninstall ${name}`,
@@ -332,7 +351,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
       });
     }
   }
-  return { name, status: 'installed', deployment: destdir, image: rec.name, imageId: rec.id, values: rendered.values, ...(ctx.dryRun ? { dryRun: true } : {}) };
+  return { name, status: 'installed', deployment: destdir, image: rec.name, imageId: rec.id, values: rendered.values, autoUpdate: o.autoUpdate ?? 'disabled', ...(ctx.dryRun ? { dryRun: true } : {}) };
 }
 
 /** Render checks this too; install refuses to write a deployment that would run writable. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Paths } from '../paths.js';
 import type { Runner } from '../proc.js';
 import { Systemd, containerState } from '../systemd/systemctl.js';
+import { policyOf, type AutoUpdatePolicy } from './auto-update/policy.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, readJournal } from './state.js';
 
 export interface ContainerRow {
@@ -28,6 +29,8 @@ export interface ContainerRow {
   rollback: { deployment: string; image: string; imageId: string } | null;
   /** an operation a killed command left half done (the next command for NAME finishes it) */
   pending: string | null;
+  /** install --auto-update: registry, local or disabled (docs/auto-update.md) */
+  autoUpdate: AutoUpdatePolicy;
 }
 
 function commandOf(deployment: string): string {
@@ -73,6 +76,7 @@ export async function listContainers(paths: Paths, runner: Runner, opts: { unitD
       deployment: path.basename(live),
       rollback: other ? { deployment: path.basename(otherDir), image: other.image, imageId: other.imageId } : null,
       pending: readJournal(c)?.op ?? null,
+      autoUpdate: policyOf(info),
     });
   }
   const states = await asked;

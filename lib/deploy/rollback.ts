@@ -10,6 +10,7 @@ import { assertUnitIsOurs, unitFilesFor } from '../systemd/files.js';
 import { Systemd } from '../systemd/systemctl.js';
 import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
+import { policyOf, writePolicy } from './auto-update/policy.js';
 import { finishInterrupted } from './recover.js';
 import { containerPaths, liveDeployment, readInfo, withContainersLock } from './state.js';
 import { StepRunner } from './steps.js';
@@ -78,6 +79,8 @@ async function rollbackLocked(ctx: DeployContext, name: string, o: RollbackOptio
     await completeSwitch(ctx, name, j);
     return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: wasActive, dryRun: true, data };
   }
+  // the auto-update policy belongs to the container, not to one deployment: it goes along
+  writePolicy(c.deployment(to), policyOf(info));
   await new StepRunner('rollback', ctx.env).step('journal', () => writeSwitchJournal(c, j));
   const outcome = await completeSwitch(ctx, name, j);
   const failed = (target as { failed?: { reason: string } }).failed?.reason;

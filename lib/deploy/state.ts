@@ -29,6 +29,10 @@ export interface DeploymentInfo {
   tmpfilesPath?: string;
   /** manifest.json noContainerService: host files and tmpfiles only, no unit */
   noContainerService?: boolean;
+  /** 'apply': installed by sysctr apply, which may uninstall it again (--prune); absent: by hand */
+  managedBy?: 'apply';
+  /** install --auto-update: what sysctr auto-update follows (absent: disabled; docs/auto-update.md) */
+  autoUpdate?: 'registry' | 'local';
 }
 
 export interface Journal {

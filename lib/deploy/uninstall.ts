@@ -13,6 +13,7 @@ import { dropInOwner, removeUnitFiles, tmpfilesOwner, unitFilesFor, unitOwner } 
 import { Systemd } from '../systemd/systemctl.js';
 import type { DeployContext } from './context.js';
 import { readRecord, removeHostFiles } from './hostfs-apply.js';
+import { policyOf } from './auto-update/policy.js';
 import { validateName } from './names.js';
 import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
 import { StepRunner } from './steps.js';
@@ -46,8 +47,20 @@ export function partialDirs(root: string, name: string): string[] {
 
 export async function uninstall(ctx: DeployContext, rawName: string, opts: { purge?: boolean } = {}): Promise<UninstallResult> {
   const name = validateName(rawName);
-  if (ctx.dryRun || !fs.existsSync(ctx.paths.root)) return uninstallUnlocked(ctx, name, opts);
-  return withContainersLock(ctx.paths.root, ctx.out, () => uninstallUnlocked(ctx, name, opts));
+  if (ctx.dryRun || !fs.existsSync(ctx.paths.root)) return withTimer(ctx, name, () => uninstallUnlocked(ctx, name, opts));
+  return withContainersLock(ctx.paths.root, ctx.out, () => withTimer(ctx, name, () => uninstallUnlocked(ctx, name, opts)));
+}
+
+/** The last container with an auto-update policy takes the timer with it (auto-update/timer.ts). */
+async function withTimer(ctx: DeployContext, name: string, fn: () => Promise<UninstallResult>): Promise<UninstallResult> {
+  const live = liveDeployment(containerPaths(ctx.paths, name));
+  const hadPolicy = policyOf(live ? readInfo(live) : undefined) !== 'disabled';
+  const r = await fn();
+  if (hadPolicy && r.removed) {
+    const { syncTimer } = await import('./auto-update/timer.js');
+    await syncTimer(ctx, { name, policy: 'removed' });
+  }
+  return r;
 }
 
 /** uninstall for a caller that holds the containers lock (install finishing a half-done one). */

@@ -36,6 +36,7 @@ import { planHostFiles, recordOf } from '../hostfs/plan.js';
 import { hostfsFromTree } from '../hostfs/source.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
+import { policyField, policyOf, writePolicy, type AutoUpdatePolicy } from './auto-update/policy.js';
 
 export interface UpdateOptions {
   name: string;
@@ -49,6 +50,12 @@ export interface UpdateOptions {
   settleMs?: number;
   /** --no-snapshot VOLUME: data volumes not to snapshot before switching */
   noSnapshot?: string[];
+  /** the values are all of them (sysctr apply): earlier --set values not given are dropped */
+  replaceSet?: boolean;
+  /** recorded in the new deployment's info (else the live one's is kept) */
+  managedBy?: 'apply';
+  /** --auto-update: a new policy (docs/auto-update.md); default the live deployment's */
+  autoUpdate?: AutoUpdatePolicy;
 }
 
 export interface UpdateResult {
@@ -70,6 +77,10 @@ export interface UpdateResult {
   recovered?: string;
   /** the --set values the deployment `to` is rendered with (earlier ones and this command's) */
   set?: Record<string, string>;
+  /** --auto-update changed the container's policy (alone, it leaves the status up-to-date) */
+  policyChanged?: boolean;
+  /** the policy in force after the command */
+  autoUpdate?: AutoUpdatePolicy;
 }
 
 function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -118,7 +129,13 @@ export async function update(ctx: DeployContext, o: UpdateOptions): Promise<Upda
   const name = validateName(o.name);
   const set = parseSetArgs(o.set ?? []);
   if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
-  return withContainersLock(ctx.paths.root, ctx.out, () => updateLocked(ctx, name, set, o));
+  const r = await withContainersLock(ctx.paths.root, ctx.out, () => updateLocked(ctx, name, set, o));
+  // a policy set or dropped: the daily timer follows (there while any container has a policy)
+  if (r.policyChanged && r.status !== 'reverted') {
+    const { syncTimer } = await import('./auto-update/timer.js');
+    await syncTimer(ctx, { name, policy: r.autoUpdate ?? 'disabled' });
+  }
+  return r;
 }
 
 async function updateLocked(ctx: DeployContext, name: string, set: Record<string, string>, o: UpdateOptions): Promise<UpdateResult> {
@@ -147,11 +164,18 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const { assertStoredImageTrusted } = await import('../image/trust.js');
   await assertStoredImageTrusted(rec, paths.trust);
   timing('image found');
-  const mergedSet = { ...info.set, ...set };
+  const mergedSet = o.replaceSet ? set : { ...info.set, ...set };
   const from = slotOf(live);
-  const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message, set: mergedSet };
+  const policy = o.autoUpdate ?? policyOf(info);
+  const policyChanged = policy !== policyOf(info);
+  const base = { name, from: path.basename(live), image: rec.name, imageId: rec.id, previousImage: info.image, recovered: recovered?.message, set: mergedSet, autoUpdate: policy, ...(policyChanged ? { policyChanged } : {}) };
   if (rec.id === info.imageId && sameValues(mergedSet, info.set)) {
-    return { ...base, status: 'up-to-date', to: path.basename(live), image: info.image, restarted: false };
+    // only the policy: it is a field of the live info, rewritten in place (nothing to redeploy)
+    if (policyChanged) {
+      if (ctx.dryRun) ctx.out(`would set ${name}'s auto-update policy: ${policyOf(info)} -> ${policy}`);
+      else writePolicy(live, policy);
+    }
+    return { ...base, status: 'up-to-date', to: path.basename(live), image: info.image, restarted: false, ...(ctx.dryRun && policyChanged ? { dryRun: true } : {}) };
   }
 
   // render everything before touching anything: a rendering error leaves the service alone
@@ -209,6 +233,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     name, image: rec.name, imageId: rec.id, values: rendered.values, set: mergedSet, runtime: rendered.values.RUNTIME,
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
     tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}),
+    ...((o.managedBy ?? info.managedBy) ? { managedBy: o.managedBy ?? info.managedBy } : {}), ...policyField(policy),
   }, rendered.volumes);
 
   // the directories sysctr made on the host stay on record while any deployment may have used them

@@ -82,6 +82,10 @@ export class Systemd {
   reenable(unit: string) {
     return this.ctl(['reenable', '--no-reload', unit]);
   }
+  /** the unit stays as it is (running or not); only its links go (sysctr apply, enabled: false) */
+  disable(unit: string) {
+    return this.ctl(['disable', '--no-reload', unit]);
+  }
   /** `systemctl is-enabled`'s word for the unit: enabled, disabled, static, masked, ... */
   async enablement(unit: string): Promise<string> {
     const r = await this.ctl(['is-enabled', unit], true);

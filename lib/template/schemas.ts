@@ -4,9 +4,9 @@
  */
 import type { ErrorObject } from 'ajv';
 // written by scripts/gen-validators.mjs during `npm run build` (git-ignored): ajv's compiler never runs here
-import { manifest, runtimeConfig } from './schema-validators.generated.js';
+import { containersD, manifest, runtimeConfig } from './schema-validators.generated.js';
 
-export type SchemaName = 'runtime-config' | 'manifest';
+export type SchemaName = 'runtime-config' | 'manifest' | 'containers-d';
 
 export interface SchemaViolation {
   /** JSON pointer of the offending value ('' is the root) */
@@ -19,7 +19,7 @@ export interface SchemaViolation {
 /** what ajv's standalone code exports for each schema */
 type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-const VALIDATORS: Record<SchemaName, Validator> = { 'runtime-config': runtimeConfig as Validator, manifest: manifest as Validator };
+const VALIDATORS: Record<SchemaName, Validator> = { 'runtime-config': runtimeConfig as Validator, manifest: manifest as Validator, 'containers-d': containersD as Validator };
 
 function describe(e: ErrorObject): SchemaViolation {
   const p = e.params as Record<string, unknown>;
@@ -32,6 +32,11 @@ function describe(e: ErrorObject): SchemaViolation {
       return { pointer: e.instancePath, message: `must be one of ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}` };
     case 'pattern':
       return { pointer: e.instancePath, message: `must match ${String(p.pattern)}` };
+    case 'additionalProperties': {
+      // pointed at the member itself, so that a caller can show the line it is on
+      const member = String(p.additionalProperty);
+      return { pointer: `${e.instancePath}/${member.replace(/~/g, '~0').replace(/\//g, '~1')}`, member, message: `is not a known member` };
+    }
     case 'propertyNames':
       return { pointer: e.instancePath, message: `has a member name that is not a variable name ([_A-Za-z][_A-Za-z0-9]*)` };
     default:

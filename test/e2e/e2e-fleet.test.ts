@@ -94,7 +94,7 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
     });
     results.forEach((r, i) => {
       t.equal(r.exitCode, 0, `${hosts[i].name}: ${r.stderr}`);
-      t.match(json(hosts[i], r.stdout), { changed: true, containers: [{ name: NAME, action: 'installed' }] });
+      t.match(json(hosts[i], r.stdout), { changed: true, containers: [{ name: NAME, status: 'installed' }] });
     });
     for (const h of hosts) t.match(await state(h, /version=v1/), /^version=v1 message=hello fleet /, `${h.name} answers on ${ports.get(h)}`);
     t.ok(gets.size > 0, 'the upstream served the blobs (to the mirror)');
@@ -107,7 +107,7 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
     const results = await Promise.all(hosts.map((h) => h.sysctr(['apply', '--json'])));
     results.forEach((r, i) => {
       t.equal(r.exitCode, 0, `${hosts[i].name}: ${r.stderr}`);
-      t.match(json(hosts[i], r.stdout), { changed: false, containers: [{ name: NAME, action: 'unchanged' }] });
+      t.match(json(hosts[i], r.stdout), { changed: false, containers: [{ name: NAME, status: 'unchanged' }] });
     });
     t.same([...blobGets(mirror.output().slice(from)).keys()], [], 'no blob asked of the mirror');
   });

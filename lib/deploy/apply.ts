@@ -1,0 +1,183 @@
+/**
+ * sysctr apply (docs/apply.md): make the installed containers what a directory of declarations
+ * says. Every file is read and checked first (apply-file.ts: one bad file and nothing is done); then
+ * every image is pulled; then each container is installed, updated or left alone, one after the
+ * other, a failure of one not stopping the others; with prune, containers that apply installed and
+ * that no file declares any more are uninstalled. Containers installed by hand are never removed:
+ * only a deployment whose info says managedBy "apply" is apply's to remove.
+ */
+import { SysctrError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import type { ImageRecord } from '../store/types.js';
+import { Systemd } from '../systemd/systemctl.js';
+import { readDeclarations, type Declared } from './apply-file.js';
+import type { DeployContext } from './context.js';
+import { install } from './install.js';
+import { containerPaths, installedNames, liveDeployment, readInfo, type DeploymentInfo } from './state.js';
+import { uninstall } from './uninstall.js';
+import { update } from './update.js';
+
+export type ApplyStatus = 'installed' | 'updated' | 'unchanged' | 'removed' | 'failed';
+
+export interface ApplyItem {
+  name: string;
+  status: ApplyStatus;
+  /** the declaration file (absent for a pruned container) */
+  file?: string;
+  /** the image as the store names it, and its id, after apply */
+  image?: string;
+  imageId?: string;
+  /** updated: what was deployed before */
+  previousImage?: string;
+  previousImageId?: string;
+  /** dry run: the image is not in the store yet and would be pulled first */
+  wouldPull?: boolean;
+  /** `systemctl is-enabled` changed to this */
+  enablement?: 'enabled' | 'disabled';
+  /** failed: why */
+  error?: string;
+  hint?: string;
+}
+
+export interface ApplyResult {
+  changed: boolean;
+  dryRun: boolean;
+  /** the file or directory read */
+  source: string;
+  containers: ApplyItem[];
+  failed: number;
+}
+
+export interface ApplyOptions {
+  /** a directory of declarations, or one file */
+  target: string;
+  prune?: boolean;
+  /** how long a new or updated service must stay active (default 2 s) */
+  settleMs?: number;
+}
+
+const toSetArgs = (values: Record<string, string> | undefined) => Object.entries(values ?? {}).map(([k, v]) => `${k}=${v}`);
+
+function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+function failure(d: { name: string; file?: string }, err: unknown): ApplyItem {
+  if (!(err instanceof SysctrError)) throw err; // a bug: not to be reported as one container's failure
+  return { name: d.name, file: d.file, status: 'failed', error: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+}
+
+/**
+ * The image a declaration names: pulled (the pull is what `sysctr pull` does: a tag that did not
+ * change costs one manifest request), or under dry run the one the store has for it already.
+ */
+async function resolveImage(ctx: DeployContext, store: Store, d: Declared): Promise<ImageRecord | undefined> {
+  if (ctx.dryRun) {
+    const { findImage } = await import('../image/find.js');
+    return store.read((view) => {
+      let found: ImageRecord | undefined;
+      try {
+        found = findImage(view, d.image);
+      } catch {
+        found = undefined;
+      }
+      return found ?? view.images.list().find((i) => i.source === d.image);
+    });
+  }
+  const { pullImage } = await import('../image/pull.js');
+  ctx.out(`${d.name}: pulling ${d.image}`);
+  return (await pullImage(store, d.image, { trust: ctx.paths.trust, registriesConf: ctx.paths.registriesConf })).image;
+}
+
+function liveInfo(ctx: DeployContext, name: string): DeploymentInfo | undefined {
+  const live = liveDeployment(containerPaths(ctx.paths, name));
+  return live ? readInfo(live) : undefined;
+}
+
+/** Installs, updates or leaves one declared container. */
+async function applyOne(ctx: DeployContext, d: Declared, rec: ImageRecord | undefined, settleMs: number | undefined): Promise<ApplyItem> {
+  const info = liveInfo(ctx, d.name);
+  const values = d.values ?? {};
+  const base = { name: d.name, file: d.file };
+  if (!info) {
+    if (!rec) return { ...base, status: 'installed', image: d.image, wouldPull: true };
+    const r = await install(ctx, {
+      image: rec.name, name: d.name, set: toSetArgs(values), runtime: d.runtime, now: d.now, settleMs, force: d.force,
+      managedBy: 'apply', autoUpdate: d.autoUpdate,
+    });
+    return { ...base, status: r.status === 'installed' ? 'installed' : 'unchanged', image: r.image, imageId: r.imageId };
+  }
+  const previous = { previousImage: info.image, previousImageId: info.imageId };
+  if (!rec) return { ...base, status: 'updated', image: d.image, wouldPull: true, ...previous };
+  if (info.imageId === rec.id && sameValues(values, info.set)) return { ...base, status: 'unchanged', image: info.image, imageId: info.imageId };
+  const r = await update(ctx, {
+    name: d.name, rebase: rec.name, set: toSetArgs(values), replaceSet: true, settleMs, noSnapshot: d.volumes?.noSnapshot,
+    managedBy: 'apply', autoUpdate: d.autoUpdate,
+  });
+  if (r.status === 'reverted') {
+    return { ...base, status: 'failed', image: r.image, imageId: r.imageId, ...previous, error: `the new deployment ${r.to} did not start (${r.reason}); rolled back to ${r.from}` };
+  }
+  return { ...base, status: r.status === 'updated' ? 'updated' : 'unchanged', image: r.image, imageId: r.imageId, ...(r.status === 'updated' ? previous : {}) };
+}
+
+/** `enabled` in a declaration: the unit's enablement made so (default: enabled, as install leaves it). */
+async function applyEnablement(ctx: DeployContext, d: Declared, item: ApplyItem): Promise<ApplyItem> {
+  if (item.status === 'failed' || item.wouldPull) return item;
+  const info = liveInfo(ctx, d.name);
+  if (!info || info.noContainerService) return item;
+  const systemd = new Systemd(ctx.runner, ctx.paths.user);
+  const unit = `${d.name}.service`;
+  const now = ctx.dryRun && item.status === 'installed' ? 'enabled' : await systemd.enablement(unit);
+  const wanted = d.enabled === false ? 'disabled' : 'enabled';
+  if (now === wanted || (now !== 'enabled' && now !== 'disabled')) return item;
+  if (wanted === 'enabled') await systemd.enable(unit);
+  else await systemd.disable(unit);
+  return { ...item, status: item.status === 'unchanged' ? 'updated' : item.status, enablement: wanted };
+}
+
+export async function apply(ctx: DeployContext, o: ApplyOptions): Promise<ApplyResult> {
+  const declared = await readDeclarations(o.target);
+  const { Store } = await import('../store/store.js');
+  const store = Store.open(ctx.paths.store);
+
+  // every pull first: a registry that fails part-way leaves the deployments as they were
+  const images = new Map<string, ImageRecord | undefined>();
+  const items = new Map<string, ApplyItem>();
+  for (const d of declared) {
+    try {
+      images.set(d.name, await resolveImage(ctx, store, d));
+    } catch (err) {
+      items.set(d.name, failure(d, err));
+    }
+  }
+  for (const d of declared) {
+    if (items.has(d.name)) continue;
+    try {
+      items.set(d.name, await applyEnablement(ctx, d, await applyOne(ctx, d, images.get(d.name), o.settleMs)));
+    } catch (err) {
+      items.set(d.name, failure(d, err));
+    }
+  }
+  const containers = declared.map((d) => items.get(d.name)!);
+  if (o.prune) containers.push(...(await prune(ctx, new Set(declared.map((d) => d.name)))));
+  const failed = containers.filter((c) => c.status === 'failed').length;
+  return { changed: containers.some((c) => c.status !== 'unchanged' && c.status !== 'failed'), dryRun: ctx.dryRun, source: o.target, containers, failed };
+}
+
+/** Uninstalls what apply installed and no file declares now; a container installed by hand stays. */
+async function prune(ctx: DeployContext, declared: Set<string>): Promise<ApplyItem[]> {
+  const out: ApplyItem[] = [];
+  for (const name of installedNames(ctx.paths.root)) {
+    if (declared.has(name)) continue;
+    const info = liveInfo(ctx, name);
+    if (info?.managedBy !== 'apply') continue;
+    try {
+      await uninstall(ctx, name);
+      out.push({ name, status: 'removed', image: info.image, imageId: info.imageId });
+    } catch (err) {
+      out.push(failure({ name }, err));
+    }
+  }
+  return out;
+}
