@@ -11,7 +11,7 @@ export interface ListArgs extends GlobalArgs {
   filter?: string | string[];
 }
 
-const FILTER_KEYS = ['name', 'image', 'state', 'runtime'];
+const FILTER_KEYS = ['name', 'image', 'state', 'runtime', 'health'];
 
 export async function runList(args: ListArgs): Promise<void> {
   const [{ listContainers }, { SpawnRunner }, out] = await Promise.all([
@@ -38,6 +38,7 @@ export async function runList(args: ListArgs): Promise<void> {
       { header: 'COMMAND', value: (r) => r.command, trunc: 30 },
       { header: 'CREATED', value: (r) => out.ago(r.created) },
       { header: 'STATE', value: (r) => (r.pending ? `${r.state} (${r.pending} interrupted)` : r.state) },
+      { header: 'HEALTH', value: (r) => r.health },
       { header: 'RUNTIME', value: (r) => r.runtime },
       { header: 'DEPLOYMENT', value: (r) => r.deployment },
       { header: 'ROLLBACK', value: (r) => (r.rollback ? `${r.rollback.deployment} ${r.rollback.image}` : ''), trunc: 40 },

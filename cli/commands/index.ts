@@ -39,6 +39,7 @@ export const commands: Command[] = [
   lazy('start <name>', 'start an installed container (systemctl start)', async () => (await import('./startstop.js')).start),
   lazy('stop <name>', 'stop an installed container (systemctl stop)', async () => (await import('./startstop.js')).stop),
   lazy('run <name> [cmd..]', 'run a command in a container (runc exec when running, a one-off runc run otherwise)', async () => (await import('./run.js')).default),
+  lazy('healthcheck <name>', "run a container's health check once in the running container (exit 0 healthy, 1 unhealthy)", async () => (await import('./healthcheck.js')).default),
   lazy('containers <command>', 'list, update and roll back installed containers', async () => (await import('./containers.js')).default),
   lazy('backup <name>', "archive a container's data volumes, values and image reference (zstd, with checksums)", async () => (await import('./backup.js')).backup),
   lazy('restore <file>', 'put a backup back: install the container if missing, then replace its data volumes', async () => (await import('./backup.js')).restore),

@@ -309,6 +309,7 @@ async function apply(ctx: DeployContext, o: InstallOptions, p: Plan, store: Stor
         created: new Date().toISOString(), detached: rendered.detached, user: paths.user, rootfs,
         unitPath: f.unit, tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined,
         ...(noService ? { noContainerService: true } : {}), ...(o.managedBy ? { managedBy: o.managedBy } : {}), ...policyField(o.autoUpdate),
+        ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
       }, rendered.volumes);
       writeAtomic(path.join(destdir, 'info'), JSON.stringify(record, null, 2) + '\n', 0o600);
     }),

@@ -9,6 +9,7 @@ import type { Paths } from '../paths.js';
 import type { Runner } from '../proc.js';
 import { Systemd, containerState } from '../systemd/systemctl.js';
 import { policyOf, type AutoUpdatePolicy } from './auto-update/policy.js';
+import { healthOf, type HealthStatus } from './health.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, readJournal } from './state.js';
 
 export interface ContainerRow {
@@ -31,6 +32,8 @@ export interface ContainerRow {
   pending: string | null;
   /** install --auto-update: registry, local or disabled (docs/auto-update.md) */
   autoUpdate: AutoUpdatePolicy;
+  /** the last recorded health check result (health.ts): healthy, unhealthy, starting, '-' for no check */
+  health: HealthStatus;
 }
 
 function commandOf(deployment: string): string {
@@ -77,6 +80,7 @@ export async function listContainers(paths: Paths, runner: Runner, opts: { unitD
       rollback: other ? { deployment: path.basename(otherDir), image: other.image, imageId: other.imageId } : null,
       pending: readJournal(c)?.op ?? null,
       autoUpdate: policyOf(info),
+      health: healthOf(live, info),
     });
   }
   const states = await asked;

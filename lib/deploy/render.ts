@@ -33,6 +33,7 @@ import { containerPaths } from './state.js';
 import { resolveValues } from '../template/values.js';
 import { parseTemplates, readManifest, readSourceDir, readTreeExports, usesDetachedForm, type ExportsFiles, type ExportsManifest } from '../rootfs/exports.js';
 import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
+import { HealthcheckError, resolveHealthcheck, type HealthCheck } from '../runtime/healthcheck.js';
 import { declaredVolumes, volumeValues, withVolumeMounts, type Volume } from './volumes.js';
 
 
@@ -74,9 +75,21 @@ export interface Rendered {
   warnings: string[];
   /** declared volumes (volumes.ts): mounted in configJson, their host paths in values */
   volumes: Volume[];
+  /** manifest.json healthcheck, else the image config's (docs/health.md) */
+  healthcheck?: HealthCheck;
 }
 
 
+
+function healthcheckOf(manifest: ExportsManifest, config: ImageConfig | undefined): HealthCheck | undefined {
+  try {
+    return resolveHealthcheck(manifest.healthcheck, config?.config?.Healthcheck);
+  } catch (err) {
+    if (!(err instanceof HealthcheckError)) throw err;
+    const file = err.where.startsWith('image config') ? 'the image config' : 'manifest.json';
+    throw new SysctrError(`${file}: ${err.message}`, { hint: 'fix the health check (docs/health.md), or declare a valid one in manifest.json, which wins over the image config\'s' });
+  }
+}
 
 /** Renders everything install writes; throws SysctrError (file:line:col) on any problem. */
 export function renderDeployment(input: RenderInput): Rendered {
@@ -125,7 +138,8 @@ export function renderDeployment(input: RenderInput): Rendered {
   const tmpl = templates.get('tmpfiles.template');
   const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values, { context: 'systemd' }).text : '';
   const tmpfiles = tmpfilesText.trim() === '' ? '' : tmpfilesText;
-  return { configJson, unit, tmpfiles, values, detached, manifest, warnings, volumes };
+  const healthcheck = healthcheckOf(manifest, input.image?.config);
+  return { configJson, unit, tmpfiles, values, detached, manifest, warnings, volumes, ...(healthcheck ? { healthcheck } : {}) };
 }
 
 /**

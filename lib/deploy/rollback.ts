@@ -14,6 +14,7 @@ import { policyOf, writePolicy } from './auto-update/policy.js';
 import { finishInterrupted } from './recover.js';
 import { containerPaths, liveDeployment, readInfo, withContainersLock } from './state.js';
 import { StepRunner } from './steps.js';
+import { healthGate } from './health.js';
 import { age, snapshotForRollback } from './snapshot.js';
 import { DEFAULT_SETTLE_MS, completeSwitch, isUp, otherSlot, removeInBackground, renderedHostFiles, settle, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 
@@ -88,6 +89,20 @@ async function rollbackLocked(ctx: DeployContext, name: string, o: RollbackOptio
     throw new SysctrError(`${name}: rolled back to ${path.basename(c.deployment(to))} (${target.image}), but it did not start: ${outcome.startError}`, {
       hint: `see journalctl -u ${name}.service; roll back again to return: sysctr containers rollback ${name}`,
     });
+  }
+  // a deployment with a health check is gated like an update's: unhealthy, it is switched back
+  // (the switch back is a rollback of its own, journaled; the data --with-data put back stays)
+  if (outcome.started && target.healthcheck) {
+    const failure = await healthGate(ctx, systemd, name, c.deployment(to));
+    if (failure) {
+      const back: SwitchJournal = { op: 'rollback', from: to, to: from, wasActive: true };
+      await new StepRunner('rollback', ctx.env).step('journal', () => writeSwitchJournal(c, back));
+      const undone = await completeSwitch(ctx, name, back);
+      throw new SysctrError(`${name}: rolled back to ${path.basename(c.deployment(to))} (${target.image}), but it is unhealthy: ${failure}; switched back to ${path.basename(live)}${undone.startError ? `, which did not start: ${undone.startError}` : ''}`, {
+        hint: `see sysctr healthcheck ${name} and journalctl -u ${name}.service`,
+      });
+    }
+    return { name, from: path.basename(live), to: path.basename(c.deployment(to)), image: target.image, imageId: target.imageId, restarted: true, targetFailed: failed, data };
   }
   // as install --now: a started service that exits at once is reported, not left to look up.
   // A rollback is the user's explicit choice, so it is not switched back again.

@@ -8,6 +8,7 @@ import { isErrno } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { acquireLock } from '../store/lock.js';
 import { writeAtomic } from '../systemd/files.js';
+import type { HealthCheck } from '../runtime/healthcheck.js';
 
 /** ROOT/NAME.N/info */
 export interface DeploymentInfo {
@@ -33,6 +34,8 @@ export interface DeploymentInfo {
   managedBy?: 'apply';
   /** install --auto-update: what sysctr auto-update follows (absent: disabled; docs/auto-update.md) */
   autoUpdate?: 'registry' | 'local';
+  /** the check `sysctr healthcheck` and the update gate run (docs/health.md) */
+  healthcheck?: HealthCheck;
 }
 
 export interface Journal {

@@ -27,6 +27,8 @@ import type { PlannedHostEntry } from '../hostfs/plan.js';
 import type { DeployContext } from './context.js';
 import { containerPaths, readInfo, writeJournal, type ContainerPaths, type DeploymentInfo, type Journal } from './state.js';
 import { StepRunner } from './steps.js';
+import { healthGate } from './health.js';
+import { formatDuration, gateWindowMs, type HealthCheck } from '../runtime/healthcheck.js';
 import { restoreForSwitch, snapshotForSwitch, type DataJournal } from './snapshot.js';
 
 export type Slot = 0 | 1;
@@ -89,6 +91,8 @@ export interface HostFiles {
   noService?: boolean;
   /** update --dry-run: the new deployment's host files (/exports/hostfs), not written yet */
   hostFiles?: PlannedHostEntry[];
+  /** update --dry-run: the new deployment's health check (its info is not written yet) */
+  healthcheck?: HealthCheck;
 }
 
 /** The unit, drop-in and tmpfiles conf a deployment was rendered with (kept beside its info). */
@@ -294,10 +298,16 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
   });
   if (j.op === 'update') {
     let failure: string | undefined = startError;
+    // the gate: a deployment with a health check commits when the check passes (health.ts), one
+    // without when its unit stays active for the settle time (a Type=notify unit is active only
+    // once it said READY=1); a crash in here leaves the journal, and recovery runs the gate again
     await steps.step('settle', async () => {
       const ms = j.settleMs ?? DEFAULT_SETTLE_MS;
-      if (dry && j.wasActive) ctx.out(`would wait ${ms / 1000} s for ${unit} to stay active, and switch back to ${path.basename(c.deployment(j.from))} if it does not`);
-      else if (j.wasActive && !failure) failure = await settle(systemd, unit, ms);
+      const health = dry ? planned?.healthcheck : readInfo(target)?.healthcheck;
+      const back = path.basename(c.deployment(j.from));
+      if (dry && j.wasActive && health) ctx.out(`would run ${name}'s health check until it passes, for up to ${formatDuration(gateWindowMs(health))}, and switch back to ${back} if it does not`);
+      else if (dry && j.wasActive) ctx.out(`would wait ${ms / 1000} s for ${unit} to stay active, and switch back to ${back} if it does not`);
+      else if (j.wasActive && !failure) failure = health ? await healthGate(ctx, systemd, name, target) : await settle(systemd, unit, ms);
     });
     if (failure) return revert(ctx, name, j, c, failure, startError);
   }

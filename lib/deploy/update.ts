@@ -234,6 +234,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
     created: new Date().toISOString(), detached: rendered.detached, user: paths.user, unitPath: f.unit,
     tmpfilesPath: rendered.tmpfiles ? f.tmpfiles : undefined, token: j.token, ...(noService ? { noContainerService: true } : {}),
     ...((o.managedBy ?? info.managedBy) ? { managedBy: o.managedBy ?? info.managedBy } : {}), ...policyField(policy),
+    ...(rendered.healthcheck ? { healthcheck: rendered.healthcheck } : {}),
   }, rendered.volumes);
 
   // the directories sysctr made on the host stay on record while any deployment may have used them
@@ -242,7 +243,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   if (ctx.dryRun) {
     printUpdatePlan(ctx, { name, live, info, destdir, rec, older: older && !older.rootfs ? older : undefined, reuse: Boolean(olderTree), rendered });
     volumesStep(ctx, rendered.volumes, rendered.configJson);
-    await completeSwitch(ctx, name, j, { unit: noService ? '' : unitText, dropIn: noService ? '' : dropIn, tmpfiles: rendered.tmpfiles ?? '', noService, hostFiles });
+    await completeSwitch(ctx, name, j, { unit: noService ? '' : unitText, dropIn: noService ? '' : dropIn, tmpfiles: rendered.tmpfiles ?? '', noService, hostFiles, healthcheck: rendered.healthcheck });
     return { ...base, status: 'updated', to: path.basename(destdir), restarted: wasActive, dryRun: true };
   }
 

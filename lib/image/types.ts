@@ -93,6 +93,8 @@ export interface ImageConfig {
     StopSignal?: string;
     /** a Dockerfile VOLUME: mount point -> {} (a data volume under the default config) */
     Volumes?: Record<string, unknown> | null;
+    /** Docker's HEALTHCHECK (podman/buildah --format docker): durations in nanoseconds */
+    Healthcheck?: { Test?: string[] | null; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | null;
   };
   rootfs: { type: string; diff_ids: string[] };
 }

@@ -8,7 +8,7 @@ import { pointerToPath, validateAgainst } from '../template/schemas.js';
 import { finding, rel, type LintContext } from './context.js';
 import type { RawFinding } from './types.js';
 
-const KNOWN_MANIFEST_KEYS = ['version', 'defaultValues', 'noContainerService', 'renameFiles', 'installedFilesTemplate', 'useLinks', 'volumes'];
+const KNOWN_MANIFEST_KEYS = ['version', 'defaultValues', 'noContainerService', 'renameFiles', 'installedFilesTemplate', 'useLinks', 'volumes', 'healthcheck'];
 
 export function checkTemplates(ctx: LintContext): RawFinding[] {
   const out: RawFinding[] = [];

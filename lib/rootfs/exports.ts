@@ -43,7 +43,9 @@ export function readManifest(exportsFiles: ExportsFiles): ExportsManifest {
     const v = violations[0];
     const p = positionAt(text, locatePointer(doc, v.pointer, v.member ? 'key' : 'value'));
     throw new SysctrError(`manifest.json:${p.line}:${p.col}: ${pointerToPath(v.pointer)} ${v.message}`, {
-      hint: v.pointer.startsWith('/volumes')
+      hint: v.pointer.startsWith('/healthcheck')
+        ? 'healthcheck is {"cmd": ["prog", "arg"] or "shell command", "interval", "timeout", "startPeriod": seconds or "5s", "1m", "retries": 1 or more} (docs/health.md)'
+        : v.pointer.startsWith('/volumes')
         ? 'volumes maps names ([A-Za-z0-9_-]) to {"type": "data" or "assets", "mount": "/absolute/path", "snapshot": true or false}'
         : 'defaultValues must map variable names to strings (write numbers and booleans in quotes)',
     });

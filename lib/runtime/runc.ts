@@ -4,7 +4,9 @@
  * (exec/run with the caller's terminal) spawn with inherited stdio.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Runner } from '../proc.js';
 
 export interface ContainerState {
@@ -62,6 +64,49 @@ export class Runc {
   /** `runc run --bundle DIR ID` in the foreground with the caller's stdio; returns the exit status. */
   run(id: string, bundle: string): Promise<number> {
     return this.interactive(this.args(['run', '--bundle', bundle, id]));
+  }
+
+  /**
+   * `runc exec ID CMD...` with its output captured (stdout and stderr together, the first 64 KiB),
+   * killed after `timeoutMs`. The process runs in the container, not under runc: a timeout kills it
+   * by the host PID runc wrote (--pid-file), then runc itself.
+   */
+  async execCaptured(id: string, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-exec-'));
+    const pidFile = path.join(dir, 'pid');
+    try {
+      return await new Promise((resolve, reject) => {
+        const child = spawn(this.runtime, this.args(['exec', '--pid-file', pidFile, id, ...cmd]), { stdio: ['ignore', 'pipe', 'pipe'] });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const take = (b: Buffer) => {
+          if (size < 65536) chunks.push(b.subarray(0, 65536 - size));
+          size += b.length;
+        };
+        child.stdout.on('data', take);
+        child.stderr.on('data', take);
+        let timedOut = false;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          try {
+            process.kill(Number(fs.readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+          } catch {
+            /* not started yet, or gone */
+          }
+          child.kill('SIGKILL');
+        }, timeoutMs);
+        child.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ exitCode: code ?? 128 + (signal ? os.constants.signals[signal] : 0), output: Buffer.concat(chunks).toString('utf8'), timedOut });
+        });
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   private async interactive(args: string[]): Promise<number> {
