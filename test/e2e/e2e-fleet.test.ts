@@ -27,6 +27,14 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
   const layout = path.join(work, 'layout');
   // v1 and v2 serve their version; v3 exits at once (fixtures/images/update-v*/README.md)
   for (const v of ['v1', 'v2', 'v3']) await buildImageWithUmoci(path.join(projectDir, `fixtures/images/update-${v}`), layout, v);
+  // v4 serves, but its health check asks for a page it does not have: the update gate must fail it
+  const v4 = path.join(work, 'src-v4');
+  fs.cpSync(path.join(projectDir, 'fixtures/images/update-v2'), v4, { recursive: true });
+  fs.writeFileSync(path.join(v4, 'rootfs/usr/share/web/version.txt'), 'v4\n');
+  const manifest = JSON.parse(fs.readFileSync(path.join(v4, 'exports/manifest.json'), 'utf8')) as Record<string, unknown>;
+  manifest.healthcheck = { cmd: 'wget -qO- http://127.0.0.1:$PORT/healthz', interval: '1s', timeout: '2s', startPeriod: '1s', retries: 2 };
+  fs.writeFileSync(path.join(v4, 'exports/manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  await buildImageWithUmoci(v4, layout, 'v4');
   const fleet = await startFleet(HOSTS);
   t.teardown(async () => {
     await fleet.stop();
@@ -177,11 +185,21 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
     const results = await timed(`auto-update x${HOSTS} (broken v3)`, () => onEach((h) => h.sysctr(['auto-update', '--json'])));
     results.forEach((r, i) => {
       t.equal(r.exitCode, 1, `${hosts[i].name}: a rolled-back container fails the run: ${r.stdout}`);
-      t.match(json(hosts[i], r.stdout), { containers: [{ name: NAME, status: 'rolled-back' }] });
+      t.match(json(hosts[i], r.stdout), { containers: [{ name: NAME, status: 'rolled-back', reason: /exited/ }] });
     });
     for (const h of hosts) {
       t.match(await state(h, /version=v2/), /^version=v2 message=hello from ansible /, `${h.name} still answers with v2`);
       t.equal((await h.exec(['systemctl', 'is-active', `${NAME}.service`])).stdout.trim(), 'active');
     }
+  });
+
+  t.test('a v4 whose health check fails pushed: rolled back on every host, each still answers with v2', async (t) => {
+    await push('v4');
+    const results = await timed(`auto-update x${HOSTS} (unhealthy v4)`, () => onEach((h) => h.sysctr(['auto-update', '--json'])));
+    results.forEach((r, i) => {
+      t.equal(r.exitCode, 1, `${hosts[i].name}: ${r.stdout}`);
+      t.match(json(hosts[i], r.stdout), { containers: [{ name: NAME, status: 'rolled-back', reason: /health check did not pass/ }] });
+    });
+    for (const h of hosts) t.match(await state(h, /version=v2/), /^version=v2 message=hello from ansible /, `${h.name} still answers with v2`);
   });
 }
