@@ -5,8 +5,9 @@
  * PORT: the hosts share the host's network). `sysctr apply` installs, a second apply changes
  * nothing, a new version pushed under the same tag reaches every host by `sysctr auto-update`
  * while the upstream serves each blob no more often than the mirror alone needs, a second
- * auto-update fetches no blob, docs/fleet/playbook.yml does the same through Ansible (second run
- * changed=0), and a broken version is rolled back everywhere.
+ * auto-update fetches no blob, docs/fleet/playbook.yml applies a new declaration through Ansible
+ * (second run changed=0, --check changes nothing), and a broken version (exits at once; fails its
+ * health check) is rolled back everywhere.
  */
 import t from 'tap';
 import fs from 'node:fs';
