@@ -15,14 +15,21 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { projectDir, sysctrBin } from '../helpers/cli.js';
 import { requireRealSystemd, type Machine } from '../helpers/nspawn.js';
-import { requirePrereqs } from '../helpers/prereq.js';
+import { requirePrereqs, unmet } from '../helpers/prereq.js';
 import { buildImageWithUmoci } from '../helpers/images.js';
 import { freePort, pushLayout, tempDir } from '../helpers/registry.js';
 import { blobGets, manifestRequests, startFleet } from '../helpers/fleet.js';
 
 const HOSTS = 3;
 
-if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'umoci', 'ansible-playbook'])) {
+/** ansible-core alone has no nsenter connection: Debian's full `ansible` package does */
+async function nsenterConnection(): Promise<boolean> {
+  // ansible-doc exits 0 for a plugin it does not know; its --json output is then {}
+  const r = await execa('ansible-doc', ['-t', 'connection', '--json', 'community.docker.nsenter'], { reject: false });
+  return /"community\.docker\.nsenter"/.test(String(r.stdout)) || unmet(t, 'ansible has no community.docker.nsenter connection (apt-get install ansible, or run scripts/setup.sh)');
+}
+
+if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'umoci', 'ansible-playbook', 'ansible-doc']) && (await nsenterConnection())) {
   const started = Date.now();
   const work = tempDir('sysctr-fleet-');
   const layout = path.join(work, 'layout');
@@ -74,7 +81,11 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
       throw new Error(`${h.name}: not one JSON object: ${out}`);
     }
   };
-  /** the first host alone, then the others together: the mirror has it by then, as in a fleet whose timers fire at random times */
+  /**
+   * The first host alone, then the others together, as in a fleet whose timers fire at random
+   * times (RandomizedDelaySec). Debian's registry as a mirror does not join concurrent misses of
+   * one blob: three hosts pulling at once from a cold mirror made the upstream serve a blob 3-4 times.
+   */
   const onEach = async <T>(f: (h: Machine) => Promise<T>): Promise<T[]> => {
     const first = await f(hosts[0]);
     return [first, ...(await Promise.all(hosts.slice(1).map(f)))];
