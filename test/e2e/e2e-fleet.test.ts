@@ -117,6 +117,10 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
       t.match(json(hosts[i], r.stdout), { changed: true, containers: [{ name: NAME, status: 'installed' }] });
     });
     for (const h of hosts) t.match(await state(h, /version=v1/), /^version=v1 message=hello fleet /, `${h.name} answers on ${ports.get(h)}`);
+    for (const h of hosts) {
+      const timer = await h.exec(['systemctl', 'is-active', 'sysctr-auto-update.timer']);
+      t.equal(timer.stdout.trim(), 'active', `${h.name}: "autoUpdate": "registry" started the daily auto-update timer`);
+    }
     t.ok(gets.size > 0, 'the upstream served the blobs (to the mirror)');
     for (const [digest, n] of gets) t.ok(n <= 2, `upstream GETs of ${digest.slice(0, 19)}: ${n} for ${HOSTS} hosts`);
     figures.push(`v1 upstream blob GETs: ${[...gets.values()].join(',')}`);
