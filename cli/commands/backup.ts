@@ -4,8 +4,10 @@ import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
 import { hostOptions, runnerFor } from './host-options.js';
 import { humanSize, jsonChangeOption, lineWriter, printChange } from '../output.js';
 
-async function deployContext(args: GlobalArgs & { json?: boolean }) {
-  return { paths: pathsFrom(args), runner: await runnerFor(false), dryRun: false, out: lineWriter(args.json), warn: printWarning };
+/** --dry-run: systemctl's queries still run (is it active, would it be stopped), nothing else */
+async function deployContext(args: GlobalArgs & { json?: boolean; 'dry-run'?: boolean }) {
+  const dryRun = Boolean(args['dry-run']);
+  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true, out: lineWriter(args.json) }), dryRun, out: lineWriter(args.json), warn: printWarning };
 }
 
 interface BackupArgs extends GlobalArgs {
@@ -13,6 +15,7 @@ interface BackupArgs extends GlobalArgs {
   output?: string;
   live?: boolean;
   json?: boolean;
+  'dry-run'?: boolean;
 }
 
 // its command line and description are in commands/index.ts (--help loads no command module)
@@ -23,6 +26,7 @@ export const backup: CommandModule<object, BackupArgs> = {
       .options(hostOptions)
       .option('output', { alias: 'o', type: 'string', describe: 'the backup file (default NAME-TIME.sysctr-backup in this directory)' })
       .option('live', { type: 'boolean', describe: 'do not stop the service while its data is read (the copy may be inconsistent)' })
+      .option('dry-run', { type: 'boolean', describe: 'say what would be archived where (and whether the service would be stopped), write nothing' })
       .option('json', jsonChangeOption)
       .example('$0 backup web -o /srv/backups/web.sysctr-backup', 'stop web, archive its data volumes, start it again') as never,
   handler: async (args) => {
@@ -39,7 +43,7 @@ export const backup: CommandModule<object, BackupArgs> = {
     try {
       const r = await doBackup(await deployContext(args), String(args.name), { output: args.output, live: args.live, progress });
       // every backup writes a new file
-      if (args.json) printChange({ changed: true, name: String(args.name), ...r });
+      if (args.json) printChange({ changed: true, dryRun: Boolean(args['dry-run']), name: String(args.name), ...r });
     } finally {
       if (progress && last) process.stderr.write('\r\u001b[K');
     }
@@ -51,6 +55,7 @@ interface RestoreArgs extends GlobalArgs {
   name?: string;
   force?: boolean;
   json?: boolean;
+  'dry-run'?: boolean;
 }
 
 export const restore: CommandModule<object, RestoreArgs> = {
@@ -60,6 +65,7 @@ export const restore: CommandModule<object, RestoreArgs> = {
       .options(hostOptions)
       .option('name', { type: 'string', describe: 'restore as this container (default: the name in the backup)' })
       .option('force', { type: 'boolean', describe: 'replace data volumes that have data in them' })
+      .option('dry-run', { type: 'boolean', describe: 'read and check the file, say what would be installed and replaced, change nothing' })
       .option('json', jsonChangeOption)
       .example('$0 restore web.sysctr-backup', 'install web if missing and put its data back')
       .example('$0 restore --name web-copy web.sysctr-backup', 'a second container with the same data') as never,
@@ -67,6 +73,6 @@ export const restore: CommandModule<object, RestoreArgs> = {
     const { restore: doRestore } = await import('../../lib/deploy/backup.js');
     const r = await doRestore(await deployContext(args), String(args.file), { name: args.name, force: args.force });
     // a restore puts the data back each time (a second one replaces what the service wrote since)
-    if (args.json) printChange({ changed: true, ...r });
+    if (args.json) printChange({ changed: true, dryRun: Boolean(args['dry-run']), ...r });
   },
 };

@@ -146,47 +146,53 @@ const info: CommandModule<GlobalArgs, GlobalArgs & { image: string; json?: boole
   },
 };
 
-const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: boolean; json?: boolean }> = {
+const dryRunOption = { type: 'boolean', describe: 'say what would be removed or written, change nothing' } as const;
+
+const del: CommandModule<GlobalArgs, GlobalArgs & { images: string[]; force?: boolean; json?: boolean; 'dry-run'?: boolean }> = {
   command: ['delete <images..>', 'rm <images..>'],
   describe: 'remove images from the store (and the content only they used)',
   builder: (y) =>
     y
       .positional('images', { type: 'string', array: true, demandOption: true })
       .option('force', { type: 'boolean', describe: 'even when an installed container uses it' })
+      .option('dry-run', dryRunOption)
       .option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { deleteImages } = await import('../../lib/image/delete.js');
     const { imagesInUse } = await import('../../lib/deploy/in-use.js');
     const paths = pathsFrom(args);
-    const r = await deleteImages(store, args.images, { force: args.force, inUse: () => imagesInUse(paths) });
-    if (args.json) return printChange({ changed: r.removed.length > 0 || r.freed.objects > 0, ...r });
-    for (const n of r.removed) process.stdout.write(`deleted ${n}\n`);
-    for (const id of r.kept) process.stdout.write(`kept ${id} (unnamed) while installed containers use it\n`);
-    if (r.freed.objects) process.stdout.write(`freed ${r.freed.layers} layers, ${r.freed.objects} objects (${humanSize(r.freed.bytes)})\n`);
+    const dryRun = Boolean(args['dry-run']);
+    const r = await deleteImages(store, args.images, { force: args.force, inUse: () => imagesInUse(paths), dryRun });
+    if (args.json) return printChange({ changed: r.removed.length > 0 || r.freed.objects > 0, dryRun, ...r });
+    const would = dryRun ? 'would be ' : '';
+    for (const n of r.removed) process.stdout.write(`${dryRun ? 'would delete' : 'deleted'} ${n}\n`);
+    for (const id of r.kept) process.stdout.write(`${would}kept ${id} (unnamed) while installed containers use it\n`);
+    if (r.freed.objects) process.stdout.write(`${dryRun ? 'would free' : 'freed'} ${r.freed.layers} layers, ${r.freed.objects} objects (${humanSize(r.freed.bytes)})\n`);
   },
 };
 
-const prune: CommandModule<GlobalArgs, GlobalArgs & { json?: boolean }> = {
+const prune: CommandModule<GlobalArgs, GlobalArgs & { json?: boolean; 'dry-run'?: boolean }> = {
   command: 'prune',
   describe: 'remove unnamed images no container uses, and layers, objects and blobs no image uses',
-  builder: (y) => y.option('json', jsonChangeOption),
+  builder: (y) => y.option('dry-run', dryRunOption).option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { pruneImages } = await import('../../lib/image/delete.js');
     const { imagesInUse } = await import('../../lib/deploy/in-use.js');
     const paths = pathsFrom(args);
-    const r = await pruneImages(store, () => imagesInUse(paths));
-    if (args.json) return printChange({ changed: r.images + r.layers + r.objects + r.blobs > 0, ...r });
-    process.stdout.write(`removed ${r.images} unnamed images, ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
+    const dryRun = Boolean(args['dry-run']);
+    const r = await pruneImages(store, () => imagesInUse(paths), { dryRun });
+    if (args.json) return printChange({ changed: r.images + r.layers + r.objects + r.blobs > 0, dryRun, ...r });
+    process.stdout.write(`${dryRun ? 'would remove' : 'removed'} ${r.images} unnamed images, ${r.layers} layers, ${r.objects} objects, ${r.blobs} blobs (${humanSize(r.bytes)})\n`);
   },
 };
 
-const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: string; json?: boolean }> = {
+const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: string; json?: boolean; 'dry-run'?: boolean }> = {
   command: 'tag <source> <target>',
   describe: 'give an image another name',
   builder: (y) =>
-    y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }).option('json', jsonChangeOption),
+    y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }).option('dry-run', dryRunOption).option('json', jsonChangeOption),
   handler: async (args) => {
     const store = await openStore(args);
     const { normalizeName } = await import('../../lib/image/reference.js');
@@ -196,11 +202,11 @@ const tag: CommandModule<GlobalArgs, GlobalArgs & { source: string; target: stri
       const src = resolveImage(view, args.source);
       const previous = view.images.get(name)?.id;
       // the name already on this image: nothing to write (a second run reports no change)
-      if (previous !== src.id) view.images.put({ ...src, name, pulled: new Date().toISOString() });
+      if (previous !== src.id && !args['dry-run']) view.images.put({ ...src, name, pulled: new Date().toISOString() });
       return { changed: previous !== src.id, image: name, id: src.id, ...(previous && previous !== src.id ? { previousId: previous } : {}) };
     });
-    if (args.json) return printChange(r);
-    process.stdout.write(r.changed ? `tagged ${name}\n` : `${name} already names ${r.id}\n`);
+    if (args.json) return printChange({ ...r, dryRun: Boolean(args['dry-run']) });
+    process.stdout.write(r.changed ? `${args['dry-run'] ? 'would tag' : 'tagged'} ${name}\n` : `${name} already names ${r.id}\n`);
   },
 };
 
@@ -209,6 +215,7 @@ interface UpdateArgs extends GlobalArgs, RegistryArgs {
   all?: boolean;
   quiet?: boolean;
   json?: boolean;
+  'dry-run'?: boolean;
 }
 
 const update: CommandModule<GlobalArgs, UpdateArgs> = {
@@ -220,6 +227,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
       .option('all', { type: 'boolean', describe: 'every image an installed container uses' })
       .options(registryOptions)
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only errors' })
+      .option('dry-run', { type: 'boolean', describe: 'ask each source what a pull would bring, fetch no layer, store nothing' })
       .option('json', jsonChangeOption)
       .check((a) => (!a.image === !a.all ? 'name an IMAGE or give --all' : true))
       .check(checkTimeout)
@@ -241,11 +249,11 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
     const images: Array<{ image: string; changed: boolean; previousId: string; id?: string; fetched?: number; error?: string }> = [];
     for (const rec of targets) {
       try {
-        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args), trust: pathsFrom(args).trust, registriesConf: pathsFrom(args).registriesConf });
+        const r = await pullImage(store, rec.source, { name: rec.name, platform: rec.platform, ...registrySourceOptions(args), trust: pathsFrom(args).trust, registriesConf: pathsFrom(args).registriesConf, dryRun: args['dry-run'] });
         images.push({ image: rec.name, changed: !r.upToDate, previousId: rec.id, id: r.image.id, fetched: r.fetched });
         if (!args.quiet && !args.json) {
           process.stdout.write(
-            r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: updated ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers fetched)\n`,
+            r.upToDate ? `${familiarName(rec.name)}: up to date\n` : `${familiarName(rec.name)}: ${r.dryRun ? 'would update' : 'updated'} ${shortId(rec.id)} -> ${shortId(r.image.id)} (${r.fetched} layers ${r.dryRun ? 'to fetch' : 'fetched'})\n`,
           );
         }
       } catch (err) {
@@ -254,7 +262,7 @@ const update: CommandModule<GlobalArgs, UpdateArgs> = {
         (await import('../context.js')).reportItemError(familiarName(rec.name), err);
       }
     }
-    if (args.json) printChange({ changed: images.some((i) => i.changed), images });
+    if (args.json) printChange({ changed: images.some((i) => i.changed), dryRun: Boolean(args['dry-run']), images });
     if (failed) process.exitCode = 1;
   },
 };

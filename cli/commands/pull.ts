@@ -8,6 +8,7 @@ interface PullArgs extends GlobalArgs, RegistryArgs {
   platform?: string;
   quiet?: boolean;
   json?: boolean;
+  'dry-run'?: boolean;
 }
 
 // its command line and description are in commands/index.ts (--help loads no command module)
@@ -21,6 +22,7 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors' })
       .option('user', storeUserOption)
       .option('json', { type: 'boolean', describe: 'print one JSON object with changed: true|false, and no progress' })
+      .option('dry-run', { type: 'boolean', describe: 'read the manifest and config (and ask the signature policy), fetch no layer, store nothing' })
       .example('$0 pull oci:./layout:v1', 'from an OCI layout directory, ref v1')
       .example('$0 pull docker-archive:./etcd.tar', 'from a docker save archive')
       .example('$0 pull docker://registry.example.org/etcd:3.5', 'from a registry')
@@ -39,18 +41,19 @@ const cmd: CommandModule<GlobalArgs, PullArgs> = {
         registriesConf: pathsFrom(args).registriesConf,
         ...registrySourceOptions(args),
         onEvent: reporter.onEvent,
+        dryRun: args['dry-run'],
       });
       reporter.stop();
       if (args.json) {
         const { printChange } = await import('../output.js');
         // the store's full name, as install, tag and delete give it
-        printChange({ changed: !r.upToDate, image: r.image.name, id: r.image.id, digest: r.image.manifestDigest, layers: r.image.layers.length, fetched: r.fetched });
+        printChange({ changed: !r.upToDate, dryRun: Boolean(args['dry-run']), image: r.image.name, id: r.image.id, digest: r.image.manifestDigest, layers: r.image.layers.length, fetched: r.fetched });
       } else if (!args.quiet) {
         const { familiarName } = await import('../../lib/image/reference.js');
         const name = familiarName(r.image.name);
         if (r.mirror) process.stdout.write(`${name}: served by mirror ${r.mirror}\n`);
         process.stdout.write(
-          r.upToDate ? `${name}: image is up to date (${r.image.id})\n` : `${name}: pulled ${r.image.id} (${r.fetched} of ${r.image.layers.length} layers fetched)\n`,
+          r.upToDate ? `${name}: image is up to date (${r.image.id})\n` : r.dryRun ? `${name}: would pull ${r.image.id} (${r.fetched} of ${r.image.layers.length} layers to fetch)\n` : `${name}: pulled ${r.image.id} (${r.fetched} of ${r.image.layers.length} layers fetched)\n`,
         );
       }
     } finally {

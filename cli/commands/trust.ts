@@ -27,7 +27,10 @@ interface AddArgs extends GlobalArgs {
   pubkeys?: string[];
   lookaside?: string;
   json?: boolean;
+  'dry-run'?: boolean;
 }
+
+const dryRunOption = { type: 'boolean', describe: 'say whether the files would change, write nothing' } as const;
 
 const add: CommandModule<GlobalArgs, AddArgs> = {
   command: 'add <scope>',
@@ -38,26 +41,29 @@ const add: CommandModule<GlobalArgs, AddArgs> = {
       .option('type', { choices: ['signedBy', 'sigstoreSigned', 'reject', 'accept'] as const, demandOption: true, describe: 'the requirement' })
       .option('pubkeys', { type: 'string', array: true, describe: 'public key file(s): GPG for signedBy, PEM for sigstoreSigned' })
       .option('lookaside', { type: 'string', describe: 'where GPG signatures are (file:// or http(s):// URL), written to registries.d' })
+      .option('dry-run', dryRunOption)
       .option('json', jsonChangeOption)
       .example('$0 trust add registry.example.org/team --type signedBy --pubkeys team.gpg --lookaside https://sigs.example.org', 'GPG-signed images only')
       .example('$0 trust add registry.example.org --type sigstoreSigned --pubkeys cosign.pub', 'cosign-signed images only'),
   handler: async (args) => {
     const { addTrust } = await import('../../lib/trust/edit.js');
-    const r = addTrust(pathsFrom(args).trust, args.scope, { type: args.type, pubkeys: args.pubkeys, lookaside: args.lookaside });
-    if (args.json) return printChange({ ...r, scope: args.scope, type: args.type });
-    process.stdout.write(r.changed ? `wrote ${r.policy}${r.registriesFile ? ` and ${r.registriesFile}` : ''}\n` : `${r.policy} already says so: unchanged\n`);
+    const dryRun = Boolean(args['dry-run']);
+    const r = addTrust(pathsFrom(args).trust, args.scope, { type: args.type, pubkeys: args.pubkeys, lookaside: args.lookaside, dryRun });
+    if (args.json) return printChange({ ...r, dryRun, scope: args.scope, type: args.type });
+    process.stdout.write(r.changed ? `${dryRun ? 'would write' : 'wrote'} ${r.policy}${r.registriesFile ? ` and ${r.registriesFile}` : ''}\n` : `${r.policy} already says so: unchanged\n`);
   },
 };
 
-const def: CommandModule<GlobalArgs, GlobalArgs & { what: 'accept' | 'reject'; json?: boolean }> = {
+const def: CommandModule<GlobalArgs, GlobalArgs & { what: 'accept' | 'reject'; json?: boolean; 'dry-run'?: boolean }> = {
   command: 'default <what>',
   describe: 'what the policy does with images no scope names: accept or reject',
-  builder: (y) => y.positional('what', { choices: ['accept', 'reject'] as const, demandOption: true }).option('json', jsonChangeOption),
+  builder: (y) => y.positional('what', { choices: ['accept', 'reject'] as const, demandOption: true }).option('dry-run', dryRunOption).option('json', jsonChangeOption),
   handler: async (args) => {
     const { setDefault } = await import('../../lib/trust/edit.js');
-    const r = setDefault(pathsFrom(args).trust, args.what);
-    if (args.json) return printChange({ ...r, default: args.what });
-    process.stdout.write(r.changed ? `wrote ${r.policy}: default ${args.what}\n` : `${r.policy} already says default ${args.what}: unchanged\n`);
+    const dryRun = Boolean(args['dry-run']);
+    const r = setDefault(pathsFrom(args).trust, args.what, { dryRun });
+    if (args.json) return printChange({ ...r, dryRun, default: args.what });
+    process.stdout.write(r.changed ? `${dryRun ? 'would write' : 'wrote'} ${r.policy}: default ${args.what}\n` : `${r.policy} already says default ${args.what}: unchanged\n`);
   },
 };
 

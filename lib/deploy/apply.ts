@@ -68,26 +68,21 @@ function failure(d: { name: string; file?: string }, err: unknown): ApplyItem {
   return { name: d.name, file: d.file, status: 'failed', error: err.message, ...(err.hint ? { hint: err.hint } : {}) };
 }
 
+/** The image a declaration names, in the store; or under dry run, one a pull would bring (not stored). */
+interface Resolved {
+  rec?: ImageRecord;
+  wouldPull?: ImageRecord;
+}
+
 /**
- * The image a declaration names: pulled (the pull is what `sysctr pull` does: a tag that did not
- * change costs one manifest request), or under dry run the one the store has for it already.
+ * Pulls the image a declaration names (what `sysctr pull` does: a tag that did not change fetches
+ * no layer). A dry run asks the source too, and stores nothing.
  */
-async function resolveImage(ctx: DeployContext, store: Store, d: Declared): Promise<ImageRecord | undefined> {
-  if (ctx.dryRun) {
-    const { findImage } = await import('../image/find.js');
-    return store.read((view) => {
-      let found: ImageRecord | undefined;
-      try {
-        found = findImage(view, d.image);
-      } catch {
-        found = undefined;
-      }
-      return found ?? view.images.list().find((i) => i.source === d.image);
-    });
-  }
+async function resolveImage(ctx: DeployContext, store: Store, d: Declared): Promise<Resolved> {
   const { pullImage } = await import('../image/pull.js');
-  ctx.out(`${d.name}: pulling ${d.image}`);
-  return (await pullImage(store, d.image, { trust: ctx.paths.trust, registriesConf: ctx.paths.registriesConf })).image;
+  if (!ctx.dryRun) ctx.out(`${d.name}: pulling ${d.image}`);
+  const r = await pullImage(store, d.image, { trust: ctx.paths.trust, registriesConf: ctx.paths.registriesConf, dryRun: ctx.dryRun });
+  return r.dryRun ? { wouldPull: r.image } : { rec: r.image };
 }
 
 function liveInfo(ctx: DeployContext, name: string): DeploymentInfo | undefined {
@@ -96,12 +91,13 @@ function liveInfo(ctx: DeployContext, name: string): DeploymentInfo | undefined 
 }
 
 /** Installs, updates or leaves one declared container. */
-async function applyOne(ctx: DeployContext, d: Declared, rec: ImageRecord | undefined, settleMs: number | undefined): Promise<ApplyItem> {
+async function applyOne(ctx: DeployContext, d: Declared, { rec, wouldPull }: Resolved, settleMs: number | undefined): Promise<ApplyItem> {
   const info = liveInfo(ctx, d.name);
   const values = d.values ?? {};
   const base = { name: d.name, file: d.file };
+  const pending = wouldPull && { image: wouldPull.name, imageId: wouldPull.id, wouldPull: true };
   if (!info) {
-    if (!rec) return { ...base, status: 'installed', image: d.image, wouldPull: true };
+    if (!rec) return { ...base, status: 'installed', ...pending };
     const r = await install(ctx, {
       image: rec.name, name: d.name, set: toSetArgs(values), runtime: d.runtime, now: d.now, settleMs, force: d.force,
       managedBy: 'apply', autoUpdate: d.autoUpdate,
@@ -109,7 +105,10 @@ async function applyOne(ctx: DeployContext, d: Declared, rec: ImageRecord | unde
     return { ...base, status: r.status === 'installed' ? 'installed' : 'unchanged', image: r.image, imageId: r.imageId };
   }
   const previous = { previousImage: info.image, previousImageId: info.imageId };
-  if (!rec) return { ...base, status: 'updated', image: d.image, wouldPull: true, ...previous };
+  if (!rec) {
+    const same = wouldPull!.id === info.imageId && sameValues(values, info.set);
+    return same ? { ...base, status: 'unchanged', image: info.image, imageId: info.imageId } : { ...base, status: 'updated', ...pending, ...previous };
+  }
   if (info.imageId === rec.id && sameValues(values, info.set)) return { ...base, status: 'unchanged', image: info.image, imageId: info.imageId };
   const r = await update(ctx, {
     name: d.name, rebase: rec.name, set: toSetArgs(values), replaceSet: true, settleMs, noSnapshot: d.volumes?.noSnapshot,
@@ -142,7 +141,7 @@ export async function apply(ctx: DeployContext, o: ApplyOptions): Promise<ApplyR
   const store = Store.open(ctx.paths.store);
 
   // every pull first: a registry that fails part-way leaves the deployments as they were
-  const images = new Map<string, ImageRecord | undefined>();
+  const images = new Map<string, Resolved>();
   const items = new Map<string, ApplyItem>();
   for (const d of declared) {
     try {
@@ -154,7 +153,7 @@ export async function apply(ctx: DeployContext, o: ApplyOptions): Promise<ApplyR
   for (const d of declared) {
     if (items.has(d.name)) continue;
     try {
-      items.set(d.name, await applyEnablement(ctx, d, await applyOne(ctx, d, images.get(d.name), o.settleMs)));
+      items.set(d.name, await applyEnablement(ctx, d, await applyOne(ctx, d, images.get(d.name)!, o.settleMs)));
     } catch (err) {
       items.set(d.name, failure(d, err));
     }

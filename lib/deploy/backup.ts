@@ -13,6 +13,7 @@
  * command from its staging dir, which was complete and verified before the journal named it.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
 import { Systemd } from '../systemd/systemctl.js';
@@ -34,7 +35,7 @@ export interface BackupOptions {
   progress?: (bytes: number, total: number) => void;
 }
 
-export async function backup(ctx: DeployContext, rawName: string, o: BackupOptions = {}): Promise<{ file: string; manifest: BackupManifest }> {
+export async function backup(ctx: DeployContext, rawName: string, o: BackupOptions = {}): Promise<{ file: string; manifest?: BackupManifest; volumes?: string[] }> {
   const name = validateName(rawName);
   return withContainersLock(ctx.paths.root, ctx.out, async () => {
     const { finishInterrupted } = await import('./recover.js');
@@ -55,8 +56,12 @@ export async function backup(ctx: DeployContext, rawName: string, o: BackupOptio
     const unit = `${name}.service`;
     const wasActive = !info.noContainerService && isUp(await unitStatus(systemd, unit));
     const stops = wasActive && !o.live;
-    const steps = new StepRunner('backup', ctx.env);
     const total = volumes.reduce((n, v) => n + treeSize(v.hostPath), 0);
+    if (ctx.dryRun) {
+      ctx.out(`would ${stops ? `stop ${unit}, ` : ''}archive ${volumes.map((v) => v.name).join(', ')} (${humanSize(total)}) to ${file}${stops ? `, start ${unit} again` : ''}`);
+      return { file, volumes: volumes.map((v) => v.name) };
+    }
+    const steps = new StepRunner('backup', ctx.env);
     await steps.step('journal', () => writeJournal(c, { op: 'backup', partial, restart: stops }));
     await steps.step('stop', async () => {
       if (stops) await systemd.stop(unit);
@@ -95,6 +100,7 @@ function nonEmpty(dir: string): boolean {
 
 export async function restore(ctx: DeployContext, file: string, o: RestoreOptions = {}): Promise<{ name: string; installed: boolean; manifest: BackupManifest }> {
   if (o.name !== undefined) validateName(o.name);
+  if (ctx.dryRun) return restorePlan(ctx, file, o);
   const staging = path.join(ctx.paths.root, 'volumes', `.restore-${process.pid}-${Date.now()}`);
   fs.mkdirSync(path.dirname(staging), { recursive: true, mode: 0o700 });
   removeDeadStaging(path.dirname(staging));
@@ -105,13 +111,7 @@ export async function restore(ctx: DeployContext, file: string, o: RestoreOption
     // what a killed command left for this name is finished before anything is decided
     const { finishInterrupted } = await import('./recover.js');
     await withContainersLock(ctx.paths.root, ctx.out, () => finishInterrupted(ctx, name));
-    const vroot = volumesRoot(ctx.paths.root, name);
-    const occupied = manifest.volumes.filter((v) => nonEmpty(path.join(vroot, v.name)));
-    if (occupied.length && !o.force) {
-      throw new SysctrError(`${name} already has data in ${occupied.map((v) => path.join(vroot, v.name)).join(', ')}: restore would replace it`, {
-        hint: `back that up first (sysctr backup ${name}) and restore with --force, or restore under another --name`,
-      });
-    }
+    assertNotOccupied(ctx, name, manifest, o);
     let installed = false;
     if (!liveDeployment(c)) {
       ctx.out(`${name} is not installed: installing ${manifest.image} (${manifest.imageId.slice(7, 19)}) first`);
@@ -119,10 +119,7 @@ export async function restore(ctx: DeployContext, file: string, o: RestoreOption
       installed = true;
     }
     await withContainersLock(ctx.paths.root, ctx.out, async () => {
-      const live = liveDeployment(c);
-      const declared = new Set(live ? deploymentVolumes(live).filter((v) => v.type === 'data').map((v) => v.name) : []);
-      const missing = manifest.volumes.filter((v) => !declared.has(v.name));
-      if (missing.length) throw new SysctrError(`${name} has no data volume ${missing.map((v) => v.name).join(', ')} (the backup has)`, { hint: `restore under the container's own image: sysctr uninstall ${name}, then sysctr restore ${file}` });
+      assertVolumesDeclared(name, liveDeployment(c), manifest, file);
       const systemd = new Systemd(ctx.runner, ctx.paths.user);
       const wasActive = isUp(await unitStatus(systemd, `${name}.service`));
       const j = { op: 'restore', staging, volumes: manifest.volumes.map((v) => v.name), start: wasActive || (installed && manifest.wasActive) };
@@ -132,6 +129,42 @@ export async function restore(ctx: DeployContext, file: string, o: RestoreOption
     });
     ctx.out(`restored ${name}: ${manifest.volumes.map((v) => v.name).join(', ')} as backed up ${manifest.created}`);
     return { name, installed, manifest };
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+function assertNotOccupied(ctx: DeployContext, name: string, manifest: BackupManifest, o: RestoreOptions): void {
+  const vroot = volumesRoot(ctx.paths.root, name);
+  const occupied = manifest.volumes.filter((v) => nonEmpty(path.join(vroot, v.name)));
+  if (occupied.length && !o.force) {
+    throw new SysctrError(`${name} already has data in ${occupied.map((v) => path.join(vroot, v.name)).join(', ')}: restore would replace it`, {
+      hint: `back that up first (sysctr backup ${name}) and restore with --force, or restore under another --name`,
+    });
+  }
+}
+
+function assertVolumesDeclared(name: string, live: string | undefined, manifest: BackupManifest, file: string): void {
+  const declared = new Set(live ? deploymentVolumes(live).filter((v) => v.type === 'data').map((v) => v.name) : []);
+  const missing = manifest.volumes.filter((v) => !declared.has(v.name));
+  if (missing.length) throw new SysctrError(`${name} has no data volume ${missing.map((v) => v.name).join(', ')} (the backup has)`, { hint: `restore under the container's own image: sysctr uninstall ${name}, then sysctr restore ${file}` });
+}
+
+/**
+ * restore --dry-run: the file read and checked in full (into a temp dir outside the state root,
+ * removed after), the same refusals as a restore, and nothing changed.
+ */
+async function restorePlan(ctx: DeployContext, file: string, o: RestoreOptions): Promise<{ name: string; installed: boolean; manifest: BackupManifest }> {
+  const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-restore-check-'));
+  try {
+    const manifest = await readBackup(path.resolve(file), staging);
+    const name = validateName(o.name ?? manifest.name);
+    assertNotOccupied(ctx, name, manifest, o);
+    const live = liveDeployment(containerPaths(ctx.paths, name));
+    if (live) assertVolumesDeclared(name, live, manifest, file);
+    const what = manifest.volumes.map((v) => v.name).join(', ');
+    ctx.out(live ? `would put ${what} back into ${name} as backed up ${manifest.created}` : `would install ${name} from ${manifest.image} (${manifest.imageId.slice(7, 19)}), then put ${what} in as backed up ${manifest.created}`);
+    return { name, installed: !live, manifest };
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@
 import { SysctrError } from '../errors.js';
 import { prune, type PruneResult } from '../store/gc.js';
 import type { Store } from '../store/store.js';
+import type { ImageRecord } from '../store/types.js';
 import { findImage } from './find.js';
 
 export const UNNAMED = '<none>@';
@@ -17,10 +18,10 @@ export type InUse = () => Map<string, string[]>;
 export async function deleteImages(
   store: Store,
   refs: string[],
-  opts: { force?: boolean; inUse?: InUse } = {},
+  opts: { force?: boolean; inUse?: InUse; dryRun?: boolean } = {},
 ): Promise<{ removed: string[]; kept: string[]; freed: PruneResult }> {
   return store.write((view) => {
-    const targets = [];
+    const targets: ImageRecord[] = [];
     for (const r of refs) {
       const img = findImage(view, r);
       if (!img) throw new SysctrError(`image ${r} is not in the store`, { hint: 'see sysctr images list' });
@@ -41,20 +42,25 @@ export async function deleteImages(
       }
       kept.push(img.id);
     }
-    const removed = view.images.remove([...names]).map((i) => i.name);
-    for (const id of new Set(kept)) {
-      const rec = targets.find((t) => t.id === id)!;
-      view.images.put({ ...rec, name: `${UNNAMED}${id}` });
+    const unnamed = [...new Set(kept)].map((id) => ({ ...targets.find((t) => t.id === id)!, name: `${UNNAMED}${id}` }));
+    if (opts.dryRun) {
+      // the same answer from the list the delete would leave, and nothing written
+      const left = [...all.filter((i) => !names.has(i.name)), ...unnamed];
+      return { removed: all.filter((i) => names.has(i.name)).map((i) => i.name), kept, freed: prune(view, { dryRun: true, images: left }) };
     }
+    const removed = view.images.remove([...names]).map((i) => i.name);
+    for (const rec of unnamed) view.images.put(rec);
     return { removed, kept, freed: prune(view) };
   });
 }
 
 /** Removes unnamed images no deployment uses any more, then unreferenced content. */
-export async function pruneImages(store: Store, inUse: InUse): Promise<PruneResult & { images: number }> {
+export async function pruneImages(store: Store, inUse: InUse, opts: { dryRun?: boolean } = {}): Promise<PruneResult & { images: number }> {
   return store.write((view) => {
     const used = inUse();
-    const stale = view.images.list().filter((i) => i.name.startsWith(UNNAMED) && !used.has(i.id)).map((i) => i.name);
+    const isStale = (i: { name: string; id: string }) => i.name.startsWith(UNNAMED) && !used.has(i.id);
+    const stale = view.images.list().filter(isStale).map((i) => i.name);
+    if (opts.dryRun) return { ...prune(view, { dryRun: true, images: view.images.list().filter((i) => !isStale(i)) }), images: stale.length };
     view.images.remove(stale);
     return { ...prune(view), images: stale.length };
   });

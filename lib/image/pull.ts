@@ -44,6 +44,8 @@ export interface PullOptions extends SourceOptions {
   onEvent?: (e: PullEvent) => void;
   /** the signature policy to enforce (default: the system's, as resolvePaths finds it) */
   trust?: TrustPaths;
+  /** resolve and check, store nothing: the result says what a pull would bring */
+  dryRun?: boolean;
 }
 
 export interface PullResult {
@@ -53,6 +55,8 @@ export interface PullResult {
   fetched: number;
   /** the registries.conf mirror that served the pull (registry/repository), if one did */
   mirror?: string;
+  /** dryRun: `image` is what would be stored (it is not), `fetched` the layers it would fetch */
+  dryRun?: boolean;
 }
 
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -134,6 +138,21 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
   if (existing && existing.manifestDigest === raw.digest && diffIds.every((d) => known.layers.has(d)) && sameTrust(existing, trust)) {
     return { image: existing, upToDate: true, fetched: 0 };
   }
+  const recordOf = (): ImageRecord => ({
+    name,
+    id: manifest.config.digest,
+    manifestDigest: raw.digest,
+    layers: diffIds,
+    size: manifest.layers.reduce((s, l) => s + l.size, 0),
+    platform: platformSeen ?? [config.os ?? 'linux', config.architecture ?? 'unknown', config.variant].filter(Boolean).join('/'),
+    created: config.created,
+    pulled: new Date().toISOString(),
+    source,
+    labels: config.config?.Labels ?? {},
+    trust,
+  });
+  // --dry-run: the manifest and config were read and checked (and the policy asked); nothing is stored
+  if (opts.dryRun) return { image: recordOf(), upToDate: false, fetched: diffIds.filter((d) => !known.layers.has(d)).length, dryRun: true };
   opts.onEvent?.({
     type: 'resolved',
     name,
@@ -184,20 +203,7 @@ async function pullFrom(store: Store, src: ImageSource, source: string, wanted: 
       }
       view.blobs.put(manifest.config.digest, configBytes);
       view.blobs.put(raw.digest, raw.bytes);
-      const platform = [config.os ?? 'linux', config.architecture ?? 'unknown', config.variant].filter(Boolean).join('/');
-      const image: ImageRecord = {
-        name,
-        id: manifest.config.digest,
-        manifestDigest: raw.digest,
-        layers: diffIds,
-        size: manifest.layers.reduce((s, l) => s + l.size, 0),
-        platform: platformSeen ?? platform,
-        created: config.created,
-        pulled: new Date().toISOString(),
-        source,
-        labels: config.config?.Labels ?? {},
-        trust,
-      };
+      const image = recordOf();
       flattenAtPull(view, image);
       view.images.put(image);
       return { image, upToDate: false, fetched };

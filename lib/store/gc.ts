@@ -5,7 +5,9 @@
 import { getXattrs, sha256 } from '../fsutil.js';
 import { keptXattr } from '../layer/tar-reader.js';
 import { treeKey } from './chain.js';
+import fs from 'node:fs';
 import type { Store } from './store.js';
+import type { ImageRecord } from './types.js';
 import type { WriteView } from './views.js';
 
 export interface PruneResult {
@@ -17,21 +19,33 @@ export interface PruneResult {
   bytes: number;
 }
 
-/** Removes layers, merged trees, objects and blobs no image refers to, inside a write. */
-export function prune(view: WriteView): PruneResult {
-  const images = view.images.list();
+/**
+ * Removes layers, merged trees, objects and blobs no image refers to, inside a write. With dryRun
+ * nothing is removed and the result counts what would be, for the images given (default: those
+ * stored; a dry run of delete passes the list the delete would leave).
+ */
+export function prune(view: WriteView, opts: { dryRun?: boolean; images?: ImageRecord[] } = {}): PruneResult {
+  const images = opts.images ?? view.images.list();
+  const dry = opts.dryRun === true;
+  const sizeOf = (id: string) => {
+    try {
+      return fs.lstatSync(view.objects.path(id)).size;
+    } catch {
+      return 0;
+    }
+  };
   const result: PruneResult = { layers: 0, trees: 0, objects: 0, blobs: 0, bytes: 0 };
   const keepTrees = new Set(images.map((i) => treeKey(i.layers)));
   for (const t of view.trees.list()) {
     if (!keepTrees.has(t)) {
-      view.trees.remove(t);
+      if (!dry) view.trees.remove(t);
       result.trees++;
     }
   }
   const keepLayers = new Set(images.flatMap((i) => i.layers));
   for (const l of view.layers.list()) {
     if (!keepLayers.has(l)) {
-      view.layers.remove(l);
+      if (!dry) view.layers.remove(l);
       result.layers++;
     }
   }
@@ -42,13 +56,13 @@ export function prune(view: WriteView): PruneResult {
   }
   for (const id of view.objects.list()) {
     if (keepObjects.has(id)) continue;
-    result.bytes += view.objects.remove(id);
+    result.bytes += dry ? sizeOf(id) : view.objects.remove(id);
     result.objects++;
   }
   const keepBlobs = new Set(images.flatMap((i) => [i.id, i.manifestDigest]));
   for (const b of view.blobs.list()) {
     if (!keepBlobs.has(b)) {
-      view.blobs.remove(b);
+      if (!dry) view.blobs.remove(b);
       result.blobs++;
     }
   }

@@ -60,31 +60,36 @@ function loadForEdit(paths: TrustPaths): Policy {
   return acceptAnythingPolicy();
 }
 
-/** false: the file already holds this text and is left alone (so a second run reports no change) */
-function writeIfChanged(file: string, text: string, mode: number): boolean {
+/**
+ * false: the file already holds this text and is left alone (so a second run reports no change).
+ * dryRun: whether it would be written, and nothing is.
+ */
+function writeIfChanged(file: string, text: string, mode: number, dryRun = false): boolean {
   try {
     if (fs.readFileSync(file, 'utf8') === text) return false;
   } catch {
     // missing or unreadable: written below, which reports what is wrong
   }
-  writeFileAtomic(file, text, mode);
+  if (!dryRun) writeFileAtomic(file, text, mode);
   return true;
 }
 
-function writePolicy(paths: TrustPaths, p: Policy): boolean {
-  return writeIfChanged(paths.writePolicy, serializePolicy(p), 0o644);
+function writePolicy(paths: TrustPaths, p: Policy, dryRun = false): boolean {
+  return writeIfChanged(paths.writePolicy, serializePolicy(p), 0o644, dryRun);
 }
 
-export function setDefault(paths: TrustPaths, what: 'accept' | 'reject'): { policy: string; changed: boolean } {
+export function setDefault(paths: TrustPaths, what: 'accept' | 'reject', opts: { dryRun?: boolean } = {}): { policy: string; changed: boolean } {
   const p = loadForEdit(paths);
   p.default = [what === 'accept' ? { type: 'insecureAcceptAnything' } : { type: 'reject' }];
-  return { policy: paths.writePolicy, changed: writePolicy(paths, p) };
+  return { policy: paths.writePolicy, changed: writePolicy(paths, p, opts.dryRun) };
 }
 
 export interface AddOptions {
   type: TrustType;
   pubkeys?: string[];
   lookaside?: string;
+  /** say whether the files would change, write nothing */
+  dryRun?: boolean;
 }
 
 /** registries.d file sysctr writes for a scope (one per scope, so each can be replaced alone). */
@@ -122,10 +127,10 @@ export function addTrust(paths: TrustPaths, scope: string, o: AddOptions): { pol
     const entry: Record<string, unknown> = existing ? { ...(parseYaml(fs.readFileSync(ours, 'utf8')) as { docker: Record<string, Record<string, unknown>> }).docker[scope] } : {};
     if (o.lookaside !== undefined) entry.lookaside = o.lookaside;
     if (o.type === 'sigstoreSigned') entry['use-sigstore-attachments'] = true;
-    changed = writeIfChanged(ours, `# written by sysctr trust add\n${toYaml({ docker: { [scope]: entry } })}`, 0o644);
+    changed = writeIfChanged(ours, `# written by sysctr trust add\n${toYaml({ docker: { [scope]: entry } })}`, 0o644, o.dryRun);
     registriesFile = ours;
   }
   p.transports.docker = { ...(p.transports.docker ?? {}), [scope]: [req] };
-  changed = writePolicy(paths, p) || changed;
+  changed = writePolicy(paths, p, o.dryRun) || changed;
   return { policy: paths.writePolicy, registriesFile, changed };
 }

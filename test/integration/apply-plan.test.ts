@@ -71,7 +71,7 @@ t.test('a dry run says what would change, and changes nothing', async (t) => {
   const by = Object.fromEntries(r.json!.containers.map((c) => [c.name, c]));
   t.match(by['apply-same'], { status: 'unchanged', image: 'localhost/layout:v1', imageId: v1.config.digest });
   t.match(by['apply-new'], { status: 'installed', image: 'localhost/layout:v1', file: path.join(decls, 'new.yaml') });
-  t.match(by['apply-later'], { status: 'installed', wouldPull: true, image: `oci:${layout}:v2` }, 'not in the store: a dry run does not pull');
+  t.match(by['apply-later'], { status: 'installed', wouldPull: true, image: 'localhost/layout:v2', imageId: v2.config.digest }, 'not in the store: a dry run reads the source, stores nothing');
   t.match(by['apply-hand'], { status: 'updated', previousImage: 'localhost/layout:v1' }, 'a declared value differs from the hand-installed one');
   t.match(by['apply-old'], { status: 'removed' }, 'installed by apply, declared no more: --prune removes it');
   t.equal(r.json!.containers.length, 5);
