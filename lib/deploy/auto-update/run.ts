@@ -119,13 +119,18 @@ interface Found {
 async function fromRegistry(ctx: DeployContext, info: DeploymentInfo, running: ImageRecord | undefined, current: ImageRecord | undefined, o: AutoUpdateOptions): Promise<Found> {
   const { parseSource } = await import('../../image/source.js');
   const { parseReference } = await import('../../image/reference.js');
-  const source = current?.source || running?.source || info.image;
-  const spec = parseSource(source);
-  if (spec.transport !== 'docker') {
-    throw new SysctrError(`its image ${info.image} was not pulled from a registry (${source}): there is no tag to ask a registry about`, {
+  // the source the deployment's image name was pulled from (it keeps an http: prefix), else the name
+  const pulledFrom = [current, running].find((r) => r?.name === info.image && r.source && parseSource(r.source).transport === 'docker');
+  const source = pulledFrom?.source ?? info.image;
+  // layouts and archives are stored as localhost/NAME: no registry to ask
+  if (!pulledFrom && info.image.startsWith('localhost/')) {
+    const from = [current, running].find((r) => r?.source)?.source;
+    throw new SysctrError(`its image ${info.image} was not pulled from a registry${from ? ` (${from})` : ''}: there is no tag to ask a registry about`, {
       hint: `follow the store instead: sysctr containers update --auto-update=local ${info.name}`,
     });
   }
+  const spec = parseSource(source);
+  if (spec.transport !== 'docker') throw new SysctrError(`${info.image}: ${source} is not a registry reference`);
   const ref = parseReference(spec.reference);
   if (ref.digest) throw new Skip(`pinned by digest (${ref.digest}): there is no tag to follow`);
   const { resolveManifest } = await import('../../image/resolve.js');

@@ -31,9 +31,14 @@ function execWord(w: string): string {
   return /^[\w@+=:,./-]+$/.test(w) ? w : `"${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** This sysctr's entry point, by absolute path: dist/cli/main.js, three levels above this file. */
+/**
+ * This sysctr's entry point, by absolute path: dist/cli/main.js, three levels above this file in
+ * dist/ (run from the sources, as the tests do, the same project's dist/cli/main.js).
+ */
 export function sysctrMain(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../cli/main.js');
+  const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+  const built = path.join(top, 'cli/main.js');
+  return fs.existsSync(built) ? built : path.join(top, 'dist/cli/main.js');
 }
 
 /**
