@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 pkgs=(runc systemd-container busybox-static docker-registry skopeo umoci zstd ostree hyperfine
       apache2-utils util-linux iproute2 curl time attr libcap2-bin xfsprogs
       buildah podman fuse-overlayfs libarchive-tools python3 strace e2fsprogs
-      mmdebstrap snmp gpg gpgv ansible)
+      mmdebstrap snmp gpg gpgv ansible  # ansible: community.docker.nsenter for test/e2e/e2e-fleet.test.ts
+      gcc libc6-dev)  # gcc, libc6-dev: the static sd_notify helper of test/e2e/e2e-notify.test.ts
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -68,7 +68,7 @@ export const update: CommandModule<object, UpdateArgs> = {
       else if (r.status === 'up-to-date') say(`${r.name} is already up to date (${r.image}, ${r.imageId.slice(7, 19)} in ${r.to})`);
       else if (r.status === 'updated') say(`updated ${r.name}: ${r.from} (${r.previousImage}) -> ${r.to} (${r.image})${r.restarted ? ', restarted' : ', not running (left stopped)'}`);
       else {
-        process.stderr.write(`sysctr: ${r.name}: the new deployment ${r.to} (${r.image}) did not start: ${r.reason}\n`);
+        process.stderr.write(`sysctr: ${r.name}: the new deployment ${r.to} (${r.image}) ${r.unhealthy ? 'is unhealthy' : 'did not start'}: ${r.reason}\n`);
         process.stderr.write(`  rolled back to ${r.from} (${r.previousImage})${r.restarted ? ', which is running again' : ''}; ${r.to} is kept for inspection (sysctr containers info ${r.name}, journalctl -u ${r.name}.service)\n`);
         return false;
       }

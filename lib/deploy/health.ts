@@ -35,7 +35,8 @@ export interface HealthcheckResult extends HealthRecord {
   cmd: string[];
 }
 
-const HEALTH_FILE = 'health';
+/** NAME.N/health: the last result (a deployment reused for an update must not keep it: update.ts) */
+export const HEALTH_FILE = 'health';
 const OUTPUT_KEEP = 4096;
 
 export function readHealth(deployment: string): HealthRecord | undefined {

@@ -68,7 +68,8 @@ export async function finishInterrupted(ctx: DeployContext, name: string, opts: 
   const outcome = await completeSwitch(ctx, name, j);
   removeInBackground(ctx.paths.root, name);
   if (outcome.reverted) {
-    return say({ op: j.op, outcome: 'reverted', message: `${name}: an interrupted update to ${path.basename(to)} was finished but it did not start (${outcome.reverted.reason}); back on ${path.basename(c.deployment(j.from))}` });
+    const why = outcome.reverted.unhealthy ? 'it is unhealthy' : 'it did not start';
+    return say({ op: j.op, outcome: 'reverted', message: `${name}: an interrupted update to ${path.basename(to)} was finished but ${why} (${outcome.reverted.reason}); back on ${path.basename(c.deployment(j.from))}` });
   }
   const what = j.op === 'update-revert' ? 'the revert of a failed update' : `an interrupted ${j.op}`;
   return say({ op: j.op, outcome: 'completed', message: `${name}: finished ${what}; ${path.basename(c.deployment(outcome.live))} is live` });

@@ -59,7 +59,7 @@ export interface SwitchOutcome {
   /** rollback / revert: the start failed (the switch itself is complete) */
   startError?: string;
   /** update: the new deployment did not start or stay up; it was reverted to `from` */
-  reverted?: { reason: string; startError?: string };
+  reverted?: { reason: string; startError?: string; unhealthy?: boolean };
 }
 
 export const DEFAULT_SETTLE_MS = 2000;
@@ -298,6 +298,7 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
   });
   if (j.op === 'update') {
     let failure: string | undefined = startError;
+    let unhealthy = false;
     // the gate: a deployment with a health check commits when the check passes (health.ts), one
     // without when its unit stays active for the settle time (a Type=notify unit is active only
     // once it said READY=1); a crash in here leaves the journal, and recovery runs the gate again
@@ -307,18 +308,21 @@ export async function completeSwitch(ctx: DeployContext, name: string, j: Switch
       const back = path.basename(c.deployment(j.from));
       if (dry && j.wasActive && health) ctx.out(`would run ${name}'s health check until it passes, for up to ${formatDuration(gateWindowMs(health))}, and switch back to ${back} if it does not`);
       else if (dry && j.wasActive) ctx.out(`would wait ${ms / 1000} s for ${unit} to stay active, and switch back to ${back} if it does not`);
-      else if (j.wasActive && !failure) failure = health ? await healthGate(ctx, systemd, name, target) : await settle(systemd, unit, ms);
+      else if (j.wasActive && !failure) {
+        failure = health ? await healthGate(ctx, systemd, name, target) : await settle(systemd, unit, ms);
+        unhealthy = Boolean(health && failure);
+      }
     });
-    if (failure) return revert(ctx, name, j, c, failure, startError);
+    if (failure) return revert(ctx, name, j, c, failure, startError, unhealthy);
   }
   await steps.step('finish', () => (dry ? undefined : fs.rmSync(c.journal, { force: true })));
   return { live: j.to, started: j.wasActive && !startError, startError };
 }
 
-async function revert(ctx: DeployContext, name: string, j: SwitchJournal, c: ContainerPaths, reason: string, startError?: string): Promise<SwitchOutcome> {
+async function revert(ctx: DeployContext, name: string, j: SwitchJournal, c: ContainerPaths, reason: string, startError?: string, unhealthy?: boolean): Promise<SwitchOutcome> {
   markFailed(c.deployment(j.to), reason);
   const back: SwitchJournal = { op: 'update-revert', from: j.to, to: j.from, wasActive: j.wasActive, restoreData: j.token };
   await new StepRunner('update-revert', ctx.env).step('journal', () => writeSwitchJournal(c, back));
   const out = await completeSwitch(ctx, name, back);
-  return { ...out, reverted: { reason, startError } };
+  return { ...out, reverted: { reason, startError, ...(unhealthy ? { unhealthy } : {}) } };
 }

@@ -37,6 +37,7 @@ import { hostfsFromTree } from '../hostfs/source.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
 import { policyField, policyOf, writePolicy, type AutoUpdatePolicy } from './auto-update/policy.js';
+import { HEALTH_FILE } from './health.js';
 
 export interface UpdateOptions {
   name: string;
@@ -71,6 +72,8 @@ export interface UpdateResult {
   restarted: boolean;
   /** reverted: why the new deployment was given up */
   reason?: string;
+  /** reverted: it started, but its health check did not pass (docs/health.md) */
+  unhealthy?: boolean;
   /** --dry-run: the plan was printed, nothing changed */
   dryRun?: boolean;
   /** what finishing an interrupted operation did first */
@@ -272,7 +275,8 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
       }
       fs.rmSync(path.join(partial, `${name}.conf`), { force: true });
       fs.writeFileSync(path.join(partial, 'config.json'), rendered.configJson, { mode: 0o600 }); // it may hold --set secrets
-      for (const stale of [`${name}.service`, 'sysctr.conf']) fs.rmSync(path.join(partial, stale), { force: true });
+      // the older deployment's health result is not the new one's (HEALTH shows starting until a check ran)
+      for (const stale of [`${name}.service`, 'sysctr.conf', HEALTH_FILE]) fs.rmSync(path.join(partial, stale), { force: true });
       if (!noService) {
         fs.writeFileSync(path.join(partial, `${name}.service`), unitText);
         fs.writeFileSync(path.join(partial, 'sysctr.conf'), dropIn);
@@ -288,7 +292,7 @@ async function updateLocked(ctx: DeployContext, name: string, set: Record<string
   const outcome = await completeSwitch(ctx, name, j);
   removeInBackground(paths.root, name);
   const result = { ...base, to: path.basename(destdir), restarted: outcome.started };
-  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started };
+  if (outcome.reverted) return { ...result, status: 'reverted', reason: outcome.reverted.reason, restarted: outcome.started, ...(outcome.reverted.unhealthy ? { unhealthy: true } : {}) };
   return { ...result, status: 'updated' };
 }
 

@@ -57,7 +57,9 @@ export function checkUnit(ctx: LintContext): RawFinding[] {
   if (ctx.detached && type?.value !== 'forking') {
     const where: { line: number; col: number } = type ?? pidfile ?? missingAt;
     out.push(finding(file, where.line, where.col, 'unit-detached-not-forking',
-      `the unit uses $PIDFILE and $EXEC_STOPPOST, so runc runs detached, but Type=${type?.value ?? 'simple (the default)'}: add Type=forking (sysctr's drop-in adds it; the unit alone is wrong)`));
+      type?.value === 'notify'
+        ? 'the unit uses $PIDFILE and $EXEC_STOPPOST, so runc runs detached and sysctr\'s drop-in makes it Type=forking: for Type=notify, run runc in the foreground (ExecStart=$EXEC_START without $PIDFILE and $EXEC_STOPPOST; docs/health.md)'
+        : `the unit uses $PIDFILE and $EXEC_STOPPOST, so runc runs detached, but Type=${type?.value ?? 'simple (the default)'}: add Type=forking (sysctr's drop-in adds it; the unit alone is wrong)`));
   }
   return out;
 }

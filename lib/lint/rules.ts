@@ -15,7 +15,7 @@ export const RULES: readonly RuleInfo[] = [
   r('json-syntax', 'error', 'config.json (after rendering with the defaults) or manifest.json is not valid JSON', 'fix the JSON at the position shown (a missing comma, a trailing comma, an unquoted value)'),
   // manifest.json
   r('manifest-schema', 'error', 'manifest.json does not match schemas/manifest.schema.json (defaultValues must map names to strings)', 'quote numbers and booleans in defaultValues; use the types the schema gives'),
-  r('manifest-unknown-key', 'warning', 'a top-level manifest.json member sysctr does not know (a typo is silently ignored)', 'use version, defaultValues, noContainerService, renameFiles, installedFilesTemplate, useLinks or volumes'),
+  r('manifest-unknown-key', 'warning', 'a top-level manifest.json member sysctr does not know (a typo is silently ignored)', 'use version, defaultValues, noContainerService, renameFiles, installedFilesTemplate, useLinks, volumes or healthcheck'),
   r('manifest-unused-default', 'warning', 'a defaultValues entry no template uses', 'remove it, or use the variable where it was meant to be'),
   r('volume-assets-missing', 'warning', 'an assets volume whose files are not in the source dir (exports/assets/NAME/): install refuses an image without them', 'put the files the service reads under assets/NAME/ beside the exports files, or declare the volume as "type": "data"'),
   r('volume-mount', 'error', 'two volumes share a mount point, or one is mounted over a path the runtime or sysctr needs (/, /proc, /dev, /sys, /exports)', 'give each volume its own mount point, outside those paths'),

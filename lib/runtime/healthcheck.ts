@@ -27,6 +27,7 @@ export class HealthcheckError extends Error {
     message: string,
   ) {
     super(`${where}: ${message}`);
+    this.name = 'HealthcheckError';
   }
 }
 

@@ -28,9 +28,15 @@ function describe(e: ErrorObject): SchemaViolation {
       return { pointer: e.instancePath, member: String(p.missingProperty), message: `missing required member "${String(p.missingProperty)}"` };
     case 'type':
       return { pointer: e.instancePath, message: `must be ${String(p.type).replace(',', ' or ')}` };
+    case 'minItems':
+    case 'minLength':
+      if (e.instancePath.startsWith('/healthcheck/cmd')) return { pointer: e.instancePath, message: 'is empty: give the program and its arguments, e.g. ["/bin/check", "--quiet"]' };
+      return { pointer: e.instancePath, message: e.message ?? e.keyword };
     case 'enum':
       return { pointer: e.instancePath, message: `must be one of ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}` };
     case 'pattern':
+      if (e.schemaPath.includes('/duration/')) return { pointer: e.instancePath, message: 'is not a duration: write seconds (30) or a number with a unit (500ms, 5s, 1m30s, 1h)' };
+      if (e.instancePath.endsWith('/healthcheck/cmd')) return { pointer: e.instancePath, message: 'is empty: give the command to run in the container' };
       return { pointer: e.instancePath, message: `must match ${String(p.pattern)}` };
     case 'additionalProperties': {
       // pointed at the member itself, so that a caller can show the line it is on
