@@ -90,13 +90,13 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
     const first = await f(hosts[0]);
     return [first, ...(await Promise.all(hosts.slice(1).map(f)))];
   };
-  /** upstream blob GETs while `f` ran, per digest */
-  const upstreamBlobGets = async (f: () => Promise<void>): Promise<Map<string, number>> => {
-    const from = upstream.output().length;
+  /** blob GETs while `f` ran, per digest, at the upstream and at the mirror */
+  const blobGetsDuring = async (f: () => Promise<void>): Promise<{ up: Map<string, number>; mirrored: Map<string, number> }> => {
+    const [fromUp, fromMirror] = [upstream.output().length, mirror.output().length];
     await f();
     // the mirror stores what it fetched in the background: let its last GETs land in the log
     await new Promise((res) => setTimeout(res, 500));
-    return blobGets(upstream.output().slice(from));
+    return { up: blobGets(upstream.output().slice(fromUp)), mirrored: blobGets(mirror.output().slice(fromMirror)) };
   };
   const figures: string[] = [];
   const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
@@ -109,7 +109,7 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
 
   t.test('apply on each host: installed, and every host answers with v1', async (t) => {
     let results: { exitCode: number; stdout: string; stderr: string }[] = [];
-    const gets = await upstreamBlobGets(async () => {
+    const { up: gets, mirrored } = await blobGetsDuring(async () => {
       results = await timed(`apply x${HOSTS}`, () => onEach((h) => h.sysctr(['apply', '--json'])));
     });
     results.forEach((r, i) => {
@@ -123,7 +123,8 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
     }
     t.ok(gets.size > 0, 'the upstream served the blobs (to the mirror)');
     for (const [digest, n] of gets) t.ok(n <= 2, `upstream GETs of ${digest.slice(0, 19)}: ${n} for ${HOSTS} hosts`);
-    figures.push(`v1 upstream blob GETs: ${[...gets.values()].join(',')}`);
+    for (const digest of gets.keys()) t.ok((mirrored.get(digest) ?? 0) >= HOSTS, `every host got ${digest.slice(0, 19)} from the mirror (${mirrored.get(digest) ?? 0} GETs there)`);
+    figures.push(`v1 blob GETs upstream ${[...gets.values()].join(",")}, at the mirror ${[...gets.keys()].map((d) => mirrored.get(d) ?? 0).join(",")}`);
   });
 
   t.test('apply again: changed false on every host, nothing pulled', async (t) => {
@@ -139,7 +140,7 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
   t.test('v2 pushed under the same tag: auto-update updates every host, the upstream serves each blob at most twice', async (t) => {
     await push('v2');
     let results: { exitCode: number; stdout: string; stderr: string }[] = [];
-    const gets = await upstreamBlobGets(async () => {
+    const { up: gets, mirrored } = await blobGetsDuring(async () => {
       results = await timed(`auto-update x${HOSTS} (v2)`, () => onEach((h) => h.sysctr(['auto-update', '--json'])));
     });
     results.forEach((r, i) => {
@@ -149,7 +150,8 @@ if (requireRealSystemd(t) && requirePrereqs(t, ['docker-registry', 'skopeo', 'um
     for (const h of hosts) t.match(await state(h, /version=v2/), /^version=v2 message=hello fleet /, `${h.name} answers with v2`);
     t.ok(gets.size > 0, 'the upstream served v2\'s new blobs');
     for (const [digest, n] of gets) t.ok(n <= 2, `upstream GETs of ${digest.slice(0, 19)}: ${n} for ${HOSTS} hosts`);
-    figures.push(`v2 upstream blob GETs: ${[...gets.values()].join(',')}`);
+    for (const digest of gets.keys()) t.ok((mirrored.get(digest) ?? 0) >= HOSTS, `every host got ${digest.slice(0, 19)} from the mirror (${mirrored.get(digest) ?? 0} GETs there)`);
+    figures.push(`v2 blob GETs upstream ${[...gets.values()].join(",")}, at the mirror ${[...gets.keys()].map((d) => mirrored.get(d) ?? 0).join(",")}`);
   });
 
   t.test('auto-update again: up-to-date everywhere, no blob fetched from the mirror or the upstream', async (t) => {
