@@ -8,6 +8,7 @@ pkgs=(runc systemd-container busybox-static docker-registry skopeo umoci zstd os
       apache2-utils util-linux iproute2 curl time attr libcap2-bin xfsprogs
       buildah podman fuse-overlayfs libarchive-tools python3 strace e2fsprogs
       mmdebstrap snmp gpg gpgv uidmap passwd
+      ansible  # ansible: community.docker.nsenter for test/e2e/e2e-fleet.test.ts
       gcc libc6-dev)  # gcc, libc6-dev: the static sd_notify helper of test/e2e/e2e-notify.test.ts
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,8 +4,10 @@
  * dir and a scratch dir bound in, commands run with `nsenter --target LEADER --all`. One per test
  * file, each from a cgroup of its own (machines booted from one cgroup share their units' cgroups).
  * systemd-networkd-wait-online masked (it can hold the boot at `starting` for two minutes).
- * `--private-network`: each machine has its own loopback, so services in
- * test files running side by side cannot collide on a port. The machine is killed at teardown, on failure too, and when the test process exits.
+ * `--private-network` by default: each machine has its own loopback, so services in
+ * test files running side by side cannot collide on a port. `hostNetwork` shares the host's instead,
+ * for machines that must reach servers the test runs on the host's loopback (a fleet and its registries):
+ * their services then need free ports of their own. The machine is killed at teardown, on failure too, and when the test process exits.
  */
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
@@ -108,7 +110,7 @@ export class Machine {
   ) {}
 
   /** Boots a machine; throws with the nspawn log when it does not come up in time. */
-  static async boot(opts: { binds?: string[]; timeoutMs?: number; dropCapabilities?: string[] } = {}): Promise<Machine> {
+  static async boot(opts: { binds?: string[]; timeoutMs?: number; dropCapabilities?: string[]; hostNetwork?: boolean } = {}): Promise<Machine> {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sysctr-e2e-'));
     const name = `sysctr-test-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
     const log = path.join(scratch, 'nspawn.log');
@@ -127,7 +129,7 @@ export class Machine {
         '-c',
         `${enter}exec systemd-nspawn "$@"`,
         'sh',
-        ...['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, '--private-network', ...binds, 'systemd.firstboot=off', ...BOOT_MASKS],
+        ...['--boot', '--directory=/', '--volatile=yes', `--machine=${name}`, '--register=no', '--keep-unit', '--capability=all', ...drop, ...(opts.hostNetwork ? [] : ['--private-network']), ...binds, 'systemd.firstboot=off', ...BOOT_MASKS],
       ],
       { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1', SYSTEMD_SECCOMP: '0' }, stdio: ['ignore', logFd, logFd], detached: true },
     );

@@ -65,6 +65,8 @@ export interface RegistryStartOptions {
   tls?: boolean;
   /** run as a pull-through cache of this upstream URL (distribution's `proxy: remoteurl:`) */
   proxyRemoteUrl?: string;
+  /** turn the access log on (one Apache combined line per request on stdout): read it with output() */
+  accessLog?: boolean;
 }
 
 export interface Registry {
@@ -75,6 +77,8 @@ export interface Registry {
   issuer?: TokenIssuer;
   /** with tls: the registry's self-signed certificate (trust it with NODE_EXTRA_CA_CERTS) */
   certFile?: string;
+  /** what the registry printed so far (its access log, with accessLog) */
+  output(): string;
   stop(): Promise<void>;
   /** SIGKILL, for "the registry died" tests */
   kill(): void;
@@ -175,7 +179,7 @@ export async function startRegistry(o: RegistryStartOptions = {}): Promise<Regis
     'log:',
     '  level: warn',
     '  accesslog:',
-    '    disabled: true',
+    `    disabled: ${o.accessLog ? 'false' : 'true'}`,
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${storageDir}`,
@@ -207,6 +211,8 @@ export async function startRegistry(o: RegistryStartOptions = {}): Promise<Regis
   const proc: ResultPromise = execa('docker-registry', ['serve', path.join(dir, 'config.yml')], { reject: false, all: true, buffer: true });
   let exited = false;
   void proc.then(() => (exited = true));
+  const printed: Buffer[] = [];
+  proc.all?.on('data', (b: Buffer) => printed.push(b));
   const deadline = Date.now() + 15000;
   for (;;) {
     try {
@@ -234,7 +240,8 @@ export async function startRegistry(o: RegistryStartOptions = {}): Promise<Regis
     fs.rmSync(dir, { recursive: true, force: true });
   };
   const certFile = o.tls ? path.join(dir, 'tls.crt') : undefined;
-  return { port, host: `127.0.0.1:${port}`, storageDir, issuer, certFile, stop, kill: () => void proc.kill('SIGKILL') };
+  const output = () => Buffer.concat(printed).toString();
+  return { port, host: `127.0.0.1:${port}`, storageDir, issuer, certFile, output, stop, kill: () => void proc.kill('SIGKILL') };
 }
 
 /** skopeo copy oci:LAYOUT:TAG docker://127.0.0.1:PORT/REPO:TAG (--all for an index). */
