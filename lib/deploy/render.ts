@@ -36,6 +36,7 @@ import { checkConfigJson, type ConfigCheck } from '../runtime/config-check.js';
 import { HealthcheckError, resolveHealthcheck, type HealthCheck } from '../runtime/healthcheck.js';
 import { rootlessConfigText, rootlessTmpfiles } from '../runtime/rootless.js';
 import { rootlessRuntime, type RootlessRuntime } from './rootless.js';
+import { forUserManager } from '../systemd/user-install.js';
 import { declaredVolumes, volumeValues, withVolumeMounts, type Volume } from './volumes.js';
 import { hostIds } from '../userns.js';
 
@@ -146,7 +147,12 @@ export function renderDeployment(input: RenderInput): Rendered {
     configJson = r.text;
     warnings.push(...r.warnings);
   }
-  const unit = service ? renderTokens('service.template', service.parsed, values, { context: 'systemd' }).text : defaultUnit(values, { user: input.user });
+  let unit = service ? renderTokens('service.template', service.parsed, values, { context: 'systemd' }).text : defaultUnit(values, { user: input.user });
+  if (service && input.user) {
+    const u = forUserManager(unit);
+    unit = u.text;
+    if (u.replaced.length) warnings.push(`service.template: ${u.replaced.join(', ')} is a target only the system manager has; the user manager enables it with default.target instead`);
+  }
   const tmpl = templates.get('tmpfiles.template');
   const tmpfilesText = tmpl ? renderTokens('tmpfiles.template', tmpl.parsed, values, { context: 'systemd' }).text : '';
   const tmpfiles = tmpfilesText.trim() === '' ? '' : input.rootless ? rootlessTmpfiles(tmpfilesText) : tmpfilesText;

@@ -45,6 +45,10 @@ if (requireRealSystemd(t)) {
       "cut to the user manager's bounding set");
     t.notOk((await missingFromPid1(m)).includes('CAP_NET_RAW'), "PID 1's set has CAP_NET_RAW: the user manager's set was read");
     t.equal((await userctl(['is-enabled', 'uweb.service'])).stdout.trim(), 'enabled');
+    // the example's service.template says WantedBy=multi-user.target, a target a user manager lacks
+    t.match(r.stderr, /WantedBy=multi-user\.target is a target only the system manager has; the user manager enables it with default\.target/);
+    const wants = await m.sh(`readlink ${unitDir}/default.target.wants/uweb.service; grep -x WantedBy=default.target ${unitDir}/uweb.service; ls ${unitDir}/multi-user.target.wants 2>&1`);
+    t.match(wants.stdout, /uweb\.service\nWantedBy=default\.target\n.*No such file/s, 'linked into default.target.wants, which the user manager starts');
     t.equal((await userctl(['is-active', 'uweb.service'])).stdout.trim(), 'active');
     const files = await m.sh(`ls ${unitDir}/uweb.service ${unitDir}/uweb.service.d/sysctr.conf /root/.config/user-tmpfiles.d/uweb.conf; readlink ${root}/uweb; test -e /etc/systemd/system/uweb.service || echo no-system-unit`);
     t.equal(files.exitCode, 0, files.stderr);
