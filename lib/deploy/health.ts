@@ -56,7 +56,7 @@ export function healthOf(deployment: string, info: DeploymentInfo | undefined): 
 
 /** Runs the check once in the running container NAME and records the result in the deployment. */
 export async function checkOnce(ctx: Pick<DeployContext, 'runner'>, name: string, deployment: string, info: DeploymentInfo & { healthcheck: HealthCheck }): Promise<HealthRecord> {
-  const runc = new Runc(ctx.runner, resolveRuntime(info.runtime));
+  const runc = new Runc(ctx.runner, resolveRuntime(info.runtime), { root: ctx.paths.runcRoot });
   const t0 = Date.now();
   const r = await runc.execCaptured(name, info.healthcheck.cmd, info.healthcheck.timeoutMs);
   const rec: HealthRecord = {
@@ -84,7 +84,7 @@ export async function runHealthcheck(ctx: Pick<DeployContext, 'runner' | 'paths'
       hint: 'declare one in the image: manifest.json "healthcheck": {"cmd": [...]} or a Dockerfile HEALTHCHECK (docs/health.md)',
     });
   }
-  const state = await new Runc(ctx.runner, resolveRuntime(info.runtime)).state(name);
+  const state = await new Runc(ctx.runner, resolveRuntime(info.runtime), { root: ctx.paths.runcRoot }).state(name);
   if (state?.status !== 'running') {
     throw new SysctrError(`${name} is not running${state ? ` (its container is ${state.status})` : ''}: its health check runs in the running container`, { hint: `start it first: sysctr start ${name}` });
   }
@@ -103,7 +103,7 @@ export async function healthGate(ctx: Pick<DeployContext, 'runner'>, systemd: Sy
   const h = info?.healthcheck;
   if (!info || !h) return undefined;
   const unit = `${name}.service`;
-  const runc = new Runc(ctx.runner, resolveRuntime(info.runtime));
+  const runc = new Runc(ctx.runner, resolveRuntime(info.runtime), { root: ctx.paths.runcRoot });
   const t0 = Date.now();
   let failures = 0;
   let last: HealthRecord | undefined;
