@@ -55,7 +55,7 @@ export function healthOf(deployment: string, info: DeploymentInfo | undefined): 
 }
 
 /** Runs the check once in the running container NAME and records the result in the deployment. */
-export async function checkOnce(ctx: Pick<DeployContext, 'runner'>, name: string, deployment: string, info: DeploymentInfo & { healthcheck: HealthCheck }): Promise<HealthRecord> {
+export async function checkOnce(ctx: Pick<DeployContext, 'runner' | 'paths'>, name: string, deployment: string, info: DeploymentInfo & { healthcheck: HealthCheck }): Promise<HealthRecord> {
   const runc = new Runc(ctx.runner, resolveRuntime(info.runtime), { root: ctx.paths.runcRoot });
   const t0 = Date.now();
   const r = await runc.execCaptured(name, info.healthcheck.cmd, info.healthcheck.timeoutMs);
@@ -98,7 +98,7 @@ export async function runHealthcheck(ctx: Pick<DeployContext, 'runner' | 'paths'
  * startPeriod + retries * interval gone by) fail it, and so does the unit leaving `active`.
  * Returns why it failed, or undefined when the check passed.
  */
-export async function healthGate(ctx: Pick<DeployContext, 'runner'>, systemd: Systemd, name: string, deployment: string): Promise<string | undefined> {
+export async function healthGate(ctx: Pick<DeployContext, 'runner' | 'paths'>, systemd: Systemd, name: string, deployment: string): Promise<string | undefined> {
   const info = readInfo(deployment);
   const h = info?.healthcheck;
   if (!info || !h) return undefined;
