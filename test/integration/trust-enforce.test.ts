@@ -14,6 +14,8 @@ import { RecordingRunner } from '../../lib/proc.js';
 import { resolvePaths } from '../../lib/paths.js';
 import { install } from '../../lib/deploy/install.js';
 import { update } from '../../lib/deploy/update.js';
+import { backup, restore } from '../../lib/deploy/backup.js';
+import { uninstall } from '../../lib/deploy/uninstall.js';
 import { sysctr } from '../helpers/cli.js';
 import { buildImageLayout, registryTestsCanRun, startRegistry, tempDir } from '../helpers/registry.js';
 import { requirePrereqs } from '../helpers/prereq.js';
@@ -32,6 +34,9 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'gpgv'])) {
   await buildImageLayout(path.join(work, 'b'), 'b', { layers: [{ files: { 'etc/hello': 'image b\n' } }] });
   await pushSigned(path.join(work, 'a'), 'a', `${H}/enf/app:1`, { gnupgHome, registriesD: rd, fpr: good.fingerprint });
   await pushSigned(path.join(work, 'b'), 'b', `${H}/enf/app:2`, { gnupgHome, registriesD: rd });
+  // a data volume: what backup archives and restore puts back
+  await buildImageLayout(path.join(work, 'v'), 'v', { layers: [{ files: { 'etc/hello': 'image v\n', 'exports/manifest.json': JSON.stringify({ volumes: { data: { type: 'data', mount: '/var/lib/app' } } }) } }] });
+  await pushSigned(path.join(work, 'v'), 'v', `${H}/enf/vol:1`, { gnupgHome, registriesD: rd, fpr: good.fingerprint });
   await pushSigned(path.join(work, 'a'), 'a', `${H}/elsewhere/app:1`, { gnupgHome, registriesD: rd, fpr: good.fingerprint });
 
   const policyFile = (name: string, body: unknown) => {
@@ -124,6 +129,24 @@ if ((await registryTestsCanRun(t)) && requirePrereqs(t, ['gpg', 'gpgv'])) {
       t.equal(s.exitCode === 0, ok, `sysctr on :${tag}: ${s.stderr}`);
     }
     t.ok(requests.some((u) => /^\/enf\/app@sha256=[0-9a-f]{64}\/signature-1$/.test(u)), `signatures asked for over http: ${requests.join(' ')}`);
+  });
+
+  t.test('restore asks the policy in force: a backup whose image it no longer accepts is refused, nothing installed', async (t) => {
+    const p = await sysctr([...g(byGood), 'pull', '--tls-verify=false', `docker://${H}/enf/vol:1`]);
+    t.equal(p.exitCode, 0, p.stderr);
+    await install(ctx(byGood), { image: `${H}/enf/vol:1`, name: 'enf-restore' });
+    const file = path.join(work, 'enf-restore.backup');
+    await backup(ctx(byGood), 'enf-restore', { output: file });
+    await uninstall(ctx(byGood), 'enf-restore');
+    t.notOk(fs.existsSync(path.join(root, 'enf-restore.0')), 'uninstalled before the restore');
+    const c = ctx(byOther);
+    await t.rejects(restore(c, file), /refused by the signature policy .*requirement 1 \(signedBy\) of default: .*not among the trusted keys/);
+    t.notOk(fs.existsSync(path.join(root, 'enf-restore.0')), 'no deployment');
+    t.notOk(fs.existsSync(path.join(units, 'enf-restore.service')), 'no unit');
+    t.notOk(c.runner.calls.some((call) => call.join(' ').includes('enf-restore')), 'systemctl never called for it');
+    const r = await restore(ctx(byGood), file);
+    t.equal(r.installed, true, 'the policy that accepts it lets the same backup install');
+    t.ok(fs.existsSync(path.join(units, 'enf-restore.service')));
   });
 
   t.test('bad trust input: a clear error, nothing written', async (t) => {
