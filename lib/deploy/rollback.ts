@@ -12,7 +12,7 @@ import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
 import { policyOf, writePolicy } from './auto-update/policy.js';
 import { finishInterrupted } from './recover.js';
-import { containerPaths, liveDeployment, readInfo, withContainersLock } from './state.js';
+import { containerPaths, liveDeployment, readInfo, withContainersLock, stateRootExists } from './state.js';
 import { StepRunner } from './steps.js';
 import { healthGate } from './health.js';
 import { age, snapshotForRollback } from './snapshot.js';
@@ -44,7 +44,7 @@ export interface RollbackOptions {
 
 export async function rollback(ctx: DeployContext, rawName: string, o: RollbackOptions = {}): Promise<RollbackResult> {
   const name = validateName(rawName);
-  if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
+  if (!stateRootExists(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
   return withContainersLock(ctx.paths.root, ctx.out, () => rollbackLocked(ctx, name, o));
 }
 

@@ -71,6 +71,20 @@ export function liveDeployment(c: ContainerPaths): string | undefined {
   }
 }
 
+/**
+ * Whether the state root is there. One that cannot be looked at (another user's, behind a home
+ * directory of mode 0700) is a permission error, not "nothing is installed".
+ */
+export function stateRootExists(root: string): boolean {
+  try {
+    fs.statSync(root);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
+    throw err;
+  }
+}
+
 export function readInfo(deployment: string): DeploymentInfo | undefined {
   try {
     return JSON.parse(fs.readFileSync(path.join(deployment, 'info'), 'utf8')) as DeploymentInfo;

@@ -15,7 +15,7 @@ import type { DeployContext } from './context.js';
 import { readRecord, removeHostFiles } from './hostfs-apply.js';
 import { policyOf } from './auto-update/policy.js';
 import { validateName } from './names.js';
-import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type DeploymentInfo } from './state.js';
+import { containerPaths, liveDeployment, readInfo, readJournal, tmpfilesCopies, withContainersLock, writeJournal, type DeploymentInfo, stateRootExists } from './state.js';
 import { StepRunner } from './steps.js';
 import { volumesAfterUninstall } from './volumes.js';
 
@@ -47,7 +47,7 @@ export function partialDirs(root: string, name: string): string[] {
 
 export async function uninstall(ctx: DeployContext, rawName: string, opts: { purge?: boolean } = {}): Promise<UninstallResult> {
   const name = validateName(rawName);
-  if (ctx.dryRun || !fs.existsSync(ctx.paths.root)) return withTimer(ctx, name, () => uninstallUnlocked(ctx, name, opts));
+  if (ctx.dryRun || !stateRootExists(ctx.paths.root)) return withTimer(ctx, name, () => uninstallUnlocked(ctx, name, opts));
   return withContainersLock(ctx.paths.root, ctx.out, () => withTimer(ctx, name, () => uninstallUnlocked(ctx, name, opts)));
 }
 

@@ -27,7 +27,7 @@ import { recheckout } from '../rootfs/recheckout.js';
 import { finishInterrupted } from './recover.js';
 import { readTreeExports } from '../rootfs/exports.js';
 import { renderDeployment } from './render.js';
-import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, type DeploymentInfo } from './state.js';
+import { containerPaths, installedNames, liveDeployment, readInfo, withContainersLock, type DeploymentInfo, stateRootExists } from './state.js';
 import { StepRunner } from './steps.js';
 import { DEFAULT_SETTLE_MS, completeSwitch, isUp, newToken, otherSlot, removeInBackground, slotOf, unitStatus, writeSwitchJournal, type SwitchJournal } from './switch.js';
 import { parseSetArgs } from '../template/values.js';
@@ -133,7 +133,7 @@ async function targetImage(ctx: DeployContext, store: Store, info: DeploymentInf
 export async function update(ctx: DeployContext, o: UpdateOptions): Promise<UpdateResult> {
   const name = validateName(o.name);
   const set = parseSetArgs(o.set ?? []);
-  if (!fs.existsSync(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
+  if (!stateRootExists(ctx.paths.root)) throw new SysctrError(`${name} is not installed`, { hint: 'see sysctr containers list --all' });
   const r = await withContainersLock(ctx.paths.root, ctx.out, () => updateLocked(ctx, name, set, o));
   // a policy set or dropped: the daily timer follows (there while any container has a policy)
   if (r.policyChanged && r.status !== 'reverted') {

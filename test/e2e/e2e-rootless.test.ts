@@ -4,7 +4,8 @@
  * XDG_RUNTIME_DIR), `pull --user` and `install --user --now` of the example image whose version
  * file belongs to uid 1000. The service answers; its process is the user's uid on the host; the
  * file is 1000 inside and subuid+999 on the host; update, rollback and uninstall work; nothing
- * was written outside their home and /run/user/UID; root's container is out of their reach; a
+ * was written outside their home and /run/user/UID; root's and another user's containers are out of
+ * their reach; a
  * user without a running manager is told `loginctl enable-linger`.
  */
 import t from 'tap';
@@ -115,6 +116,26 @@ if (requireRealSystemd(t)) {
     t.match(other.stderr, /permission denied: cannot scandir \/root\/.local\/share\/containers\/sysctr/);
     t.match(other.stderr, /your own containers are under ~\/.local\/share\/containers\/sysctr/);
     t.equal((await m.exec(['systemctl', 'is-active', 'rr-root.service'])).stdout.trim(), 'active', "root's container still runs");
+  });
+
+  t.test("another user's container is out of reach too", async (t) => {
+    const theirs = `${home}/.local/share/containers/sysctr`;
+    for (const args of [
+      ['uninstall', '--user', '--root', theirs, 'rr-web'],
+      ['containers', 'update', '--user', '--root', theirs, 'rr-web'],
+      ['containers', 'rollback', '--user', '--root', theirs, 'rr-web'],
+      ['containers', 'list', '--user', '--root', theirs],
+      ['images', 'delete', '--user', '--root', theirs, '--force', 'layout:v1'],
+    ]) {
+      const u = await sysctr(args, LAZY);
+      t.equal(u.exitCode, 1, `${args.join(' ')} as ${LAZY}: exit 1`);
+      t.match(u.stderr, /permission denied/, `${args.join(' ')}: says why: ${u.stderr}`);
+      t.notMatch(u.stderr, /internal error/);
+    }
+    t.equal((await userctl(['is-active', 'rr-web.service'])).stdout.trim(), 'active', `${USER}'s container still runs`);
+    t.equal(await page(m, PORT, 'hello-rootless'), 'hello-rootless', 'and answers');
+    const imgs = await sysctr(['images', 'list', '--user', '-q']);
+    t.equal(imgs.stdout.trim().split('\n').length, 2, `${USER}'s images are all there`);
   });
 
   t.test('uninstall --user: nothing left; nothing was written outside home and /run/user/UID', async (t) => {
