@@ -56,8 +56,9 @@ export interface PathOptions {
 
 export function resolvePaths(opts: PathOptions = {}, env: NodeJS.ProcessEnv = process.env): Paths {
   const user = opts.user ?? false;
-  // the host uid: inside the user's namespace (lib/userns-exec.ts) process.getuid() is 0
-  const uid = opts.uid ?? hostIds().uid;
+  // the host uid, which only user mode needs: inside the user's namespace (lib/userns-exec.ts)
+  // process.getuid() is 0, so hostIds() reads /proc/self/uid_map
+  const uid = user ? (opts.uid ?? hostIds().uid) : 0;
   const home = env.HOME ?? os.homedir();
   const defaultRoot = user
     ? path.join(env.XDG_DATA_HOME ?? path.join(home, '.local/share'), 'containers/sysctr')

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { isErrno, SysctrError } from '../errors.js';
+import { SysctrError } from '../errors.js';
 import { formatDuration, gateVerdict, gateWindowMs, type HealthCheck } from '../runtime/healthcheck.js';
 import { resolveRuntime } from '../runtime/check.js';
 import { Runc } from '../runtime/runc.js';
@@ -15,19 +15,8 @@ import type { Systemd } from '../systemd/systemctl.js';
 import type { DeployContext } from './context.js';
 import { validateName } from './names.js';
 import { containerPaths, liveDeployment, readInfo, type DeploymentInfo } from './state.js';
+import { HEALTH_FILE, type HealthRecord } from './health-record.js';
 import { unitStatus } from './switch.js';
-
-export type HealthStatus = 'healthy' | 'unhealthy' | 'starting' | '-';
-
-export interface HealthRecord {
-  status: 'healthy' | 'unhealthy';
-  exitCode: number;
-  /** stdout and stderr of the check, the first 4 KiB */
-  output: string;
-  timedOut: boolean;
-  at: string;
-  durationMs: number;
-}
 
 export interface HealthcheckResult extends HealthRecord {
   name: string;
@@ -35,24 +24,7 @@ export interface HealthcheckResult extends HealthRecord {
   cmd: string[];
 }
 
-/** NAME.N/health: the last result (a deployment reused for an update must not keep it: update.ts) */
-export const HEALTH_FILE = 'health';
 const OUTPUT_KEEP = 4096;
-
-export function readHealth(deployment: string): HealthRecord | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(deployment, HEALTH_FILE), 'utf8')) as HealthRecord;
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
-    throw err;
-  }
-}
-
-/** What `containers list` shows: the last recorded result; `starting` before the first; `-` for no check. */
-export function healthOf(deployment: string, info: DeploymentInfo | undefined): HealthStatus {
-  if (!info?.healthcheck) return '-';
-  return readHealth(deployment)?.status ?? 'starting';
-}
 
 /** Runs the check once in the running container NAME and records the result in the deployment. */
 export async function checkOnce(ctx: Pick<DeployContext, 'runner' | 'paths'>, name: string, deployment: string, info: DeploymentInfo & { healthcheck: HealthCheck }): Promise<HealthRecord> {

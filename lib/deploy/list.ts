@@ -9,7 +9,7 @@ import type { Paths } from '../paths.js';
 import type { Runner } from '../proc.js';
 import { Systemd, containerState } from '../systemd/systemctl.js';
 import { policyOf, type AutoUpdatePolicy } from './auto-update/policy.js';
-import { healthOf, type HealthStatus } from './health.js';
+import { healthOf, type HealthStatus } from './health-record.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, readJournal } from './state.js';
 
 export interface ContainerRow {

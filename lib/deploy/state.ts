@@ -86,8 +86,13 @@ export function stateRootExists(root: string): boolean {
 }
 
 export function readInfo(deployment: string): DeploymentInfo | undefined {
+  return readDeploymentJson<DeploymentInfo>(deployment, 'info');
+}
+
+/** A JSON file a deployment keeps (info, health): undefined when it is missing or cut short. */
+export function readDeploymentJson<T>(deployment: string, file: string): T | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(deployment, 'info'), 'utf8')) as DeploymentInfo;
+    return JSON.parse(fs.readFileSync(path.join(deployment, file), 'utf8')) as T;
   } catch (err) {
     if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
     throw err;

@@ -38,7 +38,7 @@ import { hostfsFromTree } from '../hostfs/source.js';
 import { checkAssets, volumesStep } from './volumes.js';
 import { assertNoSnapshotNames, infoWithVolumes } from './snapshot.js';
 import { policyField, policyOf, writePolicy, type AutoUpdatePolicy } from './auto-update/policy.js';
-import { HEALTH_FILE } from './health.js';
+import { HEALTH_FILE } from './health-record.js';
 import { hostIds } from '../userns.js';
 
 export interface UpdateOptions {
@@ -88,7 +88,8 @@ export interface UpdateResult {
   autoUpdate?: AutoUpdatePolicy;
 }
 
-function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
+/** Two value tables with the same keys and values (apply.ts compares declared values the same way). */
+export function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }

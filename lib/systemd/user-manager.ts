@@ -8,19 +8,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SysctrError } from '../errors.js';
 import { currentUser } from '../userns.js';
+import { userRuntimeDir } from '../paths.js';
 
 /** The environment `systemctl --user` and `systemd-tmpfiles --user` need to find the manager of UID. */
 export function userManagerEnv(uid: number, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const dir = env.XDG_RUNTIME_DIR || `/run/user/${uid}`;
+  const dir = userRuntimeDir(uid, env);
   const out: Record<string, string> = { XDG_RUNTIME_DIR: dir };
   if (!env.DBUS_SESSION_BUS_ADDRESS && fs.existsSync(path.join(dir, 'bus'))) out.DBUS_SESSION_BUS_ADDRESS = `unix:path=${path.join(dir, 'bus')}`;
   return out;
 }
 
 /** Throws a clear error when UID's manager is not running (no socket in its runtime directory). */
-export function requireUserManager(uid: number, env: NodeJS.ProcessEnv = process.env, user = userName(uid)): void {
-  const dir = env.XDG_RUNTIME_DIR || `/run/user/${uid}`;
+export function requireUserManager(uid: number, env: NodeJS.ProcessEnv = process.env, name?: string): void {
+  const dir = userRuntimeDir(uid, env);
   if (fs.existsSync(path.join(dir, 'systemd/private')) || fs.existsSync(path.join(dir, 'bus'))) return;
+  // the login name only for the message: finding it may read /etc/passwd
+  const user = name ?? userName(uid);
   throw new SysctrError(`your service manager (user@${uid}.service) is not running: ${dir} has no systemd/private or bus socket`, {
     hint: `let it run without a login: loginctl enable-linger ${user} (as root: sudo loginctl enable-linger ${user}), then try again`,
   });
