@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { usageError } from '../../lib/errors.js';
 import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
-import { lineWriter, printChange } from '../output.js';
+import { lineWriter, printChange, shortId } from '../output.js';
 import { hostOptions, runnerFor, settleMsFrom } from './host-options.js';
 import { checkTimeout, registryOptions, registrySourceOptions, type RegistryArgs } from './registry-options.js';
 
@@ -15,7 +15,7 @@ interface Args extends GlobalArgs, RegistryArgs {
   'remove-timer'?: boolean;
 }
 
-const short = (d?: string) => (d ? d.replace(/^sha256:/, '').slice(0, 12) : '?');
+const short = (d?: string) => (d ? shortId(d) : '?');
 
 const cmd: CommandModule<object, Args> = {
   builder: (y) =>

@@ -1,14 +1,9 @@
 /** backup NAME / restore FILE (docs/volumes.md): parse, call lib/deploy/backup.ts, print. */
 import type { CommandModule } from 'yargs';
-import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
-import { hostOptions, runnerFor } from './host-options.js';
-import { humanSize, jsonChangeOption, lineWriter, printChange } from '../output.js';
+import type { GlobalArgs } from '../context.js';
+import { hostOptions, deployContext } from './host-options.js';
+import { humanSize, jsonChangeOption, printChange } from '../output.js';
 
-/** --dry-run: systemctl's queries still run (is it active, would it be stopped), nothing else */
-async function deployContext(args: GlobalArgs & { json?: boolean; 'dry-run'?: boolean }) {
-  const dryRun = Boolean(args['dry-run']);
-  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true, out: lineWriter(args.json) }), dryRun, out: lineWriter(args.json), warn: printWarning };
-}
 
 interface BackupArgs extends GlobalArgs {
   name: string;

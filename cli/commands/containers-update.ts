@@ -1,16 +1,11 @@
 /** containers update / rollback / info: parse, call lib/deploy, print. */
 import type { CommandModule } from 'yargs';
 import { pathsFrom, printWarning, reportItemError, type GlobalArgs } from '../context.js';
-import { jsonChangeOption, lineWriter, printChange } from '../output.js';
-import { autoUpdateOption, hostOptions, runnerFor, settleMsFrom } from './host-options.js';
+import { jsonChangeOption, printChange } from '../output.js';
+import { autoUpdateOption, hostOptions, settleMsFrom, deployContext } from './host-options.js';
 
 const say = (l: string) => process.stdout.write(l + '\n');
 
-/** --dry-run prints the commands that change the host and runs only systemctl's queries. */
-async function deployContext(args: GlobalArgs & { 'dry-run'?: boolean; json?: boolean }) {
-  const dryRun = Boolean(args['dry-run']);
-  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true, out: lineWriter(args.json) }), dryRun, out: lineWriter(args.json), warn: printWarning };
-}
 
 const dryRunOption = { type: 'boolean', describe: 'print what would change (files as diffs, commands), change nothing' } as const;
 

@@ -1,5 +1,7 @@
 /** Options and the runner shared by the commands that act on installed containers. */
 import { usageError } from '../../lib/errors.js';
+import { pathsFrom, printWarning, type GlobalArgs } from '../context.js';
+import { lineWriter } from '../output.js';
 
 export const hostOptions = {
   system: { type: 'boolean', describe: 'system mode: systemctl, /etc/systemd/system (the default)', conflicts: 'user' },
@@ -30,6 +32,15 @@ export async function runnerFor(dryRun: boolean, opts: { realQueries?: boolean; 
   const { SpawnRunner } = await import('../../lib/systemd/spawn-runner.js');
   if (dryRun) return new (await import('../../lib/proc.js')).DryRunner(opts.out, opts.realQueries ? new SpawnRunner() : undefined);
   return new SpawnRunner();
+}
+
+/**
+ * The context of a command that acts on installed containers. --dry-run prints the commands that
+ * change the host and runs only systemctl's queries (is it active, would it be stopped).
+ */
+export async function deployContext(args: GlobalArgs & { 'dry-run'?: boolean; json?: boolean }) {
+  const dryRun = Boolean(args['dry-run']);
+  return { paths: pathsFrom(args), runner: await runnerFor(dryRun, { realQueries: true, out: lineWriter(args.json) }), dryRun, out: lineWriter(args.json), warn: printWarning };
 }
 
 /** `--settle SECONDS` (install --now, containers update, rollback) as milliseconds; a usage error when it is not a number >= 0. */

@@ -16,7 +16,7 @@ import { policyOf } from './auto-update/policy.js';
 import { install } from './install.js';
 import { containerPaths, installedNames, liveDeployment, readInfo, type DeploymentInfo } from './state.js';
 import { uninstall } from './uninstall.js';
-import { update } from './update.js';
+import { sameValues, update } from './update.js';
 
 export type ApplyStatus = 'installed' | 'updated' | 'unchanged' | 'removed' | 'failed';
 
@@ -60,11 +60,6 @@ export interface ApplyOptions {
 }
 
 const toSetArgs = (values: Record<string, string> | undefined) => Object.entries(values ?? {}).map(([k, v]) => `${k}=${v}`);
-
-function sameValues(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
-}
 
 function failure(d: { name: string; file?: string }, err: unknown): ApplyItem {
   if (!(err instanceof SysctrError)) throw err; // a bug: not to be reported as one container's failure

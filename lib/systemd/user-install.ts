@@ -22,11 +22,9 @@ export function forUserManager(unit: string): UserInstall {
   const file = UnitFile.parse(unit);
   const replaced: string[] = [];
   for (const key of LIST_KEYS) {
-    const entries = file.entries('Install', key);
-    if (!entries.some((e) => e.value.split(/\s+/).some((w) => SYSTEM_ONLY_TARGETS.has(w)))) continue;
-    // the list as systemd builds it: words add up, an empty assignment empties it
-    let words: string[] = [];
-    for (const e of entries) words = e.value === '' ? [] : [...words, ...e.value.split(/\s+/)];
+    // the list as systemd builds it (getAll: an empty assignment empties it)
+    const words = file.getAll('Install', key).flatMap((v) => v.split(/\s+/));
+    if (!words.some((w) => SYSTEM_ONLY_TARGETS.has(w))) continue;
     const mapped: string[] = [];
     for (const w of words) {
       const target = SYSTEM_ONLY_TARGETS.has(w) ? 'default.target' : w;
